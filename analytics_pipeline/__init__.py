@@ -1,0 +1,1 @@
+"""analytics_pipeline: customer-journey analytics on Kafka as a Dagster code location."""

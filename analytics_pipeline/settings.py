@@ -1,0 +1,124 @@
+"""Every environment variable of SPEC §2, typed, in one place.
+
+Bad values fail at load time with an error that names the variable, never its secret value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SLACK_PUBLIC_API_URL = "https://slack.com/api/"
+SECRET_VARIABLES = frozenset({"SLACK_BOT_TOKEN", "KAFKA_SASL_PASSWORD", "DAGSTER_PG_PASSWORD"})
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    clickstream_topic: str = "portal-clickstream"
+    backend_topic: str = "portal-backend"
+    duckdb_path: Path = Path("data/analytics.duckdb")
+    reports_dir: Path = Path("data/reports")
+    inactive_after_days: int = 15
+    deploy_slow_minutes: int = 10
+    ingest_max_batch: int = 50_000
+    funnel_start_date: str = "2026-01-01"
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = SLACK_PUBLIC_API_URL
+    slack_alerts_channel: str = "#portal-alerts"
+    slack_reports_channel: str = "#portal-analytics"
+
+    @property
+    def topics(self) -> tuple[str, str]:
+        return (self.clickstream_topic, self.backend_topic)
+
+
+def _text(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _text(env, name, None)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _iso_date(env: Mapping[str, str], name: str, default: str) -> str:
+    from datetime import date
+
+    raw = _text(env, name, default) or default
+    try:
+        date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a date like 2026-01-01, got {raw!r}") from None
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from `env` (default: the process environment)."""
+    env = os.environ if env is None else env
+    protocol = (_text(env, "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "PLAINTEXT").upper()
+    if protocol not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
+        raise ConfigError(
+            "KAFKA_SECURITY_PROTOCOL must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL, "
+            f"got {protocol!r}"
+        )
+    mechanism = _text(env, "KAFKA_SASL_MECHANISM", None)
+    if protocol.startswith("SASL") and mechanism is None:
+        raise ConfigError("KAFKA_SASL_MECHANISM is required when KAFKA_SECURITY_PROTOCOL is SASL_*")
+    bootstrap = _text(env, "KAFKA_BOOTSTRAP_SERVERS", Settings.kafka_bootstrap_servers)
+    assert bootstrap is not None
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(
+                f"KAFKA_BOOTSTRAP_SERVERS must be host:port[,host:port...], got {bootstrap!r}"
+            )
+    slack_url = _text(env, "SLACK_API_URL", SLACK_PUBLIC_API_URL) or SLACK_PUBLIC_API_URL
+    if not slack_url.startswith(("http://", "https://")):
+        raise ConfigError(f"SLACK_API_URL must be an http(s) URL, got {slack_url!r}")
+    if not slack_url.endswith("/"):
+        slack_url += "/"
+    return Settings(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_security_protocol=protocol,
+        kafka_sasl_mechanism=mechanism,
+        kafka_sasl_username=_text(env, "KAFKA_SASL_USERNAME", None),
+        kafka_sasl_password=_text(env, "KAFKA_SASL_PASSWORD", None),
+        clickstream_topic=_text(env, "ANALYTICS_CLICKSTREAM_TOPIC", Settings.clickstream_topic)
+        or Settings.clickstream_topic,
+        backend_topic=_text(env, "ANALYTICS_BACKEND_TOPIC", Settings.backend_topic)
+        or Settings.backend_topic,
+        duckdb_path=Path(_text(env, "ANALYTICS_DUCKDB_PATH", "data/analytics.duckdb") or ""),
+        reports_dir=Path(_text(env, "ANALYTICS_REPORTS_DIR", "data/reports") or ""),
+        inactive_after_days=_positive_int(env, "ANALYTICS_INACTIVE_AFTER_DAYS", 15),
+        deploy_slow_minutes=_positive_int(env, "ANALYTICS_DEPLOY_SLOW_MINUTES", 10),
+        ingest_max_batch=_positive_int(env, "ANALYTICS_INGEST_MAX_BATCH", 50_000),
+        funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", "2026-01-01"),
+        slack_bot_token=_text(env, "SLACK_BOT_TOKEN", None),
+        slack_api_url=slack_url,
+        slack_alerts_channel=_text(env, "SLACK_ALERTS_CHANNEL", "#portal-alerts")
+        or "#portal-alerts",
+        slack_reports_channel=_text(env, "SLACK_REPORTS_CHANNEL", "#portal-analytics")
+        or "#portal-analytics",
+    )

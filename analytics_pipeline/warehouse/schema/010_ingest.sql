@@ -1,0 +1,68 @@
+-- Raw events exactly as accepted from Kafka, the dead letters, and the offset ledger.
+-- ingest_batch_id orders everything one ingest transaction wrote; downstream steps keep
+-- their own watermark on it (pipeline_watermarks) to process only what is new.
+CREATE SEQUENCE IF NOT EXISTS ingest_batch_seq START 1;
+
+CREATE TABLE IF NOT EXISTS raw_clickstream_events (
+    kafka_partition INTEGER NOT NULL,
+    kafka_offset BIGINT NOT NULL,
+    event_id VARCHAR PRIMARY KEY,
+    type VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    anonymous_id VARCHAR NOT NULL,
+    user_id VARCHAR,
+    session_id VARCHAR,
+    page_url VARCHAR,
+    payload JSON NOT NULL,
+    ingested_at TIMESTAMPTZ NOT NULL,
+    ingest_batch_id BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS raw_backend_events (
+    kafka_partition INTEGER NOT NULL,
+    kafka_offset BIGINT NOT NULL,
+    event_id VARCHAR PRIMARY KEY,
+    type VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    user_id VARCHAR,
+    method VARCHAR,
+    path VARCHAR,
+    status INTEGER,
+    duration_ms DOUBLE,
+    error_code VARCHAR,
+    error_message VARCHAR,
+    deployment_id VARCHAR,
+    deployment_status VARCHAR,
+    payload JSON NOT NULL,
+    ingested_at TIMESTAMPTZ NOT NULL,
+    ingest_batch_id BIGINT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS dead_letter_events (
+    topic VARCHAR NOT NULL,
+    kafka_partition INTEGER NOT NULL,
+    kafka_offset BIGINT NOT NULL,
+    reason VARCHAR NOT NULL,
+    detail VARCHAR,
+    raw_value BLOB,
+    raw_size BIGINT NOT NULL,
+    ingested_at TIMESTAMPTZ NOT NULL,
+    ingest_batch_id BIGINT NOT NULL,
+    PRIMARY KEY (topic, kafka_partition, kafka_offset)
+);
+
+CREATE TABLE IF NOT EXISTS ingest_offsets (
+    topic VARCHAR NOT NULL,
+    kafka_partition INTEGER NOT NULL,
+    next_offset BIGINT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (topic, kafka_partition)
+);
+
+-- Named high-water marks of incremental steps (journeys, alerts): value is the last
+-- ingest_batch_id (or other monotonic number) the step has fully processed.
+CREATE TABLE IF NOT EXISTS pipeline_watermarks (
+    name VARCHAR PRIMARY KEY,
+    value BIGINT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
