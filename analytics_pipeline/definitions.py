@@ -1,0 +1,20 @@
+"""The one Definitions object of the code location: wiring only."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from analytics_pipeline.defs import alerts, funnel, ingest, journeys, report
+from analytics_pipeline.resources import build_resources
+from analytics_pipeline.settings import load_settings
+
+settings = load_settings()
+
+defs = dg.Definitions.merge(
+    ingest.defs,
+    journeys.defs,
+    funnel.defs,
+    alerts.defs,
+    report.defs,
+    dg.Definitions(resources=build_resources(settings)),
+)

@@ -1,0 +1,1 @@
+"""Dagster definitions per capability; each subpackage exports `defs`."""

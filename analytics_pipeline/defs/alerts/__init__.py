@@ -1,0 +1,5 @@
+"""Dagster definitions of the alerts capability."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,5 @@
+"""Dagster definitions of the funnel capability."""
+
+import dagster as dg
+
+defs = dg.Definitions()

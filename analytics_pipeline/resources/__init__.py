@@ -1,0 +1,37 @@
+"""Dagster resources, built once from the settings."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from analytics_pipeline.resources.kafka import KafkaResource
+from analytics_pipeline.resources.slack import SlackResource
+from analytics_pipeline.resources.warehouse import WarehouseResource
+from analytics_pipeline.settings import Settings
+
+
+def _secret(value: str | None, name: str) -> str | dg.EnvVar | None:
+    """Secrets go in as EnvVar so Dagster never shows their value in config or the UI."""
+    return dg.EnvVar(name) if value else None
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(duckdb_path=str(settings.duckdb_path.resolve())),
+        "kafka": KafkaResource(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            security_protocol=settings.kafka_security_protocol,
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_username=settings.kafka_sasl_username,
+            sasl_password=_secret(settings.kafka_sasl_password, "KAFKA_SASL_PASSWORD"),
+            clickstream_topic=settings.clickstream_topic,
+            backend_topic=settings.backend_topic,
+            max_batch=settings.ingest_max_batch,
+        ),
+        "slack": SlackResource(
+            bot_token=_secret(settings.slack_bot_token, "SLACK_BOT_TOKEN"),
+            api_url=settings.slack_api_url,
+            alerts_channel=settings.slack_alerts_channel,
+            reports_channel=settings.slack_reports_channel,
+        ),
+    }

@@ -1,0 +1,94 @@
+"""Kafka clients as a Dagster resource: the sensor's offset look-ups and the ingest consumer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+CONSUMER_GROUP = "analytics-pipeline"
+
+
+class KafkaUnavailableError(RuntimeError):
+    """Kafka did not answer; the message names the bootstrap servers, never credentials."""
+
+
+class KafkaResource(dg.ConfigurableResource):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    clickstream_topic: str = "portal-clickstream"
+    backend_topic: str = "portal-backend"
+    max_batch: int = 50_000
+    request_timeout_ms: int = 10_000
+
+    @property
+    def topics(self) -> tuple[str, str]:
+        return (self.clickstream_topic, self.backend_topic)
+
+    def client_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "bootstrap_servers": [s.strip() for s in self.bootstrap_servers.split(",")],
+            "security_protocol": self.security_protocol,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+        if self.sasl_mechanism:
+            config.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        return config
+
+    def consumer(self, **overrides: Any):  # -> kafka.KafkaConsumer
+        """A consumer in group `analytics-pipeline` that never auto-commits."""
+        from kafka import KafkaConsumer
+        from kafka.errors import KafkaError
+
+        config = {
+            **self.client_config(),
+            "group_id": CONSUMER_GROUP,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "consumer_timeout_ms": 1000,
+            **overrides,
+        }
+        try:
+            return KafkaConsumer(**config)
+        except KafkaError as error:
+            raise self.unavailable(error) from None
+
+    def producer(self, **overrides: Any):  # -> kafka.KafkaProducer
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        try:
+            return KafkaProducer(**{**self.client_config(), **overrides})
+        except KafkaError as error:
+            raise self.unavailable(error) from None
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """{partition: end offset} of `topic`; {} when the topic does not exist yet."""
+        from kafka import TopicPartition
+        from kafka.errors import KafkaError
+
+        consumer = self.consumer(group_id=None)
+        try:
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                return {}
+            ends = consumer.end_offsets([TopicPartition(topic, p) for p in sorted(partitions)])
+            return {tp.partition: offset for tp, offset in ends.items()}
+        except KafkaError as error:
+            raise self.unavailable(error) from None
+        finally:
+            consumer.close()
+
+    def unavailable(self, error: Exception) -> KafkaUnavailableError:
+        return KafkaUnavailableError(
+            f"Kafka at {self.bootstrap_servers} did not answer ({type(error).__name__}). "
+            "Check KAFKA_BOOTSTRAP_SERVERS and that the brokers are reachable "
+            "(locally: `make up`)."
+        )
