@@ -95,9 +95,9 @@ _INSERT_RAW = {
     "clickstream": """
         INSERT INTO raw_clickstream_events
             (kafka_partition, kafka_offset, event_id, type, ts, anonymous_id, user_id,
-             session_id, page_url, payload, ingested_at, ingest_batch_id)
+             session_id, page_url, payload, ingested_at, ingest_batch_id, kafka_topic)
         SELECT b.kafka_partition, b.kafka_offset, b.event_id, b.type, b.ts, b.anonymous_id,
-               b.user_id, b.session_id, b.page_url, b.payload, $now, $batch_id
+               b.user_id, b.session_id, b.page_url, b.payload, $now, $batch_id, $topic
         FROM valid_batch AS b
         WHERE NOT EXISTS (
             SELECT 1 FROM raw_clickstream_events AS r WHERE r.event_id = b.event_id)
@@ -107,10 +107,10 @@ _INSERT_RAW = {
         INSERT INTO raw_backend_events
             (kafka_partition, kafka_offset, event_id, type, ts, user_id, method, path, status,
              duration_ms, error_code, error_message, deployment_id, deployment_status, payload,
-             ingested_at, ingest_batch_id)
+             ingested_at, ingest_batch_id, kafka_topic)
         SELECT b.kafka_partition, b.kafka_offset, b.event_id, b.type, b.ts, b.user_id,
                b.method, b.path, b.status, b.duration_ms, b.error_code, b.error_message,
-               b.deployment_id, b.deployment_status, b.payload, $now, $batch_id
+               b.deployment_id, b.deployment_status, b.payload, $now, $batch_id, $topic
         FROM valid_batch AS b
         WHERE NOT EXISTS (
             SELECT 1 FROM raw_backend_events AS r WHERE r.event_id = b.event_id)
@@ -232,8 +232,7 @@ def store_batch(
         result.batch_id = batch_id
         if valid:
             sql, table = _INSERT_RAW[kind], _valid_table(kind, valid)
-            raw_params = {"now": now, "batch_id": batch_id}
-            result.stored = _insert_from(conn, "valid_batch", table, sql, raw_params)
+            result.stored = _insert_from(conn, "valid_batch", table, sql, params)
         result.duplicates = len(valid) - result.stored
         if dead:
             _insert_from(conn, "dead_batch", _dead_table(dead), _INSERT_DEAD_LETTERS, params)

@@ -1,5 +1,29 @@
-"""Dagster definitions of the ingest capability."""
+"""Ingest: Kafka → raw tables, plus the journeys and alert steps that follow in the same run."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from analytics_pipeline.defs.ingest.assets import raw_backend_events, raw_clickstream_events
+from analytics_pipeline.defs.ingest.sensors import build_ingest_sensor
+from analytics_pipeline.defs.tags import AFTER_INGEST_TAG_KEY
+
+
+def _ingest_job(name: str, raw_asset: dg.AssetsDefinition):
+    return dg.define_asset_job(
+        name=name,
+        selection=dg.AssetSelection.assets(raw_asset)
+        | dg.AssetSelection.tag(AFTER_INGEST_TAG_KEY, "true"),
+        description="Ingest one offset range, then update journeys and evaluate alert rules.",
+    )
+
+
+ingest_clickstream_job = _ingest_job("ingest_clickstream", raw_clickstream_events)
+ingest_backend_job = _ingest_job("ingest_backend", raw_backend_events)
+
+defs = dg.Definitions(
+    assets=[raw_clickstream_events, raw_backend_events],
+    jobs=[ingest_clickstream_job, ingest_backend_job],
+    sensors=[
+        build_ingest_sensor("clickstream", "clickstream_topic", "ingest_clickstream"),
+        build_ingest_sensor("backend", "backend_topic", "ingest_backend"),
+    ],
+)

@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS raw_clickstream_events (
     page_url VARCHAR,
     payload JSON NOT NULL,
     ingested_at TIMESTAMPTZ NOT NULL,
-    ingest_batch_id BIGINT NOT NULL
+    ingest_batch_id BIGINT NOT NULL,
+    kafka_topic VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS raw_backend_events (
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS raw_backend_events (
     deployment_status VARCHAR,
     payload JSON NOT NULL,
     ingested_at TIMESTAMPTZ NOT NULL,
-    ingest_batch_id BIGINT NOT NULL
+    ingest_batch_id BIGINT NOT NULL,
+    kafka_topic VARCHAR
 );
 
 CREATE TABLE IF NOT EXISTS dead_letter_events (

@@ -1,0 +1,67 @@
+"""Ingest sensors: ask Kafka for end offsets only, and request one run per bounded range."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from analytics_pipeline.ingestion import plan_runs, run_key
+from analytics_pipeline.resources.kafka import KafkaResource
+
+SENSOR_INTERVAL_SECONDS = 5
+
+
+def _load_cursor(raw: str | None, topic: str) -> dict[int, int]:
+    """Cursor shape: {topic: {partition: next_offset}}; another topic's entry is ignored."""
+    if not raw:
+        return {}
+    return {int(p): int(o) for p, o in json.loads(raw).get(topic, {}).items()}
+
+
+def build_ingest_sensor(kind: str, topic_attr: str, job_name: str) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=f"{kind}_ingest_sensor",
+        job_name=job_name,
+        minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Watches the {kind} topic's end offsets and launches one ingest run per range of "
+            "at most ANALYTICS_INGEST_MAX_BATCH messages. Never opens DuckDB."
+        ),
+    )
+    def ingest_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource):
+        topic = getattr(kafka, topic_attr)
+        cursor = _load_cursor(context.cursor, topic)
+        ends = kafka.end_offsets(topic)
+        runs = plan_runs(cursor, ends, kafka.max_batch)
+        if not runs:
+            return dg.SkipReason(f"no new messages on {topic}")
+        new_cursor = {**cursor, **{p: max(cursor.get(p, 0), e) for p, e in ends.items()}}
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(
+                    run_key=run_key(topic, ranges),
+                    run_config={
+                        "ops": {
+                            f"raw_{kind}_events": {
+                                "config": {
+                                    "ranges": [
+                                        {"partition": r.partition, "start": r.start, "end": r.end}
+                                        for r in ranges
+                                    ]
+                                }
+                            }
+                        }
+                    },
+                    tags={
+                        "analytics/topic": topic,
+                        "analytics/messages": str(sum(r.size for r in ranges)),
+                    },
+                )
+                for ranges in runs
+            ],
+            cursor=json.dumps({topic: {str(p): o for p, o in sorted(new_cursor.items())}}),
+        )
+
+    return ingest_sensor

@@ -1,0 +1,191 @@
+"""Move Kafka offset ranges into the warehouse exactly once.
+
+The sensor plans ranges from `end_offsets()` alone (`plan_runs`, pure); a run then reads its
+ranges (`ingest_ranges`) starting from the warehouse ledger, so a range that was already
+stored is skipped and a range left behind by a failed run is picked up by the next one.
+Each chunk of at most `max_batch` messages is one DuckDB transaction; consumer-group offsets
+are committed only after that transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+
+from analytics_pipeline.events.wire import Kind
+from analytics_pipeline.warehouse.raw_writer import BatchResult, RawRecord, read_ledger, store_batch
+
+
+@dataclass(frozen=True, order=True)
+class OffsetRange:
+    """Offsets [start, end) of one partition."""
+
+    partition: int
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return max(0, self.end - self.start)
+
+
+def plan_runs(
+    cursor: Mapping[int, int], end_offsets: Mapping[int, int], max_batch: int
+) -> list[list[OffsetRange]]:
+    """Split everything between `cursor` and `end_offsets` into runs of at most `max_batch`.
+
+    A partition missing from the cursor starts at offset 0 (the run seeks to the earliest
+    offset Kafka still has). Partitions are filled in order, so a run may span several.
+    """
+    if max_batch <= 0:
+        raise ValueError("max_batch must be positive")
+    runs: list[list[OffsetRange]] = []
+    current: list[OffsetRange] = []
+    room = max_batch
+    for partition in sorted(end_offsets):
+        start, end = cursor.get(partition, 0), end_offsets[partition]
+        while start < end:
+            take = min(room, end - start)
+            current.append(OffsetRange(partition, start, start + take))
+            start += take
+            room -= take
+            if room == 0:
+                runs.append(current)
+                current, room = [], max_batch
+    if current:
+        runs.append(current)
+    return runs
+
+
+def run_key(topic: str, ranges: Sequence[OffsetRange]) -> str:
+    """Deterministic: the same ranges always give the same key, so Dagster launches them once."""
+    return topic + "|" + ",".join(f"{r.partition}:{r.start}-{r.end}" for r in sorted(ranges))
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did, for materialisation metadata."""
+
+    topic: str
+    requested: list[OffsetRange]
+    read: list[OffsetRange] = field(default_factory=list)
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    already_ingested: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    lost_to_retention: int = 0
+    batches: int = 0
+    min_ts: datetime | None = None
+    max_ts: datetime | None = None
+
+    def add(self, batch: BatchResult) -> None:
+        self.batches += 1
+        self.received += batch.received
+        self.stored += batch.stored
+        self.duplicates += batch.duplicates
+        self.already_ingested += batch.already_ingested
+        self.dead_letters.update(batch.dead_letters)
+        for attr, pick in (("min_ts", min), ("max_ts", max)):
+            value = getattr(batch, attr)
+            if value is not None:
+                current = getattr(self, attr)
+                setattr(self, attr, value if current is None else pick(current, value))
+
+
+def effective_ranges(
+    requested: Sequence[OffsetRange], ledger: Mapping[int, int]
+) -> list[OffsetRange]:
+    """Start each partition at the ledger when it has one (skip what is stored, fill gaps)."""
+    ranges = []
+    for r in requested:
+        start = ledger.get(r.partition, r.start)
+        if start < r.end:
+            ranges.append(OffsetRange(r.partition, start, r.end))
+    return ranges
+
+
+class StalledPartitionError(RuntimeError):
+    pass
+
+
+def ingest_ranges(
+    consumer,  # kafka.KafkaConsumer, already configured; closed by the caller
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    kind: Kind,
+    topic: str,
+    ranges: Sequence[OffsetRange],
+    max_batch: int,
+    stall_timeout_s: float = 30.0,
+    progress: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Read `ranges` of `topic` and store them chunk by chunk; returns what happened."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    report = IngestReport(topic=topic, requested=list(ranges))
+    todo = effective_ranges(ranges, read_ledger(conn, topic))
+    report.read = todo
+    if not todo:
+        return report
+    partitions = {r.partition: TopicPartition(topic, r.partition) for r in todo}
+    ends = {r.partition: r.end for r in todo}
+    consumer.assign(list(partitions.values()))
+    earliest = consumer.beginning_offsets(list(partitions.values()))
+    for r in todo:
+        tp = partitions[r.partition]
+        start = max(r.start, earliest.get(tp, 0))
+        report.lost_to_retention += min(start, r.end) - r.start
+        consumer.seek(tp, start)
+
+    chunk: list[RawRecord] = []
+    positions = {p: consumer.position(tp) for p, tp in partitions.items()}
+    active = {p for p in partitions if positions[p] < ends[p]}
+    last_progress = time.monotonic()
+
+    def flush() -> None:
+        chunk_ends = {p: min(positions[p], ends[p]) for p in partitions}
+        batch = store_batch(
+            conn, kind=kind, topic=topic, records=chunk, end_offsets=chunk_ends, now=_now()
+        )
+        report.add(batch)
+        consumer.commit(
+            {partitions[p]: OffsetAndMetadata(o, "", -1) for p, o in chunk_ends.items()}
+        )
+        chunk.clear()
+        if progress is not None:
+            progress(report)
+
+    while active:
+        polled = consumer.poll(timeout_ms=500, max_records=max(1, max_batch - len(chunk)))
+        for tp, messages in polled.items():
+            end = ends[tp.partition]
+            chunk.extend(
+                RawRecord(m.partition, m.offset, m.value) for m in messages if m.offset < end
+            )
+        for p in list(active):
+            positions[p] = consumer.position(partitions[p])
+            if positions[p] >= ends[p]:
+                active.discard(p)
+                consumer.pause(partitions[p])
+        if polled:
+            last_progress = time.monotonic()
+        elif time.monotonic() - last_progress > stall_timeout_s:
+            stuck = ", ".join(f"{p} at {positions[p]} of {ends[p]}" for p in sorted(active))
+            raise StalledPartitionError(
+                f"no messages from {topic} for {stall_timeout_s:.0f}s (partition {stuck}); "
+                "the offsets may have been deleted or the broker is unavailable"
+            )
+        if len(chunk) >= max_batch or not active:
+            flush()
+    return report
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

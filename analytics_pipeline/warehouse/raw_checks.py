@@ -1,0 +1,107 @@
+"""Data-quality checks of the raw tables, as plain SQL results (the Dagster layer reports them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from analytics_pipeline.events.wire import Kind
+from analytics_pipeline.warehouse.raw_writer import RAW_TABLES
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    severity: str  # "ERROR" or "WARN" (dagster.AssetCheckSeverity values)
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _no_duplicate_event_ids(conn, kind: Kind, topic: str, warn_share: float) -> CheckOutcome:
+    table = RAW_TABLES[kind]
+    total, distinct = conn.execute(
+        f"SELECT count(*), count(DISTINCT event_id) FROM {table}"  # table name from a constant
+    ).fetchall()[0]
+    return CheckOutcome(
+        "no_duplicate_event_ids",
+        total == distinct,
+        "ERROR",
+        f"{total - distinct} event_ids stored more than once among {total} rows",
+        {"rows": total, "duplicates": total - distinct},
+    )
+
+
+def _ledger_covers_stored_offsets(conn, kind: Kind, topic: str, warn_share: float) -> CheckOutcome:
+    table = RAW_TABLES[kind]
+    rows = conn.execute(
+        f"""
+        WITH stored AS (
+            SELECT kafka_partition, max(kafka_offset) AS max_offset FROM {table}
+            WHERE kafka_topic = $topic GROUP BY ALL
+            UNION ALL
+            SELECT kafka_partition, max(kafka_offset) FROM dead_letter_events
+            WHERE topic = $topic GROUP BY ALL
+        )
+        SELECT s.kafka_partition, max(s.max_offset), any_value(l.next_offset)
+        FROM stored AS s
+        LEFT JOIN ingest_offsets AS l
+            ON l.topic = $topic AND l.kafka_partition = s.kafka_partition
+        GROUP BY s.kafka_partition
+        HAVING any_value(l.next_offset) IS NULL OR max(s.max_offset) >= any_value(l.next_offset)
+        """,
+        {"topic": topic},
+    ).fetchall()
+    bad = [{"partition": p, "max_stored_offset": o, "ledger_next_offset": n} for p, o, n in rows]
+    return CheckOutcome(
+        "ledger_covers_stored_offsets",
+        not bad,
+        "ERROR",
+        "every stored offset is below the ledger's next_offset"
+        if not bad
+        else f"{len(bad)} partitions have stored offsets beyond the ledger",
+        {"inconsistent_partitions": bad},
+    )
+
+
+def _dead_letter_share(conn, kind: Kind, topic: str, warn_share: float) -> CheckOutcome:
+    table = RAW_TABLES[kind]
+    valid, dead = conn.execute(
+        f"""
+        SELECT
+            (SELECT count(*) FROM {table}
+             WHERE kafka_topic = $topic AND ingested_at > now() - INTERVAL 24 HOUR),
+            (SELECT count(*) FROM dead_letter_events
+             WHERE topic = $topic AND ingested_at > now() - INTERVAL 24 HOUR)
+        """,
+        {"topic": topic},
+    ).fetchall()[0]
+    share = dead / (valid + dead) if valid + dead else 0.0
+    return CheckOutcome(
+        "dead_letter_share",
+        share <= warn_share,
+        "WARN",
+        f"{share:.2%} of the messages ingested in the last 24 h were invalid "
+        f"(warns above {warn_share:.0%})",
+        {"dead_letters_24h": dead, "valid_24h": valid, "share": round(share, 6)},
+    )
+
+
+CHECKS: tuple[Callable[[duckdb.DuckDBPyConnection, Kind, str, float], CheckOutcome], ...] = (
+    _no_duplicate_event_ids,
+    _ledger_covers_stored_offsets,
+    _dead_letter_share,
+)
+
+
+def check_names() -> list[str]:
+    return [check.__name__.lstrip("_") for check in CHECKS]
+
+
+def run_checks(
+    conn: duckdb.DuckDBPyConnection, *, kind: Kind, topic: str, warn_share: float
+) -> list[CheckOutcome]:
+    return [check(conn, kind, topic, warn_share) for check in CHECKS]
