@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The local Slack stub (devstack/slack_stub.py): `bash devstack/slack.sh start|stop`.
+#
+# It speaks the few Slack Web API methods the pipeline calls and shows what it received on
+# http://127.0.0.1:8765/. Messages and files are kept in .devstack/slack.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+STUB="${DEVSTACK_REPO}/devstack/slack_stub.py"
+STUB_HOST="127.0.0.1"
+STUB_PORT="${DEVSTACK_SLACK_PORT:-8765}"
+STUB_PIDFILE="${DEVSTACK_PIDS}/slack_stub.pid"
+STUB_LOG="${DEVSTACK_LOGS}/slack_stub.log"
+STUB_HEALTH="http://${STUB_HOST}:${STUB_PORT}/_stub/health"
+STUB_MARKER="slack_stub.py"
+STUB_START_TIMEOUT="${DEVSTACK_SLACK_START_TIMEOUT:-20}"
+
+stub_answers() {
+    "$DEVSTACK_PYTHON" - "$STUB_HEALTH" <<'PY' >/dev/null 2>&1
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=2) as response:
+    sys.exit(0 if response.status == 200 else 1)
+PY
+}
+
+start() {
+    if [[ ! -f "$STUB" ]]; then
+        devstack_warn "slack stub: ${STUB} does not exist yet; not started"
+        return 0
+    fi
+    [[ -x "$DEVSTACK_PYTHON" ]] || devstack_die "slack stub: ${DEVSTACK_PYTHON} is missing; run: make venv"
+    local pid
+    if pid="$(devstack_live_pid "$STUB_PIDFILE" "$STUB_MARKER")"; then
+        :
+    elif devstack_port_open "$STUB_HOST" "$STUB_PORT"; then
+        stub_answers || devstack_die "slack stub: port ${STUB_PORT} is taken by something that is not the Slack stub"
+        devstack_say "slack stub: one this checkout did not start already answers on ${STUB_HOST}:${STUB_PORT}; using it"
+        return 0
+    else
+        mkdir -p "${DEVSTACK_STATE}/slack"
+        devstack_spawn "$STUB_PIDFILE" "$STUB_LOG" "$DEVSTACK_PYTHON" "$STUB" \
+            --host "$STUB_HOST" --port "$STUB_PORT" --data-dir "${DEVSTACK_STATE}/slack"
+        pid="$(cat "$STUB_PIDFILE")"
+    fi
+    local deadline=$((SECONDS + STUB_START_TIMEOUT))
+    until stub_answers; do
+        if [[ ! -d "/proc/$pid" ]]; then
+            devstack_tail "$STUB_LOG"
+            devstack_die "slack stub: exited during start-up; see ${STUB_LOG}"
+        fi
+        if ((SECONDS >= deadline)); then
+            devstack_tail "$STUB_LOG"
+            devstack_die "slack stub: no answer on ${STUB_HEALTH} after ${STUB_START_TIMEOUT}s; see ${STUB_LOG}"
+        fi
+        sleep 0.2
+    done
+    devstack_say "slack stub: ready (pid $pid) on http://${STUB_HOST}:${STUB_PORT}/, log ${STUB_LOG}"
+}
+
+stop() {
+    devstack_stop_pidfile "$STUB_PIDFILE" "$STUB_MARKER" 10 "slack stub"
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+*)
+    echo "usage: $0 start|stop" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Start the local stack (`make up`): Kafka, PostgreSQL, the Slack stub.
+#
+# Idempotent: what already runs is reused. Returns only once every service answers, and
+# prints where the logs are. State (jars, data, logs, pid files) lives in <repo>/.devstack.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "${here}/env.sh"
+source "${here}/lib.sh"
+
+mkdir -p "$DEVSTACK_LOGS" "$DEVSTACK_PIDS"
+[[ -x "$DEVSTACK_PYTHON" ]] ||
+    devstack_warn "${DEVSTACK_PYTHON} is missing (run: make venv); Kafka readiness is checked by port only"
+
+bash "${here}/kafka.sh" start
+bash "${here}/postgres.sh" start
+bash "${here}/slack.sh" start
+
+devstack_say "stack is up. Kafka ${KAFKA_BOOTSTRAP_SERVERS}, PostgreSQL ${DAGSTER_PG_HOST}:${DAGSTER_PG_PORT}/${DAGSTER_PG_DB}"
+devstack_say "logs: ${DEVSTACK_LOGS}/ (kafka/server.log, slack_stub.log); stop with: make down"
