@@ -23,6 +23,7 @@ class KafkaResource(dg.ConfigurableResource):
     backend_topic: str = "portal-backend"
     max_batch: int = 50_000
     request_timeout_ms: int = 10_000
+    bootstrap_timeout_ms: int = 8_000
 
     @property
     def topics(self) -> tuple[str, str]:
@@ -33,6 +34,7 @@ class KafkaResource(dg.ConfigurableResource):
             "bootstrap_servers": [s.strip() for s in self.bootstrap_servers.split(",")],
             "security_protocol": self.security_protocol,
             "request_timeout_ms": self.request_timeout_ms,
+            "bootstrap_timeout_ms": self.bootstrap_timeout_ms,
         }
         if self.sasl_mechanism:
             config.update(

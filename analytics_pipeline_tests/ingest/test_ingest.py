@@ -1,0 +1,269 @@
+"""Exactly-once ingestion from a real Kafka broker into a real DuckDB file."""
+
+from __future__ import annotations
+
+import json
+
+from kafka.admin import KafkaAdminClient
+
+from analytics_pipeline.resources.kafka import CONSUMER_GROUP
+from analytics_pipeline.warehouse import connect
+
+TS = "2026-11-20T10:00:00.250Z"
+
+
+def page_view(event_id: str, **fields) -> dict:
+    return {
+        "event_id": event_id,
+        "type": "page_view",
+        "ts": TS,
+        "anonymous_id": "anon-1",
+        "page_url": "/home",
+        "session_id": "s-1",
+        **fields,
+    }
+
+
+def signup(event_id: str, user_id: str = "user-1") -> dict:
+    return {
+        "event_id": event_id,
+        "type": "api_request",
+        "ts": TS,
+        "user_id": user_id,
+        "request": {"method": "POST", "path": "/auth/signup", "status": 201, "duration_ms": 31.5},
+    }
+
+
+def rows(warehouse_path, sql: str, params=None) -> list[tuple]:
+    conn = connect(warehouse_path)
+    try:
+        return conn.execute(sql, params or {}).fetchall()
+    finally:
+        conn.close()
+
+
+def test_every_valid_type_is_stored_and_every_invalid_kind_dead_lettered(
+    topics, produce, ingest, warehouse_path
+):
+    clickstream, backend = topics
+    click_values = [
+        page_view("c1", viewport={"width": 1, "height": 2}),
+        b"\xff\xfe not utf-8",
+        {**page_view("c2"), "type": "click", "element": "button#deploy"},
+        b"{not json",
+        {**page_view("c3"), "type": "visibility_change", "visible": True},
+        b"[1, 2, 3]",
+        {
+            "event_id": "c4",
+            "type": "resize",
+            "ts": TS,
+            "anonymous_id": "a",
+            "viewport": {"width": 3, "height": 4},
+        },
+        {k: v for k, v in page_view("c5").items() if k != "page_url"},
+        {
+            "event_id": "c6",
+            "type": "identify",
+            "ts": TS,
+            "anonymous_id": "anon-1",
+            "user_id": "user-1",
+        },
+        page_view("c7", type="scroll"),
+        page_view("c8", ts="2026-11-20T10:00:00"),
+        page_view("c9", ts="2999-01-01T00:00:00Z"),
+        b"x" * (1024 * 1024 + 1),
+        b"",
+        page_view("c10", anonymous_id=17),
+        page_view("c11", extra_field={"kept": "in payload"}),
+    ]
+    produce(clickstream, click_values, partition=0)
+    backend_values = [
+        signup("b1"),
+        {
+            "event_id": "b2",
+            "type": "deployment",
+            "ts": TS,
+            "user_id": "user-1",
+            "deployment": {"deployment_id": "d-1", "status": "failed", "error_message": "OOM"},
+        },
+        {
+            **signup("b3"),
+            "request": {"method": "GET", "path": "/x", "status": 503, "duration_ms": 2},
+            "error": {"code": "E503", "message": "unavailable"},
+        },
+    ]
+    produce(backend, backend_values, partition=1)
+
+    click_meta = ingest("clickstream")
+    backend_meta = ingest("backend")
+
+    assert rows(
+        warehouse_path,
+        "SELECT event_id, type, kafka_partition, kafka_offset, anonymous_id, "
+        "user_id, session_id, page_url FROM raw_clickstream_events ORDER BY kafka_offset",
+    ) == [
+        ("c1", "page_view", 0, 0, "anon-1", None, "s-1", "/home"),
+        ("c2", "click", 0, 2, "anon-1", None, "s-1", "/home"),
+        ("c3", "visibility_change", 0, 4, "anon-1", None, "s-1", "/home"),
+        ("c4", "resize", 0, 6, "a", None, None, None),
+        ("c6", "identify", 0, 8, "anon-1", "user-1", None, None),
+        ("c11", "page_view", 0, 15, "anon-1", None, "s-1", "/home"),
+    ]
+    assert rows(
+        warehouse_path,
+        "SELECT kafka_offset, reason FROM dead_letter_events "
+        "WHERE topic = $t ORDER BY kafka_offset",
+        {"t": clickstream},
+    ) == [
+        (1, "not_utf8"),
+        (3, "not_json"),
+        (5, "not_object"),
+        (7, "missing_field"),
+        (9, "unknown_type"),
+        (10, "ts_without_offset"),
+        (11, "ts_in_future"),
+        (12, "too_large"),
+        (13, "empty_value"),
+        (14, "invalid_field"),
+    ]
+    raw_values = rows(
+        warehouse_path,
+        "SELECT kafka_offset, raw_value FROM dead_letter_events "
+        "WHERE topic = $t AND kafka_offset IN (1, 3)",
+        {"t": clickstream},
+    )
+    assert dict(raw_values) == {1: b"\xff\xfe not utf-8", 3: b"{not json"}
+    [(payload,)] = rows(
+        warehouse_path, "SELECT payload FROM raw_clickstream_events WHERE event_id = 'c11'"
+    )
+    assert json.loads(payload)["extra_field"] == {"kept": "in payload"}
+    assert rows(
+        warehouse_path,
+        "SELECT event_id, user_id, method, path, status, duration_ms, error_code, "
+        "error_message, deployment_id, deployment_status FROM raw_backend_events ORDER BY event_id",
+    ) == [
+        ("b1", "user-1", "POST", "/auth/signup", 201, 31.5, None, None, None, None),
+        ("b2", "user-1", None, None, None, None, None, "OOM", "d-1", "failed"),
+        ("b3", "user-1", "GET", "/x", 503, 2.0, "E503", "unavailable", None, None),
+    ]
+    assert rows(
+        warehouse_path,
+        "SELECT topic, kafka_partition, next_offset FROM ingest_offsets ORDER BY ALL",
+    ) == sorted(
+        [
+            (clickstream, 0, 16),
+            (backend, 1, 3),
+        ]
+    )
+    assert click_meta["rows_added"] == 6 and click_meta["dead_letters"] == 10
+    assert "| not_json | 1 |" in click_meta["dead_letters_by_reason"]
+    assert click_meta["remaining_lag"] == 0
+    assert backend_meta["rows_added"] == 3
+
+
+def test_replayed_offset_range_stores_nothing_twice(topics, produce, ingest, warehouse_path):
+    clickstream, _ = topics
+    produce(clickstream, [page_view(f"e{i}") for i in range(5)], partition=0)
+    first = ingest("clickstream", [(0, 0, 5)])
+    again = ingest("clickstream", [(0, 0, 5)])
+    assert first["rows_added"] == 5
+    assert again["rows_added"] == 0 and again["messages_read"] == 0
+    assert rows(warehouse_path, "SELECT count(*) FROM raw_clickstream_events") == [(5,)]
+
+
+def test_overlapping_ranges_store_each_message_once(topics, produce, ingest, warehouse_path):
+    clickstream, _ = topics
+    produce(clickstream, [page_view(f"e{i}") for i in range(10)], partition=1)
+    ingest("clickstream", [(1, 0, 6)])
+    overlap = ingest("clickstream", [(1, 3, 10)])
+    assert overlap["rows_added"] == 4
+    assert rows(
+        warehouse_path,
+        "SELECT list(kafka_offset ORDER BY kafka_offset) FROM raw_clickstream_events",
+    ) == [(list(range(10)),)]
+
+
+def test_duplicate_event_id_in_a_later_batch_is_stored_once_first_wins(
+    topics, produce, ingest, warehouse_path
+):
+    clickstream, _ = topics
+    produce(clickstream, [page_view("dup", page_url="/first"), page_view("x1")], partition=0)
+    ingest("clickstream")
+    produce(
+        clickstream,
+        [page_view("dup", page_url="/second"), page_view("dup", page_url="/third")],
+        partition=0,
+    )
+    later = ingest("clickstream")
+    assert later["rows_added"] == 0 and later["duplicates_skipped"] == 2
+    assert rows(
+        warehouse_path,
+        "SELECT page_url, kafka_offset FROM raw_clickstream_events WHERE event_id = 'dup'",
+    ) == [("/first", 0)]
+
+
+def test_message_after_an_invalid_one_in_the_same_batch_is_ingested(
+    topics, produce, ingest, warehouse_path
+):
+    clickstream, _ = topics
+    produce(clickstream, [b"garbage", page_view("after")], partition=0)
+    ingest("clickstream")
+    assert rows(warehouse_path, "SELECT event_id, kafka_offset FROM raw_clickstream_events") == [
+        ("after", 1)
+    ]
+
+
+def test_failed_run_leaves_the_warehouse_unchanged_and_the_next_stores_once(
+    topics, produce, ingest, warehouse_path
+):
+    clickstream, _ = topics
+    produce(clickstream, [page_view(f"e{i}") for i in range(4)] + [b"bad"], partition=0)
+    # Make the ledger write (the last statement of the batch transaction) fail for real.
+    conn = connect(warehouse_path)
+    conn.execute("DROP TABLE ingest_offsets")
+    conn.execute(
+        "CREATE TABLE ingest_offsets (topic VARCHAR, kafka_partition INTEGER, "
+        "next_offset BIGINT CHECK (next_offset < 0), updated_at TIMESTAMPTZ, "
+        "PRIMARY KEY (topic, kafka_partition))"
+    )
+    conn.close()
+
+    failed = ingest("clickstream", raise_on_error=False)
+
+    assert not failed.success
+    assert rows(warehouse_path, "SELECT count(*) FROM raw_clickstream_events") == [(0,)]
+    assert rows(warehouse_path, "SELECT count(*) FROM dead_letter_events") == [(0,)]
+    conn = connect(warehouse_path)
+    conn.execute("DROP TABLE ingest_offsets")
+    conn.close()  # connect() recreates the real table on next open
+
+    retried = ingest("clickstream")
+    assert retried["rows_added"] == 4 and retried["dead_letters"] == 1
+    assert rows(
+        warehouse_path, "SELECT count(*), count(DISTINCT event_id) FROM raw_clickstream_events"
+    ) == [(4, 4)]
+
+
+def test_a_run_splits_its_range_into_bounded_transactions(topics, produce, ingest, warehouse_path):
+    clickstream, _ = topics
+    produce(clickstream, [page_view(f"e{i}") for i in range(25)], partition=0)
+    meta = ingest("clickstream", max_batch=10)
+    assert meta["transactions"] == 3 and meta["rows_added"] == 25
+    assert rows(
+        warehouse_path, "SELECT count(DISTINCT ingest_batch_id) FROM raw_clickstream_events"
+    ) == [(3,)]
+
+
+def test_progress_is_committed_to_the_consumer_group(topics, produce, ingest, kafka_bootstrap):
+    clickstream, _ = topics
+    produce(clickstream, [page_view(f"e{i}") for i in range(3)], partition=1)
+    ingest("clickstream")
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        offsets = admin.list_consumer_group_offsets(CONSUMER_GROUP)
+    finally:
+        admin.close()
+    committed = {
+        tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == clickstream
+    }
+    assert committed.get(1) == 3
