@@ -1,0 +1,130 @@
+"""users_by_activation_stage and funnel_daily for a range of days (SPEC §6), in DuckDB SQL.
+
+`compute_funnel` rewrites the days [first_day, last_day] in one transaction (delete + insert),
+so re-running a day is idempotent and a 90-day backfill is the same SQL as one day. The
+stage of day D uses each user's sign-up time (user_journeys.signed_up_at, a property of the
+user) and only the meaningful dates up to D (user_meaningful_days), so computing a past day
+later gives the same rows as computing it on the day, given the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, fields
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from analytics_pipeline.warehouse.connection import transaction
+from analytics_pipeline.warehouse.named_sql import run
+
+SQL_FILE = "funnel.sql"
+STAGES: tuple[str, ...] = ("signed_up", "activated", "active", "inactive")
+
+
+@dataclass(frozen=True)
+class FunnelDay:
+    """One funnel_daily row."""
+
+    day: date
+    new_signups: int
+    signed_up: int
+    activated: int
+    active: int
+    inactive: int
+    newly_activated: int
+    newly_inactive: int
+
+    @property
+    def signed_up_users(self) -> int:
+        return self.signed_up + self.activated + self.active + self.inactive
+
+    def counts(self) -> dict[str, int]:
+        """The counts by column name, without the day."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "day"}
+
+
+def compute_funnel(
+    conn: duckdb.DuckDBPyConnection,
+    first_day: date,
+    last_day: date,
+    *,
+    inactive_after_days: int,
+) -> list[FunnelDay]:
+    """Rewrite both funnel tables for every day in [first_day, last_day]; return the days."""
+    if last_day < first_day:
+        raise ValueError(f"empty day range {first_day}..{last_day}")
+    if inactive_after_days < 1:
+        raise ValueError("inactive_after_days (W) must be at least 1")
+    params = _params(first_day, last_day, w=inactive_after_days)
+    with transaction(conn):
+        for step in ("delete_stages", "insert_stages", "delete_daily", "insert_daily"):
+            run(conn, SQL_FILE, step, params)
+    return funnel_days(conn, first_day, last_day)
+
+
+def funnel_days(
+    conn: duckdb.DuckDBPyConnection, first_day: date, last_day: date
+) -> list[FunnelDay]:
+    """The stored funnel_daily rows of the range, by day."""
+    rows = run(conn, SQL_FILE, "daily_rows", _params(first_day, last_day)).fetchall()
+    return [FunnelDay(*row) for row in rows]
+
+
+def days_with_wrong_stage_rows(
+    conn: duckdb.DuckDBPyConnection, first_day: date, last_day: date
+) -> list[tuple[Any, ...]]:
+    """Days where a signed-up user is missing, doubled, or a non-signed-up user is present."""
+    return run(conn, SQL_FILE, "check_one_stage_per_user", _params(first_day, last_day)).fetchall()
+
+
+def days_with_wrong_stage_total(
+    conn: duckdb.DuckDBPyConnection, first_day: date, last_day: date
+) -> list[tuple[Any, ...]]:
+    """Days whose four stage counts do not add up to the signed-up users (or are missing)."""
+    return run(conn, SQL_FILE, "check_stage_counts_add_up", _params(first_day, last_day)).fetchall()
+
+
+def days_where_daily_differs_from_stages(
+    conn: duckdb.DuckDBPyConnection, first_day: date, last_day: date
+) -> list[date]:
+    """Days whose funnel_daily row is not the aggregation of users_by_activation_stage."""
+    rows = run(conn, SQL_FILE, "check_daily_matches_stages", _params(first_day, last_day))
+    return [row[0] for row in rows.fetchall()]
+
+
+def counts_markdown(today: FunnelDay, previous: FunnelDay | None) -> str:
+    """The day's counts as a Markdown table, with the change versus the day before."""
+    lines = [
+        f"| {today.day.isoformat()} | count | change vs previous day |",
+        "|---|---:|---:|",
+    ]
+    before = previous.counts() if previous else {}
+    for name, value in today.counts().items():
+        change = _signed(value - before[name]) if name in before else "n/a"
+        lines.append(f"| {name} | {value} | {change} |")
+    return "\n".join(lines)
+
+
+def deltas(today: FunnelDay, previous: FunnelDay | None) -> dict[str, int]:
+    """Per column, today's count minus the previous day's (empty without a previous day)."""
+    if previous is None:
+        return {}
+    before = previous.counts()
+    return {name: value - before[name] for name, value in today.counts().items()}
+
+
+def as_tuples(days: Sequence[FunnelDay]) -> list[tuple[Any, ...]]:
+    return [astuple(day) for day in days]
+
+
+def _signed(value: int) -> str:
+    return f"+{value}" if value > 0 else str(value)
+
+
+def _params(first_day: date, last_day: date, *, w: int | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"first_day": first_day, "last_day": last_day}
+    if w is not None:
+        params["w"] = w
+    return params

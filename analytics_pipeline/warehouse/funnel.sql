@@ -1,0 +1,215 @@
+-- The funnel of SPEC §6 for every day D in [$first_day, $last_day] (see funnel.py).
+-- Inputs: user_journeys.signed_up_at (a user's one sign-up time) and user_meaningful_days
+-- (the UTC dates with a meaningful action). M(D) = meaningful dates <= D, W = $w.
+
+-- name: delete_stages
+DELETE FROM users_by_activation_stage WHERE day BETWEEN $first_day AND $last_day;
+
+-- name: insert_stages
+INSERT INTO users_by_activation_stage (
+    day, user_id, stage, signed_up_at, signup_inferred, meaningful_days,
+    first_meaningful_day, last_meaningful_day, new_signup, newly_activated, newly_inactive
+)
+WITH days AS (
+    SELECT CAST(unnest(generate_series($first_day::DATE, $last_day::DATE, INTERVAL 1 DAY)) AS DATE)
+        AS day
+),
+signed_up AS (
+    SELECT user_id, signed_up_at, signup_inferred,
+        CAST(timezone('UTC', signed_up_at) AS DATE) AS signup_day
+    FROM user_journeys
+    WHERE CAST(timezone('UTC', signed_up_at) AS DATE) <= $last_day::DATE
+),
+-- every meaningful date with its rank n: after the as-of join, n = |M(D)| and mday = max(M(D))
+meaningful AS (
+    SELECT
+        m.user_id,
+        m.day AS mday,
+        row_number() OVER (PARTITION BY m.user_id ORDER BY m.day) AS n,
+        min(m.day) OVER (PARTITION BY m.user_id) AS first_day
+    FROM user_meaningful_days AS m
+    SEMI JOIN signed_up AS s ON s.user_id = m.user_id
+    WHERE m.day <= $last_day::DATE
+),
+user_days AS (
+    SELECT d.day, s.user_id, s.signed_up_at, s.signup_inferred, s.signup_day
+    FROM days AS d
+    JOIN signed_up AS s ON s.signup_day <= d.day
+)
+SELECT
+    u.day,
+    u.user_id,
+    CASE
+        WHEN m.n IS NULL THEN 'signed_up'
+        WHEN m.mday < u.day - ($w - 1) THEN 'inactive'
+        WHEN m.n = 1 THEN 'activated'
+        ELSE 'active'
+    END AS stage,
+    u.signed_up_at,
+    u.signup_inferred,
+    coalesce(m.n, 0)::INTEGER AS meaningful_days,
+    m.first_day AS first_meaningful_day,
+    m.mday AS last_meaningful_day,
+    u.signup_day = u.day AS new_signup,
+    coalesce(m.first_day = u.day, false) AS newly_activated,
+    coalesce(m.mday = u.day - $w, false) AS newly_inactive
+FROM user_days AS u
+ASOF LEFT JOIN meaningful AS m ON m.user_id = u.user_id AND u.day >= m.mday
+ORDER BY u.day;
+
+-- name: delete_daily
+DELETE FROM funnel_daily WHERE day BETWEEN $first_day AND $last_day;
+
+-- name: insert_daily
+-- Always one row per day, zeros included, aggregated from users_by_activation_stage.
+INSERT INTO funnel_daily (
+    day, new_signups, signed_up, activated, active, inactive, newly_activated, newly_inactive,
+    inactive_after_days
+)
+WITH days AS (
+    SELECT CAST(unnest(generate_series($first_day::DATE, $last_day::DATE, INTERVAL 1 DAY)) AS DATE)
+        AS day
+),
+counts AS (
+    SELECT
+        day,
+        count(*) FILTER (WHERE new_signup) AS new_signups,
+        count(*) FILTER (WHERE stage = 'signed_up') AS signed_up,
+        count(*) FILTER (WHERE stage = 'activated') AS activated,
+        count(*) FILTER (WHERE stage = 'active') AS active,
+        count(*) FILTER (WHERE stage = 'inactive') AS inactive,
+        count(*) FILTER (WHERE newly_activated) AS newly_activated,
+        count(*) FILTER (WHERE newly_inactive) AS newly_inactive
+    FROM users_by_activation_stage
+    WHERE day BETWEEN $first_day AND $last_day
+    GROUP BY day
+)
+SELECT
+    d.day,
+    coalesce(c.new_signups, 0),
+    coalesce(c.signed_up, 0),
+    coalesce(c.activated, 0),
+    coalesce(c.active, 0),
+    coalesce(c.inactive, 0),
+    coalesce(c.newly_activated, 0),
+    coalesce(c.newly_inactive, 0),
+    $w
+FROM days AS d
+LEFT JOIN counts AS c USING (day)
+ORDER BY d.day;
+
+-- name: daily_rows
+SELECT
+    day, new_signups, signed_up, activated, active, inactive, newly_activated, newly_inactive
+FROM funnel_daily
+WHERE day BETWEEN $first_day AND $last_day
+ORDER BY day;
+
+-- name: check_one_stage_per_user
+-- Days in range where the stage rows are not exactly one per signed-up user: as many rows
+-- as distinct users, each signed up by that day, and as many as user_journeys has sign-ups
+-- up to that day (a subset of the same size is the whole set).
+WITH days AS (
+    SELECT CAST(unnest(generate_series($first_day::DATE, $last_day::DATE, INTERVAL 1 DAY)) AS DATE)
+        AS day
+),
+signups AS (
+    SELECT CAST(timezone('UTC', signed_up_at) AS DATE) AS signup_day, count(*) AS users
+    FROM user_journeys
+    GROUP BY 1
+),
+expected AS (
+    SELECT d.day, coalesce(sum(s.users), 0) AS signed_up_users
+    FROM days AS d
+    LEFT JOIN signups AS s ON s.signup_day <= d.day
+    GROUP BY d.day
+),
+actual AS (
+    SELECT
+        st.day,
+        count(*) AS stage_rows,
+        count(DISTINCT st.user_id) AS distinct_users,
+        count(*) FILTER (
+            WHERE u.user_id IS NULL OR CAST(timezone('UTC', u.signed_up_at) AS DATE) > st.day
+        ) AS not_signed_up_rows
+    FROM users_by_activation_stage AS st
+    LEFT JOIN user_journeys AS u USING (user_id)
+    WHERE st.day BETWEEN $first_day AND $last_day
+    GROUP BY st.day
+)
+SELECT
+    e.day,
+    e.signed_up_users,
+    coalesce(a.stage_rows, 0) AS stage_rows,
+    coalesce(a.distinct_users, 0) AS distinct_users,
+    coalesce(a.not_signed_up_rows, 0) AS not_signed_up_rows
+FROM expected AS e
+LEFT JOIN actual AS a USING (day)
+WHERE coalesce(a.stage_rows, 0) <> e.signed_up_users
+    OR coalesce(a.distinct_users, 0) <> coalesce(a.stage_rows, 0)
+    OR coalesce(a.not_signed_up_rows, 0) > 0
+ORDER BY e.day;
+
+-- name: check_stage_counts_add_up
+-- Days where signed_up + activated + active + inactive differs from the signed-up users.
+WITH days AS (
+    SELECT CAST(unnest(generate_series($first_day::DATE, $last_day::DATE, INTERVAL 1 DAY)) AS DATE)
+        AS day
+),
+signups AS (
+    SELECT CAST(timezone('UTC', signed_up_at) AS DATE) AS signup_day, count(*) AS users
+    FROM user_journeys
+    GROUP BY 1
+),
+expected AS (
+    SELECT d.day, coalesce(sum(s.users), 0) AS signed_up_users
+    FROM days AS d
+    LEFT JOIN signups AS s ON s.signup_day <= d.day
+    GROUP BY d.day
+)
+SELECT
+    e.day,
+    e.signed_up_users,
+    f.signed_up + f.activated + f.active + f.inactive AS stage_total
+FROM expected AS e
+LEFT JOIN funnel_daily AS f USING (day)
+WHERE f.day IS NULL OR f.signed_up + f.activated + f.active + f.inactive <> e.signed_up_users
+ORDER BY e.day;
+
+-- name: check_daily_matches_stages
+-- Days whose funnel_daily row differs from the aggregation of users_by_activation_stage.
+WITH days AS (
+    SELECT CAST(unnest(generate_series($first_day::DATE, $last_day::DATE, INTERVAL 1 DAY)) AS DATE)
+        AS day
+),
+aggregated AS (
+    SELECT
+        d.day,
+        count(s.user_id) FILTER (WHERE s.new_signup) AS new_signups,
+        count(s.user_id) FILTER (WHERE s.stage = 'signed_up') AS signed_up,
+        count(s.user_id) FILTER (WHERE s.stage = 'activated') AS activated,
+        count(s.user_id) FILTER (WHERE s.stage = 'active') AS active,
+        count(s.user_id) FILTER (WHERE s.stage = 'inactive') AS inactive,
+        count(s.user_id) FILTER (WHERE s.newly_activated) AS newly_activated,
+        count(s.user_id) FILTER (WHERE s.newly_inactive) AS newly_inactive
+    FROM days AS d
+    LEFT JOIN users_by_activation_stage AS s ON s.day = d.day
+    GROUP BY d.day
+),
+stored AS (
+    SELECT day, new_signups, signed_up, activated, active, inactive, newly_activated,
+        newly_inactive
+    FROM funnel_daily
+    WHERE day BETWEEN $first_day AND $last_day
+)
+SELECT coalesce(a.day, s.day) AS day
+FROM aggregated AS a
+FULL OUTER JOIN stored AS s USING (day)
+WHERE s.day IS NULL
+    OR a.day IS NULL
+    OR (a.new_signups, a.signed_up, a.activated, a.active, a.inactive, a.newly_activated,
+        a.newly_inactive)
+        IS DISTINCT FROM
+        (s.new_signups, s.signed_up, s.activated, s.active, s.inactive, s.newly_activated,
+        s.newly_inactive)
+ORDER BY 1;

@@ -1,0 +1,176 @@
+"""journey_events, user_identities and user_journeys, updated incrementally from the raw tables.
+
+One call of `update_journeys` processes the raw rows whose `ingest_batch_id` is above the
+"journeys" watermark, in ONE transaction together with the watermark update, so a crash
+leaves either everything or nothing of the batch. Steps (SQL in journeys.sql):
+
+1. classify the new raw rows with the action rules (events.actions.ACTION_RULES);
+2. identity: each anonymous_id belongs to the user of its earliest linking event; new or
+   earlier links are upserted, and stored events of those anonymous_ids are re-attributed;
+3. insert the new actions, attributed by their own user_id or the link;
+4. for the users touched (gained or lost actions) recompute user_journeys and the
+   per-user meaningful days: merged incrementally, or rebuilt for users who lost actions.
+
+The result says what changed, including the earliest day whose funnel changed: the signal
+the funnel's staleness sensor uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+
+from analytics_pipeline.events.actions import ACTION_RULES, MEANINGFUL_ACTIONS, ActionRule
+from analytics_pipeline.warehouse.connection import transaction
+from analytics_pipeline.warehouse.named_sql import load_statements, run
+
+SQL_FILE = "journeys.sql"
+WATERMARK_NAME = "journeys"
+
+# Batch statements in execution order (between the classification and the summary).
+_STEPS_BEFORE_EVENTS = ("batch_links", "identity_changes", "upsert_identities", "batch_events")
+_STEPS_AFTER_EVENTS = (
+    "insert_events",
+    "reattributed",
+    "apply_reattribution",
+    "touched_users",
+    "gained_actions",
+    "old_journeys",
+    "old_lost_meaningful_days",
+    "delete_lost_meaningful_days",
+    "new_meaningful_days",
+    "insert_meaningful_days",
+    "new_journeys",
+    "delete_touched_journeys",
+    "insert_touched_journeys",
+)
+
+
+@dataclass(frozen=True)
+class JourneysResult:
+    """What one journeys update did."""
+
+    watermark_before: int
+    watermark: int
+    raw_rows_read: int = 0
+    rows_added: int = 0
+    anonymous_rows_added: int = 0
+    identities_linked: int = 0
+    reattributed: int = 0
+    users_touched: int = 0
+    new_users: int = 0
+    event_days: tuple[date, ...] = field(default_factory=tuple)
+    earliest_funnel_day: date | None = None
+
+    @property
+    def processed_anything(self) -> bool:
+        return self.watermark != self.watermark_before
+
+    @property
+    def earliest_event_day(self) -> date | None:
+        """The earliest UTC day of an action added or re-attributed (the "late data" day)."""
+        return self.event_days[0] if self.event_days else None
+
+
+def update_journeys(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    clickstream_topic: str,
+    backend_topic: str,
+    now: datetime | None = None,
+) -> JourneysResult:
+    """Process every raw row above the watermark, in one transaction with the watermark."""
+    now = now or datetime.now(UTC)
+    with transaction(conn):
+        after = _fetch_one(conn, "watermark", {"name": WATERMARK_NAME})
+        upto = _fetch_one(conn, "newest_batch", {"after": after})
+        if upto is None:
+            return JourneysResult(watermark_before=after, watermark=after)
+        params: dict[str, Any] = {
+            "name": WATERMARK_NAME,
+            "after": after,
+            "upto": upto,
+            "now": now,
+            "clickstream_topic": clickstream_topic,
+            "backend_topic": backend_topic,
+            "meaningful": sorted(MEANINGFUL_ACTIONS),
+        }
+        run(conn, SQL_FILE, "batch_raw", params)
+        sql, values = classify_statement(ACTION_RULES)
+        conn.execute(sql, values)
+        for step in (*_STEPS_BEFORE_EVENTS, *_STEPS_AFTER_EVENTS):
+            run(conn, SQL_FILE, step, params)
+        summary = run(conn, SQL_FILE, "summary", params).fetchone()
+        assert summary is not None
+        run(conn, SQL_FILE, "set_watermark", params)
+        conn.execute(load_statements(SQL_FILE)["drop_batch"])
+    (raw_rows, added, anonymous, linked, reattributed, touched, new_users, days, earliest) = summary
+    return JourneysResult(
+        watermark_before=after,
+        watermark=upto,
+        raw_rows_read=raw_rows,
+        rows_added=added,
+        anonymous_rows_added=anonymous,
+        identities_linked=linked,
+        reattributed=reattributed,
+        users_touched=touched,
+        new_users=new_users,
+        event_days=tuple(days or ()),
+        earliest_funnel_day=earliest,
+    )
+
+
+def rebuild_journeys(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    clickstream_topic: str,
+    backend_topic: str,
+    now: datetime | None = None,
+) -> JourneysResult:
+    """Forget every journey table and rebuild them from all raw rows (after a rule change)."""
+    with transaction(conn):
+        for name in ("clear_all", "clear_watermark"):
+            run(conn, SQL_FILE, name, {"name": WATERMARK_NAME})
+    return update_journeys(
+        conn, clickstream_topic=clickstream_topic, backend_topic=backend_topic, now=now
+    )
+
+
+def classify_statement(rules: Sequence[ActionRule]) -> tuple[str, list[Any]]:
+    """SQL giving each `_jb_raw` row the action of its first matching rule, plus its values.
+
+    The CASE has one branch per rule; its shape comes from the rules, every value (type,
+    method, path pattern, status bounds, action) is a bound parameter. Constant patterns
+    let DuckDB compile each regular expression once.
+    """
+    branches: list[str] = []
+    values: list[Any] = []
+    for rule in rules:
+        conditions = ["source = ?", "type = ?"]
+        values.extend([rule.source, rule.type])
+        if rule.method is not None:
+            conditions.append("method = ?")
+            values.append(rule.method.upper())
+        if rule.path is not None:
+            conditions.append("regexp_full_match(path, ?)")
+            values.append(rule.path)
+        if rule.status is not None:
+            conditions.append("status BETWEEN ? AND ?")
+            values.extend(rule.status)
+        if rule.deployment_status is not None:
+            conditions.append("deployment_status = ?")
+            values.append(rule.deployment_status)
+        branches.append(f"WHEN {' AND '.join(conditions)} THEN ?")
+        values.append(rule.action)
+    case = f"CASE {' '.join(branches)} END" if branches else "NULL"
+    sql = f"CREATE OR REPLACE TEMP TABLE _jb_classified AS SELECT *, {case} AS action FROM _jb_raw"
+    return sql, values
+
+
+def _fetch_one(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> Any:
+    row = run(conn, SQL_FILE, name, params).fetchone()
+    return row[0] if row else None

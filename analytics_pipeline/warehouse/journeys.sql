@@ -1,0 +1,341 @@
+-- Incremental journeys step (see journeys.py for the order and the transaction).
+-- Temp tables _jb_* hold one batch: raw rows with $after < ingest_batch_id <= $upto.
+
+-- name: watermark
+SELECT coalesce(max(value), 0) FROM pipeline_watermarks WHERE name = $name;
+
+-- name: newest_batch
+-- Cheap when nothing is new: ingest_batch_id grows with insertion order, so zone maps skip
+-- every old row group.
+SELECT greatest(
+    (SELECT max(ingest_batch_id) FROM raw_clickstream_events WHERE ingest_batch_id > $after),
+    (SELECT max(ingest_batch_id) FROM raw_backend_events WHERE ingest_batch_id > $after)
+);
+
+-- name: batch_raw
+CREATE OR REPLACE TEMP TABLE _jb_raw AS
+SELECT
+    'clickstream' AS source,
+    $clickstream_topic AS source_topic,
+    event_id,
+    type,
+    ts,
+    anonymous_id,
+    user_id,
+    NULL::VARCHAR AS method,
+    NULL::VARCHAR AS path,
+    NULL::INTEGER AS status,
+    NULL::VARCHAR AS deployment_status,
+    json_object(
+        'page_url', page_url,
+        'session_id', session_id,
+        'element', payload ->> 'element'
+    ) AS details,
+    ingest_batch_id
+FROM raw_clickstream_events
+WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto
+UNION ALL
+SELECT
+    'backend',
+    $backend_topic,
+    event_id,
+    type,
+    ts,
+    NULL,
+    user_id,
+    upper(method),
+    -- same as events.actions.normalise_path: drop ?query / #fragment and a trailing slash
+    coalesce(nullif(rtrim(regexp_replace(path, '[?#].*$', ''), '/'), ''), '/'),
+    status,
+    deployment_status,
+    CASE type
+        WHEN 'deployment' THEN json_object(
+            'deployment_id', deployment_id,
+            'deployment_status', deployment_status,
+            'error_message', error_message
+        )
+        ELSE json_object(
+            'method', method,
+            'path', path,
+            'status', status,
+            'duration_ms', duration_ms,
+            'error_code', error_code,
+            'error_message', error_message
+        )
+    END,
+    ingest_batch_id
+FROM raw_backend_events
+WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto;
+
+-- name: batch_links
+-- The earliest linking event per anonymous_id in this batch.
+CREATE OR REPLACE TEMP TABLE _jb_links AS
+SELECT
+    anonymous_id,
+    arg_min(user_id, (ts, event_id)) AS user_id,
+    min(ts) AS linked_at,
+    arg_min(event_id, (ts, event_id)) AS link_event_id
+FROM _jb_raw
+WHERE source = 'clickstream' AND user_id IS NOT NULL
+GROUP BY anonymous_id;
+
+-- name: identity_changes
+-- Links that are new, or earlier than the stored one (a late link): these win.
+CREATE OR REPLACE TEMP TABLE _jb_identity_changes AS
+SELECT
+    l.anonymous_id,
+    l.user_id AS new_user_id,
+    l.linked_at,
+    l.link_event_id,
+    i.user_id AS old_user_id
+FROM _jb_links AS l
+LEFT JOIN user_identities AS i USING (anonymous_id)
+WHERE i.anonymous_id IS NULL
+    OR l.linked_at < i.linked_at
+    OR (l.linked_at = i.linked_at AND l.link_event_id < i.link_event_id);
+
+-- name: upsert_identities
+INSERT INTO user_identities (anonymous_id, user_id, linked_at, link_event_id)
+SELECT anonymous_id, new_user_id, linked_at, link_event_id FROM _jb_identity_changes
+ON CONFLICT (anonymous_id) DO UPDATE SET
+    user_id = excluded.user_id,
+    linked_at = excluded.linked_at,
+    link_event_id = excluded.link_event_id;
+
+-- name: batch_events
+-- The batch's actions, attributed: own user_id first, else the (now updated) identity link.
+CREATE OR REPLACE TEMP TABLE _jb_events AS
+SELECT
+    c.source_topic,
+    c.event_id,
+    coalesce(c.user_id, i.user_id) AS user_id,
+    c.anonymous_id,
+    c.ts,
+    c.action,
+    c.details,
+    c.ingest_batch_id,
+    (c.user_id IS NULL AND i.user_id IS NOT NULL) AS user_via_identity
+FROM _jb_classified AS c
+LEFT JOIN user_identities AS i
+    ON c.user_id IS NULL AND c.anonymous_id IS NOT NULL AND i.anonymous_id = c.anonymous_id
+WHERE c.action IS NOT NULL;
+
+-- name: insert_events
+INSERT INTO journey_events (
+    source_topic, event_id, user_id, anonymous_id, ts, action, details, ingest_batch_id,
+    user_via_identity
+)
+SELECT
+    source_topic, event_id, user_id, anonymous_id, ts, action, details, ingest_batch_id,
+    user_via_identity
+FROM _jb_events;
+
+-- name: reattributed
+-- Stored events whose anonymous_id got a new or different user in this batch.
+CREATE OR REPLACE TEMP TABLE _jb_reattributed AS
+SELECT j.source_topic, j.event_id, j.user_id AS old_user_id, c.new_user_id, j.ts, j.action
+FROM journey_events AS j
+JOIN _jb_identity_changes AS c ON j.anonymous_id = c.anonymous_id
+WHERE j.ingest_batch_id <= $after
+    AND (j.user_via_identity OR j.user_id IS NULL)
+    AND j.user_id IS DISTINCT FROM c.new_user_id;
+
+-- name: apply_reattribution
+UPDATE journey_events
+SET user_id = r.new_user_id, user_via_identity = true
+FROM _jb_reattributed AS r
+WHERE journey_events.source_topic = r.source_topic AND journey_events.event_id = r.event_id;
+
+-- name: touched_users
+-- Users who gained actions (new or re-attributed to them) and users who lost some; the
+-- latter ("lost") are recomputed from journey_events, the others merged incrementally.
+CREATE OR REPLACE TEMP TABLE _jb_touched AS
+SELECT user_id, bool_or(lost) AS lost
+FROM (
+    SELECT user_id, false AS lost FROM _jb_events WHERE user_id IS NOT NULL
+    UNION ALL
+    SELECT new_user_id, false FROM _jb_reattributed
+    UNION ALL
+    SELECT old_user_id, true FROM _jb_reattributed WHERE old_user_id IS NOT NULL
+)
+GROUP BY user_id;
+
+-- name: gained_actions
+-- Every action a touched user gained in this batch (for "lost" users: all their actions).
+CREATE OR REPLACE TEMP TABLE _jb_gained AS
+SELECT e.user_id, e.ts, e.action
+FROM _jb_events AS e
+JOIN _jb_touched AS t ON t.user_id = e.user_id AND NOT t.lost
+UNION ALL
+SELECT r.new_user_id, r.ts, r.action
+FROM _jb_reattributed AS r
+JOIN _jb_touched AS t ON t.user_id = r.new_user_id AND NOT t.lost
+UNION ALL
+SELECT j.user_id, j.ts, j.action
+FROM journey_events AS j
+WHERE j.user_id IN (SELECT user_id FROM _jb_touched WHERE lost);
+
+-- name: old_journeys
+CREATE OR REPLACE TEMP TABLE _jb_old_journeys AS
+SELECT u.*
+FROM user_journeys AS u
+WHERE u.user_id IN (SELECT user_id FROM _jb_touched);
+
+-- name: old_lost_meaningful_days
+CREATE OR REPLACE TEMP TABLE _jb_old_lost_days AS
+SELECT m.user_id, m.day
+FROM user_meaningful_days AS m
+WHERE m.user_id IN (SELECT user_id FROM _jb_touched WHERE lost);
+
+-- name: delete_lost_meaningful_days
+DELETE FROM user_meaningful_days
+WHERE user_id IN (SELECT user_id FROM _jb_touched WHERE lost);
+
+-- name: new_meaningful_days
+-- (user, UTC day) pairs of meaningful actions not stored yet; lost users' rows were deleted
+-- above, so their gained actions (= all their actions) rebuild them.
+CREATE OR REPLACE TEMP TABLE _jb_new_days AS
+SELECT DISTINCT g.user_id, CAST(timezone('UTC', g.ts) AS DATE) AS day
+FROM _jb_gained AS g
+WHERE list_contains($meaningful, g.action)
+    AND NOT EXISTS (
+        SELECT 1 FROM user_meaningful_days AS m
+        WHERE m.user_id = g.user_id AND m.day = CAST(timezone('UTC', g.ts) AS DATE)
+    );
+
+-- name: insert_meaningful_days
+INSERT INTO user_meaningful_days (user_id, day)
+SELECT user_id, day FROM _jb_new_days ORDER BY user_id, day;
+
+-- name: new_journeys
+CREATE OR REPLACE TEMP TABLE _jb_new_journeys AS
+WITH gained AS (
+    SELECT
+        user_id,
+        min(ts) FILTER (WHERE action = 'signed_up') AS explicit_signup_at,
+        min(ts) AS first_seen_at,
+        max(ts) AS last_seen_at,
+        min(ts) FILTER (WHERE list_contains($meaningful, action)) AS first_meaningful_at,
+        max(ts) FILTER (WHERE list_contains($meaningful, action)) AS last_meaningful_at,
+        count(*) AS actions
+    FROM _jb_gained
+    GROUP BY user_id
+),
+days AS (
+    SELECT m.user_id, count(*) AS meaningful_days
+    FROM user_meaningful_days AS m
+    WHERE m.user_id IN (SELECT user_id FROM _jb_touched)
+    GROUP BY m.user_id
+),
+merged AS (
+    -- for lost users, o is ignored: gained already holds all their actions
+    SELECT
+        g.user_id,
+        CASE WHEN t.lost THEN g.explicit_signup_at ELSE least(
+            g.explicit_signup_at, CASE WHEN NOT o.signup_inferred THEN o.signed_up_at END
+        ) END AS explicit_signup_at,
+        CASE WHEN t.lost THEN g.first_seen_at
+            ELSE least(g.first_seen_at, o.first_seen_at) END AS first_seen_at,
+        CASE WHEN t.lost THEN g.last_seen_at
+            ELSE greatest(g.last_seen_at, o.last_seen_at) END AS last_seen_at,
+        CASE WHEN t.lost THEN g.first_meaningful_at
+            ELSE least(g.first_meaningful_at, o.first_meaningful_at) END AS first_meaningful_at,
+        CASE WHEN t.lost THEN g.last_meaningful_at
+            ELSE greatest(g.last_meaningful_at, o.last_meaningful_at) END AS last_meaningful_at,
+        CASE WHEN t.lost THEN g.actions
+            ELSE g.actions + coalesce(o.actions, 0) END AS actions
+    FROM gained AS g
+    JOIN _jb_touched AS t USING (user_id)
+    LEFT JOIN _jb_old_journeys AS o USING (user_id)
+)
+SELECT
+    m.user_id,
+    coalesce(m.explicit_signup_at, m.first_seen_at) AS signed_up_at,
+    m.explicit_signup_at IS NULL AS signup_inferred,
+    m.first_meaningful_at,
+    m.last_meaningful_at,
+    coalesce(d.meaningful_days, 0)::INTEGER AS meaningful_days,
+    m.last_seen_at,
+    m.first_seen_at,
+    m.actions::INTEGER AS actions
+FROM merged AS m
+LEFT JOIN days AS d USING (user_id);
+
+-- name: delete_touched_journeys
+DELETE FROM user_journeys WHERE user_id IN (SELECT user_id FROM _jb_touched);
+
+-- name: insert_touched_journeys
+INSERT INTO user_journeys (
+    user_id, signed_up_at, signup_inferred, first_meaningful_at, last_meaningful_at,
+    meaningful_days, last_seen_at, first_seen_at, actions
+)
+SELECT
+    user_id, signed_up_at, signup_inferred, first_meaningful_at, last_meaningful_at,
+    meaningful_days, last_seen_at, first_seen_at, actions
+FROM _jb_new_journeys;
+
+-- name: summary
+-- What changed, for the run's metadata and for the funnel's staleness: the funnel of day D
+-- depends only on sign-up times and meaningful days up to D, so the earliest day whose
+-- funnel changed is the minimum over changed sign-ups (old and new day) and meaningful days
+-- added or removed.
+WITH signup_changes AS (
+    SELECT
+        CAST(timezone('UTC', n.signed_up_at) AS DATE) AS new_day,
+        CAST(timezone('UTC', o.signed_up_at) AS DATE) AS old_day
+    FROM _jb_new_journeys AS n
+    FULL OUTER JOIN _jb_old_journeys AS o USING (user_id)
+    WHERE n.signed_up_at IS DISTINCT FROM o.signed_up_at
+        OR n.signup_inferred IS DISTINCT FROM o.signup_inferred
+),
+delta_days AS (
+    SELECT CAST(timezone('UTC', ts) AS DATE) AS day FROM _jb_events WHERE user_id IS NOT NULL
+    UNION ALL
+    SELECT CAST(timezone('UTC', ts) AS DATE) FROM _jb_reattributed
+),
+funnel_days AS (
+    SELECT least(new_day, old_day) AS day FROM signup_changes
+    UNION ALL
+    SELECT day FROM _jb_new_days
+    UNION ALL
+    SELECT day FROM _jb_old_lost_days
+)
+SELECT
+    (SELECT count(*) FROM _jb_raw) AS raw_rows_read,
+    (SELECT count(*) FROM _jb_events) AS rows_added,
+    (SELECT count(*) FROM _jb_events WHERE user_id IS NULL) AS anonymous_rows_added,
+    (SELECT count(*) FROM _jb_identity_changes) AS identities_linked,
+    (SELECT count(*) FROM _jb_reattributed) AS reattributed,
+    (SELECT count(*) FROM _jb_touched) AS users_touched,
+    (SELECT count(*) FROM signup_changes WHERE new_day IS NOT NULL AND old_day IS NULL)
+        AS new_users,
+    (SELECT list(DISTINCT day ORDER BY day) FROM delta_days) AS event_days,
+    (SELECT min(day) FROM funnel_days) AS earliest_funnel_day;
+
+-- name: set_watermark
+INSERT INTO pipeline_watermarks (name, value, updated_at)
+VALUES ($name, $upto, $now)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
+
+-- name: drop_batch
+DROP TABLE IF EXISTS _jb_raw;
+DROP TABLE IF EXISTS _jb_classified;
+DROP TABLE IF EXISTS _jb_links;
+DROP TABLE IF EXISTS _jb_identity_changes;
+DROP TABLE IF EXISTS _jb_events;
+DROP TABLE IF EXISTS _jb_reattributed;
+DROP TABLE IF EXISTS _jb_touched;
+DROP TABLE IF EXISTS _jb_gained;
+DROP TABLE IF EXISTS _jb_old_journeys;
+DROP TABLE IF EXISTS _jb_old_lost_days;
+DROP TABLE IF EXISTS _jb_new_days;
+DROP TABLE IF EXISTS _jb_new_journeys;
+
+-- name: clear_all
+DELETE FROM user_meaningful_days;
+DELETE FROM user_journeys;
+DELETE FROM journey_events;
+DELETE FROM user_identities;
+
+-- name: clear_watermark
+DELETE FROM pipeline_watermarks WHERE name = $name;

@@ -1,0 +1,44 @@
+"""Read `.sql` files that hold several named statements, and run them with named parameters.
+
+A file is split at lines `-- name: <statement>`; each statement is run on its own. Values
+always travel as DuckDB parameters (`$name`), never as formatted text: `run` passes each
+statement exactly the parameters it mentions, so one dict can serve a whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+
+_NAME_LINE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+_PARAMETER = re.compile(r"\$([A-Za-z_]\w*)")
+
+
+@cache
+def load_statements(filename: str) -> Mapping[str, str]:
+    """The named statements of `analytics_pipeline/warehouse/<filename>`, in file order."""
+    text = (resources.files("analytics_pipeline.warehouse") / filename).read_text("utf-8")
+    parts = _NAME_LINE.split(text)
+    statements: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in statements:
+            raise ValueError(f"{filename}: statement {name!r} is defined twice")
+        statements[name] = body.strip().rstrip(";")
+    return statements
+
+
+def run(
+    conn: duckdb.DuckDBPyConnection, filename: str, name: str, params: Mapping[str, Any]
+) -> duckdb.DuckDBPyConnection:
+    """Execute statement `name` of `filename` with the subset of `params` it uses."""
+    sql = load_statements(filename)[name]
+    wanted = dict.fromkeys(_PARAMETER.findall(sql))
+    missing = [key for key in wanted if key not in params]
+    if missing:
+        raise KeyError(f"{filename}:{name} needs parameters {missing}")
+    return conn.execute(sql, {key: params[key] for key in wanted} if wanted else None)
