@@ -1,10 +1,54 @@
-"""Slack Web API client as a Dagster resource (owned by the alerts capability)."""
+"""Slack Web API client as a Dagster resource (owned by the alerts capability).
+
+`bot_token` unset means Slack is off: alerts and reports are recorded as `skipped`. The client
+honours HTTP 429 `Retry-After` (up to `max_rate_limit_wait_s` per call; a longer wait is left to
+a later run) and retries a dropped connection once; it never retries 5xx itself, because Slack
+may have posted the message already.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dagster as dg
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+ENABLE_HINT = (
+    "Slack is not configured: set SLACK_BOT_TOKEN (a bot token, xoxb-…) and, for a local or "
+    "proxy endpoint, SLACK_API_URL; locally `make run` sets both for the Slack stub."
+)
+
+
+class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Waits out HTTP 429 like slack_sdk's handler, unless Retry-After exceeds `max_wait_s`."""
+
+    def __init__(self, max_retry_count: int = 3, max_wait_s: float = 30.0) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait_s = max_wait_s
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        assert response is not None
+        for name, values in (response.headers or {}).items():
+            if name.lower() == "retry-after":
+                try:
+                    return float(values[0]) <= self.max_wait_s
+                except (TypeError, ValueError, IndexError):
+                    return True
+        return True
 
 
 class SlackResource(dg.ConfigurableResource):
@@ -14,12 +58,27 @@ class SlackResource(dg.ConfigurableResource):
     api_url: str = "https://slack.com/api/"
     alerts_channel: str = "#portal-alerts"
     reports_channel: str = "#portal-analytics"
+    timeout_s: int = 15
+    max_rate_limit_wait_s: float = 30.0
+    max_rate_limit_retries: int = 3
 
     @property
     def enabled(self) -> bool:
         return bool(self.bot_token)
 
-    def client(self) -> WebClient:
-        client = WebClient(token=self.bot_token, base_url=self.api_url, timeout=15)
-        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+    def client(self, **overrides: Any) -> WebClient:
+        """A WebClient on `api_url` with the bot token and the retry policy above."""
+        base_url = self.api_url if self.api_url.endswith("/") else self.api_url + "/"
+        client = WebClient(
+            token=self.bot_token, base_url=base_url, timeout=self.timeout_s, **overrides
+        )
+        handlers: list[RetryHandler] = [
+            h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)
+        ]
+        handlers.append(
+            BoundedRateLimitRetryHandler(
+                max_retry_count=self.max_rate_limit_retries, max_wait_s=self.max_rate_limit_wait_s
+            )
+        )
+        client.retry_handlers = handlers
         return client

@@ -1,0 +1,285 @@
+"""The alerts outbox in DuckDB: reading journey events for the rules, and the `alerts` table.
+
+Rules run incrementally: the watermark "alerts" in `pipeline_watermarks` is the last
+journey_events.ingest_batch_id they have seen. Rows go in with INSERT … ON CONFLICT DO NOTHING
+on `alert_key`, so re-evaluating the same events never stores (or posts) an alert twice.
+All SQL takes parameters; nothing user-supplied is formatted into it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from analytics_pipeline.alerts.messages import OutboxAlert
+from analytics_pipeline.alerts.rules import (
+    DEPLOYMENT_ACTIONS,
+    EVENT_RULE_ACTIONS,
+    ActionEvent,
+    Alert,
+)
+from analytics_pipeline.alerts.thresholds import Thresholds
+
+WATERMARK = "alerts"
+STATUSES: tuple[str, ...] = ("pending", "sent", "failed", "skipped")
+WINDOW_ACTIONS: tuple[str, ...] = ("api_error", "login_failed", "logged_in")
+WINDOW_TRIGGER_ACTIONS: tuple[str, ...] = ("api_error", "login_failed")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_EVENT_COLUMNS = "j.event_id, j.user_id, epoch_us(j.ts), j.action, CAST(j.details AS VARCHAR)"
+
+# New events (after the watermark) of every rule that fires on events.
+NEW_EVENTS_SQL = f"""
+SELECT {_EVENT_COLUMNS}
+FROM journey_events AS j
+WHERE j.ingest_batch_id > $after AND j.ingest_batch_id <= $upto
+    AND j.ts >= $since AND list_contains($actions, j.action)
+"""
+
+# Earlier events of the users whose new events may complete a window (api_errors,
+# login_trouble): the windows reach back before the new batch.
+WINDOW_CONTEXT_SQL = f"""
+SELECT {_EVENT_COLUMNS}
+FROM journey_events AS j
+WHERE j.ingest_batch_id <= $upto AND j.ts >= $context_since
+    AND list_contains($window_actions, j.action)
+    AND j.user_id IN (
+        SELECT DISTINCT user_id FROM journey_events
+        WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto AND ts >= $since
+            AND user_id IS NOT NULL AND list_contains($trigger_actions, action)
+    )
+"""
+
+DEPLOYMENT_EVENTS_SQL = f"""
+SELECT {_EVENT_COLUMNS}
+FROM journey_events AS j
+WHERE j.ts >= $since AND list_contains($actions, j.action)
+"""
+
+INSERT_ALERTS_SQL = """
+INSERT INTO alerts (
+    alert_key, rule, user_id, event_ts, status, attempts, created_at, entity, period, details,
+    updated_at
+)
+SELECT
+    alert_key, rule, user_id, event_ts, $status, 0, $now, entity, period, CAST(details AS JSON),
+    $now
+FROM _new_alerts
+ON CONFLICT (alert_key) DO NOTHING
+RETURNING rule
+"""
+
+SET_WATERMARK_SQL = """
+INSERT INTO pipeline_watermarks (name, value, updated_at) VALUES ($name, $value, $now)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+"""
+
+PENDING_SQL = """
+SELECT alert_key, rule, user_id, epoch_us(event_ts), CAST(details AS VARCHAR), attempts
+FROM alerts WHERE status = 'pending'
+ORDER BY event_ts, alert_key
+LIMIT $limit
+"""
+
+RECORD_SENT_SQL = """
+UPDATE alerts SET status = 'sent', slack_ts = $slack_ts, slack_channel = $channel,
+    sent_at = $now, updated_at = $now, last_error = NULL
+WHERE alert_key = $key
+"""
+
+# A failed attempt; after max_attempts the alert is `failed` and stays visible.
+RECORD_ATTEMPT_FAILED_SQL = """
+UPDATE alerts SET attempts = attempts + 1, last_error = $error, updated_at = $now,
+    status = CASE WHEN attempts + 1 >= $max_attempts THEN 'failed' ELSE 'pending' END
+WHERE alert_key = $key
+RETURNING status
+"""
+
+# Slack's configuration is wrong (token, channel): not the alert's fault, attempts unchanged.
+RECORD_BLOCKED_SQL = """
+UPDATE alerts SET last_error = $error, updated_at = $now WHERE alert_key = $key
+"""
+
+SKIP_PENDING_SQL = """
+UPDATE alerts SET status = 'skipped', last_error = $reason, updated_at = $now
+WHERE status = 'pending'
+RETURNING alert_key
+"""
+
+
+def _micros_to_datetime(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _events(rows: Iterable[Sequence[Any]]) -> list[ActionEvent]:
+    events = []
+    for event_id, user_id, micros, action, details in rows:
+        try:
+            parsed = json.loads(details) if details else {}
+        except json.JSONDecodeError:
+            parsed = {}
+        events.append(
+            ActionEvent(
+                event_id=event_id,
+                user_id=user_id,
+                ts=_micros_to_datetime(micros),
+                action=action,
+                details=parsed if isinstance(parsed, dict) else {},
+            )
+        )
+    return events
+
+
+def read_watermark(conn: duckdb.DuckDBPyConnection) -> int:
+    row = conn.execute(
+        "SELECT value FROM pipeline_watermarks WHERE name = $name", {"name": WATERMARK}
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def newest_batch(conn: duckdb.DuckDBPyConnection, after: int) -> int:
+    """The highest ingest_batch_id in journey_events, or `after` when nothing is new."""
+    row = conn.execute(
+        "SELECT max(ingest_batch_id) FROM journey_events WHERE ingest_batch_id > $after",
+        {"after": after},
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else after
+
+
+def set_watermark(conn: duckdb.DuckDBPyConnection, value: int, now: datetime) -> None:
+    conn.execute(SET_WATERMARK_SQL, {"name": WATERMARK, "value": value, "now": now})
+
+
+def new_rule_events(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    after: int,
+    upto: int,
+    now: datetime,
+    thresholds: Thresholds,
+) -> list[ActionEvent]:
+    """Events of batches (after, upto] the event rules need, with the context of windows."""
+    since = now - thresholds.lookback
+    new = conn.execute(
+        NEW_EVENTS_SQL,
+        {"after": after, "upto": upto, "since": since, "actions": sorted(EVENT_RULE_ACTIONS)},
+    ).fetchall()
+    context = conn.execute(
+        WINDOW_CONTEXT_SQL,
+        {
+            "after": after,
+            "upto": upto,
+            "since": since,
+            "context_since": since - thresholds.longest_window,
+            "window_actions": list(WINDOW_ACTIONS),
+            "trigger_actions": list(WINDOW_TRIGGER_ACTIONS),
+        },
+    ).fetchall()
+    unique = {(row[0], row[3]): row for row in [*new, *context]}
+    return _events(unique.values())
+
+
+def deployment_events(
+    conn: duckdb.DuckDBPyConnection, *, now: datetime, thresholds: Thresholds
+) -> list[ActionEvent]:
+    """Every deployment action since now - lookback: the clock rule's whole input."""
+    rows = conn.execute(
+        DEPLOYMENT_EVENTS_SQL,
+        {"since": now - thresholds.lookback, "actions": sorted(DEPLOYMENT_ACTIONS)},
+    ).fetchall()
+    return _events(rows)
+
+
+def insert_alerts(
+    conn: duckdb.DuckDBPyConnection, alerts: Sequence[Alert], *, status: str, now: datetime
+) -> dict[str, int]:
+    """Store alerts whose key is new; returns how many were new, by rule."""
+    if status not in ("pending", "skipped"):
+        raise ValueError(f"new alerts are pending or skipped, not {status!r}")
+    if not alerts:
+        return {}
+    table = pa.table(
+        {
+            "alert_key": [a.key for a in alerts],
+            "rule": [a.rule for a in alerts],
+            "user_id": pa.array([a.user_id for a in alerts], pa.string()),
+            "event_ts": pa.array([a.event_ts for a in alerts], pa.timestamp("us", tz="UTC")),
+            "entity": [a.entity for a in alerts],
+            "period": pa.array([a.period for a in alerts], pa.string()),
+            "details": [json.dumps(a.details, sort_keys=True) for a in alerts],
+        }
+    )
+    conn.register("_new_alerts", table)
+    try:
+        rows = conn.execute(INSERT_ALERTS_SQL, {"status": status, "now": now}).fetchall()
+    finally:
+        conn.unregister("_new_alerts")
+    counts: dict[str, int] = {}
+    for (rule,) in rows:
+        counts[rule] = counts.get(rule, 0) + 1
+    return counts
+
+
+def status_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    rows = conn.execute("SELECT status, count(*) FROM alerts GROUP BY status").fetchall()
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: int(n) for status, n in rows})
+    return counts
+
+
+def pending_alerts(conn: duckdb.DuckDBPyConnection, limit: int) -> list[OutboxAlert]:
+    rows = conn.execute(PENDING_SQL, {"limit": limit}).fetchall()
+    return [
+        OutboxAlert(
+            alert_key=key,
+            rule=rule,
+            user_id=user_id,
+            event_ts=_micros_to_datetime(micros),
+            details=json.loads(details) if details else {},
+            attempts=int(attempts),
+        )
+        for key, rule, user_id, micros, details, attempts in rows
+    ]
+
+
+def record_sent(
+    conn: duckdb.DuckDBPyConnection, key: str, *, slack_ts: str, channel: str, now: datetime
+) -> None:
+    conn.execute(
+        RECORD_SENT_SQL, {"key": key, "slack_ts": slack_ts, "channel": channel, "now": now}
+    )
+
+
+def record_attempt_failed(
+    conn: duckdb.DuckDBPyConnection, key: str, *, error: str, max_attempts: int, now: datetime
+) -> str:
+    """Count one failed attempt; returns the alert's new status (pending or failed)."""
+    row = conn.execute(
+        RECORD_ATTEMPT_FAILED_SQL,
+        {"key": key, "error": error, "max_attempts": max_attempts, "now": now},
+    ).fetchone()
+    return str(row[0]) if row else "pending"
+
+
+def record_blocked(conn: duckdb.DuckDBPyConnection, key: str, *, error: str, now: datetime) -> None:
+    conn.execute(RECORD_BLOCKED_SQL, {"key": key, "error": error, "now": now})
+
+
+def skip_pending(conn: duckdb.DuckDBPyConnection, *, reason: str, now: datetime) -> int:
+    """Slack is not configured: pending alerts become `skipped` (SPEC §2)."""
+    return len(conn.execute(SKIP_PENDING_SQL, {"reason": reason, "now": now}).fetchall())
+
+
+def failed_alerts(conn: duckdb.DuckDBPyConnection, limit: int = 10) -> list[dict[str, Any]]:
+    """The most recent `failed` alerts, for the asset check's metadata."""
+    rows = conn.execute(
+        "SELECT alert_key, attempts, last_error FROM alerts WHERE status = 'failed' "
+        "ORDER BY updated_at DESC, alert_key LIMIT $limit",
+        {"limit": limit},
+    ).fetchall()
+    return [{"alert_key": k, "attempts": int(a), "last_error": e} for k, a, e in rows]
