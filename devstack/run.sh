@@ -58,6 +58,18 @@ devstack: DAGSTER_HOME:       ${DAGSTER_HOME}
 devstack: stop with Ctrl-C (Kafka, PostgreSQL and the Slack stub keep running; make down stops them)
 MSG
 
+# Dagster's CLI loads a .env from its working directory OVER the environment, which would undo
+# any variable the user set for this run. So dagster dev runs in DAGSTER_HOME (no .env there),
+# with the relative paths of .env made absolute against the repository first. The code still
+# loads from the repository: workspace.yaml's `working_directory: .` is relative to that file.
+absolute() { [[ "$1" == /* ]] && printf '%s' "$1" || printf '%s/%s' "$DEVSTACK_REPO" "$1"; }
+ANALYTICS_DUCKDB_PATH="$(absolute "$ANALYTICS_DUCKDB_PATH")"
+ANALYTICS_REPORTS_DIR="$(absolute "$ANALYTICS_REPORTS_DIR")"
+export ANALYTICS_DUCKDB_PATH ANALYTICS_REPORTS_DIR
+mkdir -p "$(dirname "$ANALYTICS_DUCKDB_PATH")" "$ANALYTICS_REPORTS_DIR"
+
 status=0
-"${DEVSTACK_REPO}/.venv/bin/dagster" dev -w "${DEVSTACK_REPO}/workspace.yaml" -h 127.0.0.1 -p 3000 || status=$?
+(cd "$DAGSTER_HOME" &&
+    "${DEVSTACK_REPO}/.venv/bin/dagster" dev -w "${DEVSTACK_REPO}/workspace.yaml" \
+        -h 127.0.0.1 -p 3000) || status=$?
 exit "$status"

@@ -122,3 +122,18 @@ def test_wait_until_returns_the_value_or_fails_with_the_message():
     assert wait_until(lambda: 42, timeout=1) == 42
     with pytest.raises(AssertionError, match="never true"):
         wait_until(lambda: False, timeout=0.3, interval=0.05, message="never true")
+
+
+def test_dagster_daemon_runs_on_the_test_instance_and_stops_at_teardown(
+    dagster_daemon, dagster_instance
+):
+    daemon = dagster_daemon()
+
+    def heartbeating() -> set[str]:
+        assert daemon.alive(), f"dagster-daemon exited:\n{daemon.log_tail()}"
+        return set(dagster_instance.get_daemon_heartbeats())
+
+    kinds = wait_until(heartbeating, timeout=60, interval=0.5, message="no daemon heartbeat")
+    assert {"SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR"} <= kinds
+    daemon.stop()
+    assert not daemon.alive()
