@@ -16,8 +16,12 @@ STUB_HEALTH="http://${STUB_HOST}:${STUB_PORT}/_stub/health"
 STUB_MARKER="slack_stub.py"
 STUB_START_TIMEOUT="${DEVSTACK_SLACK_START_TIMEOUT:-20}"
 
+# The stub needs only the standard library: without the project's venv, the system python3 does.
+STUB_PYTHON="$DEVSTACK_PYTHON"
+[[ -x "$STUB_PYTHON" ]] || STUB_PYTHON="$(command -v python3 || true)"
+
 stub_answers() {
-    "$DEVSTACK_PYTHON" - "$STUB_HEALTH" <<'PY' >/dev/null 2>&1
+    "$STUB_PYTHON" - "$STUB_HEALTH" <<'PY' >/dev/null 2>&1
 import sys, urllib.request
 with urllib.request.urlopen(sys.argv[1], timeout=2) as response:
     sys.exit(0 if response.status == 200 else 1)
@@ -29,7 +33,7 @@ start() {
         devstack_warn "slack stub: ${STUB} does not exist yet; not started"
         return 0
     fi
-    [[ -x "$DEVSTACK_PYTHON" ]] || devstack_die "slack stub: ${DEVSTACK_PYTHON} is missing; run: make venv"
+    [[ -n "$STUB_PYTHON" ]] || devstack_die "slack stub: no python found; run: make venv"
     local pid
     if pid="$(devstack_live_pid "$STUB_PIDFILE" "$STUB_MARKER")"; then
         :
@@ -39,7 +43,7 @@ start() {
         return 0
     else
         mkdir -p "${DEVSTACK_STATE}/slack"
-        devstack_spawn "$STUB_PIDFILE" "$STUB_LOG" "$DEVSTACK_PYTHON" "$STUB" \
+        devstack_spawn "$STUB_PIDFILE" "$STUB_LOG" "$STUB_PYTHON" "$STUB" \
             --host "$STUB_HOST" --port "$STUB_PORT" --data-dir "${DEVSTACK_STATE}/slack"
         pid="$(cat "$STUB_PIDFILE")"
     fi
