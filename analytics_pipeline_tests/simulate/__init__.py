@@ -1,0 +1,1 @@
+"""Tests of the traffic simulator (SPEC §8)."""
