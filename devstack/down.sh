@@ -6,6 +6,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${here}/env.sh"
 source "${here}/lib.sh"
 
+# One up/down at a time per checkout (two test sessions starting at once must not race).
+mkdir -p "$DEVSTACK_PIDS"
+exec 9>"${DEVSTACK_PIDS}/stack.lock"
+flock -w 600 9 || devstack_die "another devstack up/down has held ${DEVSTACK_PIDS}/stack.lock for 10 minutes"
+
 bash "${here}/slack.sh" stop
 bash "${here}/kafka.sh" stop
 bash "${here}/postgres.sh" stop

@@ -8,6 +8,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "${here}/env.sh"
 source "${here}/lib.sh"
 
+# One up/down at a time per checkout (two test sessions starting at once must not race).
+mkdir -p "$DEVSTACK_PIDS"
+exec 9>"${DEVSTACK_PIDS}/stack.lock"
+flock -w 600 9 || devstack_die "another devstack up/down has held ${DEVSTACK_PIDS}/stack.lock for 10 minutes"
+
 mkdir -p "$DEVSTACK_LOGS" "$DEVSTACK_PIDS"
 [[ -x "$DEVSTACK_PYTHON" ]] ||
     devstack_warn "${DEVSTACK_PYTHON} is missing (run: make venv); Kafka readiness is checked by port only"
