@@ -7,13 +7,13 @@ import json
 import dagster as dg
 import pytest
 
-from analytics_pipeline.defs.ingest import defs as ingest_defs
+from analytics_pipeline.defs import ingest
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
 from analytics_pipeline.resources.warehouse import WarehouseResource
 
 
 def sensor(name: str) -> dg.SensorDefinition:
-    return ingest_defs.get_sensor_def(name)
+    return getattr(ingest, name)
 
 
 def tick(sensor_def, kafka: KafkaResource, warehouse: WarehouseResource, cursor=None):

@@ -19,11 +19,13 @@ def _ingest_job(name: str, raw_asset: dg.AssetsDefinition):
 ingest_clickstream_job = _ingest_job("ingest_clickstream", raw_clickstream_events)
 ingest_backend_job = _ingest_job("ingest_backend", raw_backend_events)
 
+clickstream_ingest_sensor = build_ingest_sensor(
+    "clickstream", "clickstream_topic", "ingest_clickstream"
+)
+backend_ingest_sensor = build_ingest_sensor("backend", "backend_topic", "ingest_backend")
+
 defs = dg.Definitions(
     assets=[raw_clickstream_events, raw_backend_events],
     jobs=[ingest_clickstream_job, ingest_backend_job],
-    sensors=[
-        build_ingest_sensor("clickstream", "clickstream_topic", "ingest_clickstream"),
-        build_ingest_sensor("backend", "backend_topic", "ingest_backend"),
-    ],
+    sensors=[clickstream_ingest_sensor, backend_ingest_sensor],
 )
