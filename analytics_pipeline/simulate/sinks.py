@@ -28,12 +28,15 @@ PRODUCER_TUNING: dict[str, Any] = {
     "linger_ms": 20,
     "batch_size": 512 * 1024,
     "max_block_ms": 30_000,
-    "bootstrap_timeout_ms": 10_000,
     "metrics_enabled": False,
 }
+# How long to wait for the brokers to answer at start before saying they are unreachable.
+CONNECT_TIMEOUT_MS = 10_000
 # Values above the broker's ~1 MiB message limit (the `too_large` invalid kind) go through a
 # second, gzip-compressing producer: compressed, the broker accepts them; consumers see the
 # original >1 MiB value and must dead-letter it. (gzip: every Kafka client decodes it.)
+# Being another producer, such a message may land out of order among its key's messages;
+# the order of every other message of a key is kept (one key, one partition, one producer).
 LARGE_VALUE_BYTES = 512 * 1024
 LARGE_PRODUCER_TUNING: dict[str, Any] = {
     **PRODUCER_TUNING,
@@ -138,7 +141,7 @@ class KafkaPythonSink:
         self.kafka = kafka
         self.topics = topics
         self._failures = _DeliveryFailures()
-        self._producer = kafka.producer(**PRODUCER_TUNING)
+        self._producer = kafka.producer(**PRODUCER_TUNING, bootstrap_timeout_ms=CONNECT_TIMEOUT_MS)
         self._large_producer: Any = None
         try:
             existing = self._existing_topics()
@@ -155,7 +158,7 @@ class KafkaPythonSink:
     def _existing_topics(self) -> set[str]:
         from kafka.errors import KafkaError
 
-        consumer = self.kafka.consumer(group_id=None, bootstrap_timeout_ms=10_000)
+        consumer = self.kafka.consumer(group_id=None, bootstrap_timeout_ms=CONNECT_TIMEOUT_MS)
         try:
             return set(consumer.topics())
         except KafkaError as error:
@@ -243,7 +246,7 @@ class ConfluentKafkaSink:
         self._large_producer: Any = None
         self._since_poll = 0
         try:
-            metadata = self._producer.list_topics(timeout=10)
+            metadata = self._producer.list_topics(timeout=CONNECT_TIMEOUT_MS / 1000)
         except KafkaException as error:
             raise self.kafka.unavailable(error) from None
         problem = _missing_topics(topics, set(metadata.topics), kafka.bootstrap_servers)
