@@ -159,6 +159,8 @@ def _check_combinations(args: argparse.Namespace) -> None:
     parser: argparse.ArgumentParser = args.parser
     if not args.live and args.rate is not None:
         parser.error("--rate applies to --live mode only")
+    if args.start is not None and args.start > datetime.now(UTC).date():
+        parser.error(f"--start {args.start} is in the future; history ends now")
     if args.output is not None and args.bootstrap_servers is not None:
         parser.error("--output writes a file; --bootstrap-servers makes no sense with it")
 

@@ -75,6 +75,7 @@ def test_topic_names_come_from_the_settings(
         (["simulate", "--days", "-3"], "--days"),
         (["simulate", "--start", "2026-02-30"], "--start"),
         (["simulate", "--malformed-fraction", "1.5"], "--malformed-fraction"),
+        (["simulate", "--start", "2999-01-01"], "--start 2999-01-01 is in the future"),
         (["simulate", "--rate", "10"], "--rate applies to --live"),
         (["simulate", "--live", "--rate", "0"], "--rate"),
         (["simulate", "--live", "--duration", "soon"], "--duration"),
