@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -53,14 +53,37 @@ def compute_funnel(
     inactive_after_days: int,
 ) -> list[FunnelDay]:
     """Rewrite both funnel tables for every day in [first_day, last_day]; return the days."""
-    if last_day < first_day:
-        raise ValueError(f"empty day range {first_day}..{last_day}")
-    if inactive_after_days < 1:
-        raise ValueError("inactive_after_days (W) must be at least 1")
-    params = _params(first_day, last_day, w=inactive_after_days)
+    compute_stages(conn, first_day, last_day, inactive_after_days=inactive_after_days)
+    return compute_daily(conn, first_day, last_day, inactive_after_days=inactive_after_days)
+
+
+def compute_stages(
+    conn: duckdb.DuckDBPyConnection,
+    first_day: date,
+    last_day: date,
+    *,
+    inactive_after_days: int,
+) -> int:
+    """Rewrite users_by_activation_stage for the days (one transaction); return its row count."""
+    params = _checked_params(first_day, last_day, inactive_after_days)
     with transaction(conn):
-        for step in ("delete_stages", "insert_stages", "delete_daily", "insert_daily"):
-            run(conn, SQL_FILE, step, params)
+        run(conn, SQL_FILE, "delete_stages", params)
+        row = run(conn, SQL_FILE, "insert_stages", params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def compute_daily(
+    conn: duckdb.DuckDBPyConnection,
+    first_day: date,
+    last_day: date,
+    *,
+    inactive_after_days: int,
+) -> list[FunnelDay]:
+    """Rewrite funnel_daily for the days from users_by_activation_stage; return the rows."""
+    params = _checked_params(first_day, last_day, inactive_after_days)
+    with transaction(conn):
+        run(conn, SQL_FILE, "delete_daily", params)
+        run(conn, SQL_FILE, "insert_daily", params)
     return funnel_days(conn, first_day, last_day)
 
 
@@ -70,6 +93,20 @@ def funnel_days(
     """The stored funnel_daily rows of the range, by day."""
     rows = run(conn, SQL_FILE, "daily_rows", _params(first_day, last_day)).fetchall()
     return [FunnelDay(*row) for row in rows]
+
+
+def stage_counts(
+    conn: duckdb.DuckDBPyConnection, first_day: date, last_day: date
+) -> dict[date, dict[str, int]]:
+    """Users per stage for every day of the range (zeros included), from the stage rows."""
+    counts = {
+        first_day + timedelta(days=n): dict.fromkeys(STAGES, 0)
+        for n in range((last_day - first_day).days + 1)
+    }
+    rows = run(conn, SQL_FILE, "stage_counts", _params(first_day, last_day)).fetchall()
+    for day, stage, users in rows:
+        counts[day][stage] = users
+    return counts
 
 
 def days_with_wrong_stage_rows(
@@ -121,6 +158,14 @@ def as_tuples(days: Sequence[FunnelDay]) -> list[tuple[Any, ...]]:
 
 def _signed(value: int) -> str:
     return f"+{value}" if value > 0 else str(value)
+
+
+def _checked_params(first_day: date, last_day: date, w: int) -> dict[str, Any]:
+    if last_day < first_day:
+        raise ValueError(f"empty day range {first_day}..{last_day}")
+    if w < 1:
+        raise ValueError("inactive_after_days (W) must be at least 1")
+    return _params(first_day, last_day, w=w)
 
 
 def _params(first_day: date, last_day: date, *, w: int | None = None) -> dict[str, Any]:

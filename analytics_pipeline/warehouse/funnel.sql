@@ -105,6 +105,13 @@ FROM funnel_daily
 WHERE day BETWEEN $first_day AND $last_day
 ORDER BY day;
 
+-- name: stage_counts
+SELECT day, stage, count(*) AS users
+FROM users_by_activation_stage
+WHERE day BETWEEN $first_day AND $last_day
+GROUP BY ALL
+ORDER BY ALL;
+
 -- name: check_one_stage_per_user
 -- Days in range where the stage rows are not exactly one per signed-up user: as many rows
 -- as distinct users, each signed up by that day, and as many as user_journeys has sign-ups

@@ -140,6 +140,34 @@ def rebuild_journeys(
     )
 
 
+@dataclass(frozen=True)
+class DanglingEvents:
+    """Outcome of "every journey event points at a stored raw event" over some batches."""
+
+    checked: int
+    dangling: int
+    examples: tuple[str, ...]
+
+
+def events_without_raw_event(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    clickstream_topic: str,
+    backend_topic: str,
+    after_batch: int = 0,
+) -> DanglingEvents:
+    """Check journey events of batches above `after_batch` (0: all) against the raw tables."""
+    params = {
+        "after": after_batch,
+        "clickstream_topic": clickstream_topic,
+        "backend_topic": backend_topic,
+    }
+    row = run(conn, SQL_FILE, "events_without_raw_event", params).fetchone()
+    assert row is not None
+    checked, dangling, examples = row
+    return DanglingEvents(checked=checked, dangling=dangling, examples=tuple(examples))
+
+
 def classify_statement(rules: Sequence[ActionRule]) -> tuple[str, list[Any]]:
     """SQL giving each `_jb_raw` row the action of its first matching rule, plus its values.
 

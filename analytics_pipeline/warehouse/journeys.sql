@@ -331,6 +331,31 @@ DROP TABLE IF EXISTS _jb_old_lost_days;
 DROP TABLE IF EXISTS _jb_new_days;
 DROP TABLE IF EXISTS _jb_new_journeys;
 
+-- name: events_without_raw_event
+-- Journey events of batches above $after whose raw row (same topic, event_id and batch)
+-- is missing: every journey event must point at a stored raw event.
+WITH checked AS (
+    SELECT source_topic, event_id, ingest_batch_id
+    FROM journey_events
+    WHERE ingest_batch_id > $after
+),
+raw AS (
+    SELECT $clickstream_topic AS source_topic, event_id, ingest_batch_id
+    FROM raw_clickstream_events
+    WHERE ingest_batch_id > $after
+    UNION ALL
+    SELECT $backend_topic, event_id, ingest_batch_id
+    FROM raw_backend_events
+    WHERE ingest_batch_id > $after
+)
+SELECT
+    count(*) AS checked,
+    count(*) FILTER (WHERE r.event_id IS NULL) AS dangling,
+    coalesce(list(c.event_id ORDER BY c.event_id) FILTER (WHERE r.event_id IS NULL), [])[1:10]
+        AS examples
+FROM checked AS c
+LEFT JOIN raw AS r USING (source_topic, event_id, ingest_batch_id);
+
 -- name: clear_all
 DELETE FROM user_meaningful_days;
 DELETE FROM user_journeys;

@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.warehouse.journeys import events_without_raw_event, update_journeys
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 from analytics_pipeline_tests.journeys.raw_events import (
     _event,
@@ -156,3 +156,16 @@ def test_a_failing_batch_changes_nothing_and_is_retried_whole(conn, raw):
     result = update_journeys(conn, **TOPICS)
     assert (result.watermark, result.rows_added, result.identities_linked) == (2, 1, 1)
     assert owners(conn)[clash["event_id"]] == "u9"
+
+
+def test_journey_events_check_finds_events_without_a_raw_event(conn, raw):
+    raw.add(signup("u1", at("2026-02-01")), page_view("a1", at("2026-02-01")))
+    update_journeys(conn, **TOPICS)
+    clean = events_without_raw_event(conn, **TOPICS)
+    assert (clean.checked, clean.dangling) == (2, 0)
+
+    conn.execute("DELETE FROM raw_clickstream_events")
+    broken = events_without_raw_event(conn, **TOPICS)
+    assert (broken.checked, broken.dangling) == (2, 1)
+    assert len(broken.examples) == 1
+    assert events_without_raw_event(conn, **TOPICS, after_batch=1).checked == 0

@@ -1,5 +1,14 @@
-"""Dagster definitions of the funnel capability."""
+"""Funnel: daily-partitioned stage rows and counts, their schedule, and late-data staleness."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from analytics_pipeline.defs.funnel.assets import funnel_daily, users_by_activation_stage
+from analytics_pipeline.defs.funnel.jobs import funnel_job, funnel_schedule
+from analytics_pipeline.defs.funnel.sensors import funnel_staleness_sensor
+
+defs = dg.Definitions(
+    assets=[users_by_activation_stage, funnel_daily],
+    jobs=[funnel_job],
+    schedules=[funnel_schedule],
+    sensors=[funnel_staleness_sensor],
+)

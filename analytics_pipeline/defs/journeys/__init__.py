@@ -1,5 +1,7 @@
-"""Dagster definitions of the journeys capability."""
+"""Journeys: identity links, journey events and per-user journeys, updated after every ingest."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from analytics_pipeline.defs.journeys.assets import journeys
+
+defs = dg.Definitions(assets=[journeys])

@@ -1,0 +1,156 @@
+"""user_identities, journey_events and user_journeys: one incremental step after every ingest.
+
+The step runs in the same run as each ingest (tag `analytics/after_ingest`), right after the
+raw asset. It does not need its upstream in the same run: it reads whatever raw rows are
+above its watermark, so with nothing new it costs two indexed look-ups and reports zeros.
+"""
+
+import dagster as dg
+from pydantic import Field
+
+from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
+from analytics_pipeline.resources.warehouse import WarehouseResource
+from analytics_pipeline.settings import load_settings
+from analytics_pipeline.warehouse.journeys import (
+    JourneysResult,
+    events_without_raw_event,
+    rebuild_journeys,
+    update_journeys,
+)
+
+RAW_CLICKSTREAM = dg.AssetKey("raw_clickstream_events")
+RAW_BACKEND = dg.AssetKey("raw_backend_events")
+USER_IDENTITIES = dg.AssetKey("user_identities")
+JOURNEY_EVENTS = dg.AssetKey("journey_events")
+USER_JOURNEYS = dg.AssetKey("user_journeys")
+
+# Metadata key on user_journeys (and journey_events) materialisations: the earliest UTC day
+# whose funnel this run changed. The funnel staleness sensor reads it from the event log.
+FUNNEL_STALE_FROM = "funnel_stale_from"
+RAW_EVENT_CHECK = "every_journey_event_points_at_a_raw_event"
+
+
+class JourneysConfig(dg.Config):
+    rebuild: bool = Field(
+        default=False,
+        description=(
+            "Forget the journey tables and rebuild them from every raw row, e.g. after a "
+            "change of the action rules. Every funnel partition becomes stale."
+        ),
+    )
+
+
+def _day(value: object) -> str:
+    return value.isoformat() if value is not None else "-"  # type: ignore[attr-defined]
+
+
+def _metadata(result: JourneysResult) -> dict[str, dict[str, object]]:
+    watermark = dg.MetadataValue.int(result.watermark)
+    stale_from = (
+        {FUNNEL_STALE_FROM: dg.MetadataValue.text(result.earliest_funnel_day.isoformat())}
+        if result.earliest_funnel_day
+        else {}
+    )
+    days = [d.isoformat() for d in result.event_days]
+    return {
+        "user_identities": {
+            "identities_linked": result.identities_linked,
+            "watermark": watermark,
+        },
+        "journey_events": {
+            "rows_added": result.rows_added,
+            "anonymous_rows_added": result.anonymous_rows_added,
+            "reattributed": result.reattributed,
+            "raw_rows_read": result.raw_rows_read,
+            "earliest_event_day": _day(result.earliest_event_day),
+            "event_days_touched": dg.MetadataValue.json(days),
+            "watermark": watermark,
+            **stale_from,
+        },
+        "user_journeys": {
+            "users_touched": result.users_touched,
+            "new_users": result.new_users,
+            "late_days_touched": len(days),
+            "watermark": watermark,
+            **stale_from,
+        },
+    }
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            USER_IDENTITIES,
+            deps=[RAW_CLICKSTREAM],
+            tags=AFTER_INGEST_TAGS,
+            kinds={"duckdb"},
+            description=(
+                "anonymous_id -> user_id: the user of the earliest linking clickstream event "
+                "(identify, or any event carrying both ids)."
+            ),
+        ),
+        dg.AssetSpec(
+            JOURNEY_EVENTS,
+            deps=[RAW_CLICKSTREAM, RAW_BACKEND, USER_IDENTITIES],
+            tags=AFTER_INGEST_TAGS,
+            kinds={"duckdb"},
+            description=(
+                "One action per raw event an action rule matches (SPEC §5), attributed to a "
+                "user; browser events move to their user when the link arrives."
+            ),
+        ),
+        dg.AssetSpec(
+            USER_JOURNEYS,
+            deps=[JOURNEY_EVENTS],
+            tags=AFTER_INGEST_TAGS,
+            kinds={"duckdb"},
+            description=(
+                "One row per user: sign-up time (inferred from the first action when there is "
+                "no signed_up), first/last meaningful action, meaningful days, last seen."
+            ),
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            RAW_EVENT_CHECK,
+            asset=JOURNEY_EVENTS,
+            description="Every journey event written by the run points at a stored raw event.",
+        )
+    ],
+    name="journeys",
+    group_name="journeys",
+    pool="duckdb",
+    can_subset=False,
+)
+def journeys(
+    context: dg.AssetExecutionContext, config: JourneysConfig, warehouse: WarehouseResource
+):
+    """Process raw rows above the "journeys" watermark in one transaction."""
+    settings = load_settings()
+    topics = {
+        "clickstream_topic": settings.clickstream_topic,
+        "backend_topic": settings.backend_topic,
+    }
+    step = rebuild_journeys if config.rebuild else update_journeys
+    with warehouse.connect() as conn:
+        result = step(conn, **topics)
+        check = events_without_raw_event(conn, **topics, after_batch=result.watermark_before)
+    context.log.info(
+        f"journeys: {result.raw_rows_read} raw rows read, {result.rows_added} actions added, "
+        f"{result.reattributed} re-attributed, {result.users_touched} users touched, "
+        f"funnel changed from {_day(result.earliest_funnel_day)}"
+    )
+    version = dg.DataVersion(str(result.watermark))
+    for key, metadata in _metadata(result).items():
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata, data_version=version)
+    yield dg.AssetCheckResult(
+        asset_key=JOURNEY_EVENTS,
+        check_name=RAW_EVENT_CHECK,
+        passed=check.dangling == 0,
+        metadata={
+            "events_checked": check.checked,
+            "without_raw_event": check.dangling,
+            "examples": dg.MetadataValue.json(list(check.examples)),
+            "batches_checked": f"ingest_batch_id > {result.watermark_before}",
+        },
+    )
