@@ -10,8 +10,10 @@ invalid kind) instead of `"value"`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
+from collections import deque
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +48,8 @@ LARGE_PRODUCER_TUNING: dict[str, Any] = {
 }
 _LARGE_MAX_BYTES = 8 * 1024 * 1024
 _KEY_CACHE_LIMIT = 500_000
+_CHECKPOINT_EVERY = 10_000
+_CHECKPOINTS_IN_FLIGHT = 10
 
 
 class SinkError(RuntimeError):
@@ -153,7 +157,14 @@ class KafkaPythonSink:
         except BaseException:
             self._producer.close(timeout=1)
             raise
+        from kafka.partitioner.default import murmur2
+
+        self._murmur2 = murmur2
         self._key_hash: dict[bytes, int] = {}
+        # kafka-python 3 has no buffer limit: wait on every 10,000th message's delivery once
+        # it is 100,000 messages old, so memory stays bounded when the broker is slower.
+        self._checkpoints: deque[Any] = deque()
+        self._sent = 0
 
     def _existing_topics(self) -> set[str]:
         from kafka.errors import KafkaError
@@ -178,8 +189,6 @@ class KafkaPythonSink:
         self._failures.record(f"{type(error).__name__}: {error}")
 
     def send(self, message: Message) -> None:
-        from kafka.partitioner.default import murmur2
-
         topic = self.topics[message.kind]
         if len(message.value) > LARGE_VALUE_BYTES:
             if self._large_producer is None:
@@ -190,14 +199,26 @@ class KafkaPythonSink:
             if hashed is None:
                 if len(self._key_hash) > _KEY_CACHE_LIMIT:
                     self._key_hash.clear()
-                hashed = self._key_hash[message.key] = murmur2(message.key) & 0x7FFFFFFF
+                hashed = self._key_hash[message.key] = self._murmur2(message.key) & 0x7FFFFFFF
             partition = hashed % self._partitions[topic]
             future = self._producer.send(
                 topic, value=message.value, key=message.key, partition=partition
             )
         future.add_errback(self._on_error)
+        self._sent += 1
+        if self._sent % _CHECKPOINT_EVERY == 0:
+            self._checkpoints.append(future)
+            if len(self._checkpoints) > _CHECKPOINTS_IN_FLIGHT:
+                self._wait(self._checkpoints.popleft())
+
+    @staticmethod
+    def _wait(future: Any) -> None:
+        """Block until `future` is delivered or failed (a failure is counted by its errback)."""
+        with contextlib.suppress(Exception):
+            future.get(timeout=PRODUCER_TUNING["max_block_ms"] / 1000)
 
     def flush(self) -> None:
+        self._checkpoints.clear()
         self._producer.flush()
         if self._large_producer is not None:
             self._large_producer.flush()

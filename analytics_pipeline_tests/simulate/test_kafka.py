@@ -17,6 +17,7 @@ import pytest
 
 from analytics_pipeline.cli import main
 from analytics_pipeline.events.wire import MAX_VALUE_BYTES
+from analytics_pipeline.simulate import sinks
 from analytics_pipeline.simulate.malformed import encode_stream
 from analytics_pipeline.simulate.traffic import generate_traffic
 from analytics_pipeline_tests.fixtures.stack import VENV_BIN, wait_until
@@ -66,7 +67,11 @@ def test_history_lands_on_both_topics_exactly_as_generated(
     kafka_bootstrap: str,
     new_topics: Callable[..., tuple[str, str]],
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Make kafka-python's in-flight bound (normally 100,000 messages) bite in a small run.
+    monkeypatch.setattr(sinks, "_CHECKPOINT_EVERY", 50)
+    monkeypatch.setattr(sinks, "_CHECKPOINTS_IN_FLIGHT", 2)
     topics = new_topics(partitions=3)
     argv = ["simulate", *HISTORY, "--malformed-fraction", "0.05", "--kafka-client", client]
     assert main([*argv, *target(kafka_bootstrap, topics)]) == 0
