@@ -73,6 +73,10 @@ def _latest_alerts_event(instance: dg.DagsterInstance) -> tuple[int, str, dict, 
     return newest
 
 
+def _skip(message: str, cursor: Cursor) -> dg.SensorResult:
+    return dg.SensorResult(skip_reason=dg.SkipReason(message), cursor=cursor.dump())
+
+
 def _count_runs(instance: dg.DagsterInstance, statuses: list[dg.DagsterRunStatus]) -> int:
     return instance.get_runs_count(dg.RunsFilter(job_name=SEND_ALERTS_JOB, statuses=statuses))
 
@@ -89,7 +93,7 @@ def _last_send_failed(instance: dg.DagsterInstance) -> bool:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=__doc__.split("\n\n")[0] if __doc__ else None,
 )
-def send_alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+def send_alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     now = time.time()
     cursor = Cursor.load(context.cursor)
     instance = context.instance
@@ -110,17 +114,16 @@ def send_alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult |
     send_due = cursor.pending > 0 and now >= cursor.retry_at
     slow_due = cursor.slow_at > 0 and now >= cursor.slow_at
     if not (send_due or slow_due):
-        return dg.SkipReason("no pending alerts and no deployment due", cursor=cursor.dump())
+        return _skip("no pending alerts and no deployment due", cursor)
     if _count_runs(instance, NOT_STARTED):
         # A queued run sends everything pending when it starts.
-        return dg.SkipReason("a send_alerts run is already queued", cursor=cursor.dump())
+        return _skip("a send_alerts run is already queued", cursor)
     if not fresh_alerts and _count_runs(instance, [dg.DagsterRunStatus.STARTED]):
         # It sends what is pending; only alerts stored after it started need another run.
-        return dg.SkipReason("a send_alerts run is in progress", cursor=cursor.dump())
+        return _skip("a send_alerts run is in progress", cursor)
     if _last_send_failed(instance) and now - cursor.launched_at < RETRY_DELAY_SECONDS:
-        return dg.SkipReason(
-            f"the last send_alerts run failed; retrying {RETRY_DELAY_SECONDS} s after it",
-            cursor=cursor.dump(),
+        return _skip(
+            f"the last send_alerts run failed; retrying {RETRY_DELAY_SECONDS} s after it", cursor
         )
     cursor.launched_at = now
     if fresh_alerts:
