@@ -72,13 +72,14 @@ def funnel_staleness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
         )
     ordered = sorted(stale)
 
+    ranges = contiguous_ranges(ordered)
+    described = ", ".join(f"{a}..{b}" if a != b else a for a, b in ranges) or "none"
     events: list[dg.AssetObservation] = []
     if ordered != cursor.reported:
-        ranges = contiguous_ranges(ordered)
         summary = {
             "stale_partitions": dg.MetadataValue.json(ordered),
             "stale_partition_count": len(ordered),
-            "stale_ranges": ", ".join(f"{a}..{b}" if a != b else a for a, b in ranges) or "none",
+            "stale_ranges": described,
         }
         newly = sorted(stale.difference(cursor.reported))
         for key in FUNNEL_KEYS:
@@ -100,7 +101,7 @@ def funnel_staleness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
     cursor.reported = ordered
 
     requests = []
-    for first, last in contiguous_ranges(ordered):
+    for first, last in ranges:
         newest = max(newest_touch_covering(cursor.touches, p) or 0 for p in (first, last))
         run_key = f"funnel-stale:{first}:{last}:{newest}"
         if first == last:
@@ -110,5 +111,5 @@ def funnel_staleness_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
                 dg.RunRequest(run_key=run_key, tags={RANGE_START_TAG: first, RANGE_END_TAG: last})
             )
     if ordered:
-        context.log.info(f"{len(ordered)} stale funnel partitions: {summary['stale_ranges']}")
+        context.log.info(f"{len(ordered)} stale funnel partitions: {described}")
     return dg.SensorResult(run_requests=requests, asset_events=events, cursor=cursor.dump())
