@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from analytics_pipeline.report.model import STAGE_TITLES, STAGES, FunnelDay
 
@@ -63,7 +64,7 @@ def funnel_chart(funnel: FunnelDay) -> str:
     ]
     widest = max(funnel.total, 1)
     with rc_context(_RC):
-        figure = Figure(figsize=(6.4, 2.0))
+        figure = Figure(figsize=(6.4, 1.35))
         axes = figure.subplots()
         for row, (label, value, colour) in enumerate(steps):
             y = len(steps) - 1 - row
@@ -79,7 +80,7 @@ def funnel_chart(funnel: FunnelDay) -> str:
 def trend_chart(days: Sequence[FunnelDay]) -> str:
     """Stage counts per day (up to 14 days), one line per stage."""
     with rc_context(_RC):
-        figure = Figure(figsize=(6.4, 2.4))
+        figure = Figure(figsize=(6.4, 1.9))
         axes = figure.subplots()
         labels = [day.day.strftime("%m-%d") for day in days]
         positions = list(range(len(days)))
@@ -95,6 +96,7 @@ def trend_chart(days: Sequence[FunnelDay]) -> str:
             )
         axes.set_xticks(positions, labels, rotation=0, fontsize=6.5)
         axes.set_ylim(bottom=0)
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel("users")
         axes.grid(axis="y", color="#e5e5e5", linewidth=0.6)
         axes.legend(loc="upper left", ncols=4, frameon=False, fontsize=7, bbox_to_anchor=(0, 1.18))

@@ -83,6 +83,16 @@ class StageSummary:
     def title(self) -> str:
         return STAGE_TITLES.get(self.stage, self.stage)
 
+    def change_text(self) -> str:
+        """'▲ 12 vs the day before', 'no change vs the day before', or 'no funnel for …'."""
+        change = self.change
+        if change is None:
+            return "no funnel for the day before"
+        if change == 0:
+            return "no change vs the day before"
+        arrow = "▲" if change > 0 else "▼"
+        return f"{arrow} {abs(change):,} vs the day before"
+
 
 @dataclass(frozen=True)
 class ReportData:

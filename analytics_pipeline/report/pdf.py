@@ -110,6 +110,7 @@ def stage_html(data: ReportData, stage: str) -> str:
         "stage.html.j2",
         day=data.day.isoformat(),
         summary=data.summary(stage),
+        change=data.summary(stage).change_text(),
         rule=stage_rules(data.inactive_after_days)[stage],
         header=header_line(),
         blocks=listing_blocks(users, timeline_lines),

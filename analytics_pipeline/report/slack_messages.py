@@ -22,17 +22,6 @@ def _count(value: int) -> str:
     return f"{value:,}"
 
 
-def change_text(summary: StageSummary) -> str:
-    """ "+12 vs the day before", "no change vs the day before" or "no funnel for the day before"."""
-    change = summary.change
-    if change is None:
-        return "no funnel for the day before"
-    if change == 0:
-        return "no change vs the day before"
-    arrow = "▲" if change > 0 else "▼"
-    return f"{arrow} {abs(change):,} vs the day before ({summary.previous:,})"
-
-
 def _when(ts: datetime | None) -> str:
     if ts is None:
         return "never"
@@ -51,7 +40,10 @@ def stage_header(
     """The stage's top-level message: its count and change; the thread holds PDF and users."""
     users = "user" if summary.count == 1 else "users"
     headline = f"{summary.title}: {_count(summary.count)} {users}"
-    text = f"Funnel report {day.isoformat()} · {headline} ({change_text(summary)})"
+    text = f"Funnel report {day.isoformat()} · {headline} ({summary.change_text()})"
+    change = summary.change_text()
+    if summary.previous is not None:
+        change += f" (was {_count(summary.previous)})"
     entered = f"*{_count(summary.entered_today)}* entered this stage on {day.isoformat()}"
     thread = f"In the thread: `{escape(pdf_name)}`"
     if replies:
@@ -60,7 +52,7 @@ def stage_header(
         {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{change_text(summary)} · {entered}\n_{rule}_"},
+            "text": {"type": "mrkdwn", "text": f"{change} · {entered}\n_{rule}_"},
         },
         {
             "type": "context",

@@ -1,54 +1,254 @@
-"""The funnel_report asset end to end: real Dagster run (PostgreSQL instance), real DuckDB
-file, real Slack stub through slack_sdk."""
+"""The funnel_report asset end to end: real Dagster runs on the PostgreSQL-backed instance,
+a real DuckDB file, and the Slack stub through slack_sdk."""
 
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from analytics_pipeline.report.model import STAGES
+from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.warehouse import connect
-from analytics_pipeline_tests.report.conftest import DAY
+from analytics_pipeline_tests.report.conftest import DAY, small_population
+from analytics_pipeline_tests.report.seed import SeedUser, at
+
+STAGE_TITLES_IN_ORDER = ["Signed up", "Activated", "Active", "Inactive"]
 
 
-def _deliveries(warehouse_path: Path) -> dict[str, tuple]:
+def deliveries(warehouse_path: Path) -> dict[str, dict]:
     conn = connect(warehouse_path)
     try:
-        rows = conn.execute(
-            "SELECT stage, status, pdf_path, slack_ts, delivered_at, replies_posted, detail "
-            "FROM report_deliveries WHERE day = ?",
-            [DAY],
-        ).fetchall()
+        cursor = conn.execute("SELECT * FROM report_deliveries WHERE day = ?", [DAY])
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
         conn.close()
-    return {row[0]: row[1:] for row in rows}
+    return {row["stage"]: row for row in rows}
 
 
-def _top_level(messages: list[dict]) -> list[dict]:
+def headers(messages: list[dict]) -> list[dict]:
     return [m for m in messages if m["kind"] == "message" and not m.get("thread_ts")]
+
+
+def header_stage(message: dict) -> str:
+    return message["text"].split(" · ")[1].split(":")[0]
+
+
+def thread(messages: list[dict], parent: dict) -> list[dict]:
+    return [m for m in messages if m.get("thread_ts") == parent["ts"]]
+
+
+def failure_message(result) -> str:
+    (event,) = result.get_step_failure_events()
+    return event.step_failure_data.error.message
 
 
 def test_report_posts_four_stage_messages_with_their_pdfs_and_journeys_in_each_thread(
     seed, run_report, slack_stub, slack_resource, warehouse_path
 ):
     seed()
-    result = run_report(slack_resource)
-    assert result.success
+    assert run_report(slack_resource).success
+
+    messages = slack_stub.messages("#portal-analytics")
+    tops = headers(messages)
+    assert [header_stage(m) for m in tops] == STAGE_TITLES_IN_ORDER
+    assert len([f for f in slack_stub.files() if f["completed"]]) == 4
+    stage_sizes = {stage: 0 for stage in STAGES}
+    for user in small_population():
+        stage_sizes[user.stage] += 1
+    rows = deliveries(warehouse_path)
+    for stage, top in zip(STAGES, tops, strict=True):
+        replies = thread(messages, top)
+        shares = [m for m in replies if m["kind"] == "file_share"]
+        journeys = [m for m in replies if m["kind"] == "message"]
+        assert len(shares) == 1 and len(journeys) == stage_sizes[stage]
+        assert all(m["thread_ts"] == top["ts"] for m in replies)
+        row = rows[stage]
+        assert (row["status"], row["slack_ts"]) == ("sent", top["ts"])
+        assert row["delivered_at"] is not None and row["replies_posted"] == stage_sizes[stage]
+        (uploaded,) = [f for f in slack_stub.files() if f["id"] == shares[0]["files"][0]]
+        local = Path(row["pdf_path"]).read_bytes()
+        assert uploaded["sha256"] == hashlib.sha256(local).hexdigest()
+        assert uploaded["name"] == Path(row["pdf_path"]).name
+
+
+def test_thread_replies_are_twenty_users_new_in_the_stage_first_then_most_recently_active(
+    seed, run_report, slack_stub, slack_resource
+):
+    users = []
+    for n in range(25):
+        entered = n in (7, 13, 21)
+        users.append(
+            SeedUser(
+                f"user-{n:02d}",
+                "active",
+                at(DAY - timedelta(days=10)),
+                "activated" if entered else "active",
+                [
+                    (at(DAY - timedelta(days=9)), "code_run"),
+                    (at(DAY - timedelta(days=1), 0, n), "code_run"),
+                ],
+            )
+        )
+    seed(users)
+    assert run_report(slack_resource).success
 
     messages = slack_stub.messages()
-    headers = _top_level(messages)
-    assert [h["text"].split(" · ")[1].split(":")[0] for h in headers] == [
-        "Signed up",
-        "Activated",
-        "Active",
-        "Inactive",
-    ]
-    files = [f for f in slack_stub.files() if f["completed"]]
-    assert len(files) == 4
-    for header in headers:
-        thread = [m for m in messages if m.get("thread_ts") == header["ts"]]
-        shares = [m for m in thread if m["kind"] == "file_share"]
-        assert len(shares) == 1 and shares[0]["channel"] == header["channel"]
-        replies = [m for m in thread if m["kind"] == "message"]
-        assert replies, header["text"]
-    rows = _deliveries(warehouse_path)
-    assert {stage: row[0] for stage, row in rows.items()} == dict.fromkeys(STAGES, "sent")
+    (active,) = [m for m in headers(messages) if header_stage(m) == "Active"]
+    journeys = [m for m in thread(messages, active) if m["kind"] == "message"]
+    listed = [m["text"].split(" (")[0] for m in journeys]
+    assert len(listed) == 20
+    assert listed[:3] == ["user-21", "user-13", "user-07"]  # new in the stage, latest first
+    assert listed[3:] == [f"user-{n:02d}" for n in range(24, -1, -1) if n not in (7, 13, 21)][:17]
+    assert "new in this stage on 2026-03-04" in journeys[0]["text"]
+
+
+def test_rematerialising_a_delivered_day_rerenders_but_does_not_post_again(
+    seed, run_report, slack_stub, slack_resource, warehouse_path
+):
+    seed()
+    assert run_report(slack_resource).success
+    first = deliveries(warehouse_path)
+    posted = len(slack_stub.messages())
+
+    result = run_report(slack_resource)
+    assert result.success
+    assert len(slack_stub.messages()) == posted
+    again = deliveries(warehouse_path)
+    for stage in STAGES:
+        assert again[stage]["status"] == "sent"
+        assert again[stage]["slack_ts"] == first[stage]["slack_ts"]
+        assert again[stage]["rendered_at"] > first[stage]["rendered_at"]
+    table = result.asset_materializations_for_node("funnel_report")[0].metadata["deliveries"]
+    assert "kept (already delivered)" in table.value
+
+
+def test_redeliver_config_posts_the_day_again(
+    seed, run_report, slack_stub, slack_resource, warehouse_path
+):
+    seed()
+    assert run_report(slack_resource).success
+    first = deliveries(warehouse_path)
+
+    assert run_report(slack_resource, config={"redeliver": True}).success
+    tops = headers(slack_stub.messages())
+    assert [header_stage(m) for m in tops] == STAGE_TITLES_IN_ORDER * 2
+    again = deliveries(warehouse_path)
+    assert {again[stage]["slack_ts"] for stage in STAGES} == {m["ts"] for m in tops[4:]}
+    assert all(again[stage]["slack_ts"] != first[stage]["slack_ts"] for stage in STAGES)
+
+
+def test_backfill_runs_render_without_posting_unless_the_config_asks(
+    seed, run_report, slack_stub, slack_resource, warehouse_path
+):
+    seed()
+    backfill = {"dagster/backfill": "test-backfill"}
+    assert run_report(slack_resource, tags=backfill).success
+    assert slack_stub.messages() == []
+    rows = deliveries(warehouse_path)
+    assert {row["status"] for row in rows.values()} == {"skipped"}
+    assert all("Backfill run" in row["detail"] for row in rows.values())
+    assert all(Path(row["pdf_path"]).exists() for row in rows.values())
+
+    assert run_report(slack_resource, tags=backfill, config={"deliver_in_backfill": True}).success
+    assert len(headers(slack_stub.messages())) == 4
+    assert {row["status"] for row in deliveries(warehouse_path).values()} == {"sent"}
+
+
+def test_without_a_slack_token_every_stage_is_recorded_skipped(
+    seed, run_report, slack_off, warehouse_path
+):
+    seed()
+    result = run_report(slack_off)
+    assert result.success
+    rows = deliveries(warehouse_path)
+    assert {row["status"] for row in rows.values()} == {"skipped"}
+    assert all("SLACK_BOT_TOKEN" in row["detail"] for row in rows.values())
+    assert all(row["slack_ts"] is None for row in rows.values())
+
+
+@pytest.mark.parametrize(
+    ("method", "calls_before_failure"),
+    [
+        ("chat.postMessage", 4),  # signed_up (header + 2 replies), activated header; 1st reply
+        ("files.completeUploadExternal", 2),  # the third stage's PDF
+    ],
+)
+def test_a_slack_failure_midway_leaves_the_rest_retryable_without_duplicates(
+    method, calls_before_failure, seed, run_report, slack_stub, slack_resource, warehouse_path
+):
+    seed()
+    slack_stub.fail(method, [{"delay": 0}] * calls_before_failure + [{"status": 500}])
+    failed = run_report(slack_resource, raise_on_error=False)
+    assert not failed.success
+    message = failure_message(failed)
+    assert "Slack answered internal_error (HTTP 500)" in message
+    assert "re-materialise partition 2026-03-04" in message
+    rows = deliveries(warehouse_path)
+    statuses = [rows[stage]["status"] for stage in STAGES]
+    failed_at = statuses.index("failed")
+    assert statuses[:failed_at] == ["sent"] * failed_at
+    assert statuses[failed_at + 1 :] == ["pending"] * (3 - failed_at)
+
+    assert run_report(slack_resource).success
+    messages = slack_stub.messages()
+    tops = headers(messages)
+    assert [header_stage(m) for m in tops] == STAGE_TITLES_IN_ORDER
+    for top in tops:
+        replies = thread(messages, top)
+        shares = [m for m in replies if m["kind"] == "file_share"]
+        journeys = [m["text"] for m in replies if m["kind"] == "message"]
+        assert len(shares) == 1
+        assert len(journeys) == len(set(journeys)) > 0
+    assert {row["status"] for row in deliveries(warehouse_path).values()} == {"sent"}
+
+
+def test_a_rejected_token_fails_the_run_without_revealing_it(
+    seed, run_report, slack_stub, warehouse_path
+):
+    seed()
+    secret = "xoxb-not-the-right-token-1234"
+    result = run_report(
+        SlackResource(bot_token=secret, api_url=slack_stub.api_url), raise_on_error=False
+    )
+    assert not result.success
+    message = failure_message(result)
+    assert "invalid_auth" in message and "Check SLACK_BOT_TOKEN" in message
+    everything = " ".join(str(event) for event in result.all_events)
+    assert secret not in everything
+    assert deliveries(warehouse_path)["signed_up"]["status"] == "failed"
+
+
+def test_materialisation_shows_pdf_paths_page_counts_and_the_funnel_as_a_table(
+    seed, run_report, slack_off, reports_dir
+):
+    seed()
+    result = run_report(slack_off)
+    (materialisation,) = result.asset_materializations_for_node("funnel_report")
+    metadata = materialisation.metadata
+    assert materialisation.partition == DAY.isoformat()
+    folder = reports_dir / DAY.isoformat()
+    assert metadata["overview_pdf"].value == str(folder / "funnel-2026-03-04-overview.pdf")
+    for stage in STAGES:
+        path = Path(metadata[f"{stage}_pdf"].value)
+        assert path.parent == folder and path.exists()
+    assert metadata["page_counts"].value == {
+        "overview": 2,
+        "signed_up": 1,
+        "activated": 1,
+        "active": 1,
+        "inactive": 1,
+    }
+    funnel = metadata["funnel"].value
+    assert "| Signed up | 2 | +0 | 1 |" in funnel
+    assert "| Inactive | 3 | +1 | 1 |" in funnel
+    assert "**9**" in funnel
+
+
+def test_report_of_a_day_without_funnel_fails_saying_what_to_materialise(run_report, slack_off):
+    result = run_report(slack_off, raise_on_error=False)
+    assert not result.success
+    assert "materialise funnel_daily and users_by_activation_stage" in failure_message(result)

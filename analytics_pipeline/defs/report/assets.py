@@ -10,7 +10,7 @@ from analytics_pipeline.report.build import render_report
 from analytics_pipeline.report.delivery import deliver_report
 from analytics_pipeline.report.ledger import deliveries, record_rendered
 from analytics_pipeline.report.model import STAGE_TITLES, STAGES, ReportData
-from analytics_pipeline.report.queries import load_report_data
+from analytics_pipeline.report.queries import FunnelNotMaterialised, load_report_data
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.settings import load_settings
@@ -89,7 +89,10 @@ def funnel_report(
     day = date.fromisoformat(context.partition_key)
     started = time.monotonic()
     with warehouse.connect() as conn:
-        data = load_report_data(conn, day, inactive_after_days=settings.inactive_after_days)
+        try:
+            data = load_report_data(conn, day, inactive_after_days=settings.inactive_after_days)
+        except FunnelNotMaterialised as missing:
+            raise dg.Failure(description=str(missing)) from None
     loaded = time.monotonic()
     rendered = render_report(data, settings.reports_dir.resolve())
     render_s = time.monotonic() - loaded
