@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from analytics_pipeline.simulate.journey import DAY_MS, MINUTE_MS, Ids, Journey, TimeScale
 from analytics_pipeline.simulate.model import (
@@ -54,6 +55,43 @@ def live_namespace(seed: int, anchor: datetime) -> str:
     return f"{seed}-L{anchor.astimezone(UTC):%Y%m%dT%H%M%S}"
 
 
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A person's journey before it becomes `SimEvent`s: (ts_ms, seq, kind, key, value), sorted.
+
+    Values get their `event_id` and `ts` only when emitted, which keeps the people waiting
+    in the merge small.
+    """
+
+    index: int
+    persona: str
+    user_id: str
+    event_id_prefix: str
+    entries: list[Any]
+
+
+def script_person(
+    seed: int, index: int, namespace: str, arrival_ms: int, scale: TimeScale
+) -> Script:
+    """Draw one person's persona and script their whole journey from `seed/index`."""
+    rng = random.Random(f"{seed}/{index}")
+    persona = choose_persona(rng)
+    journey = Journey(rng, Ids(namespace, index), arrival_ms, scale)
+    SCRIPTS[persona](journey)
+    entries = sorted(journey.events, key=lambda e: (e[0], e[1]))
+    if entries and entries[0][0] < arrival_ms:
+        raise AssertionError(f"person {index} has an event before their arrival")
+    return Script(index, persona, journey.user_id, f"e-{namespace}-{index}-", entries)
+
+
+def _finish(script: Script, n: int) -> SimEvent:
+    """Entry n of a script as the event on the wire: id `e-<namespace>-<person>-<n>`."""
+    ts_ms, _, kind, key, value = script.entries[n]
+    value["event_id"] = script.event_id_prefix + str(n)
+    value["ts"] = format_ms(ts_ms)
+    return SimEvent(kind, key.encode(), value, ms_to_datetime(ts_ms))
+
+
 def simulate_person(
     seed: int,
     index: int,
@@ -63,61 +101,61 @@ def simulate_person(
     not_before_ms: int | None = None,
     not_after_ms: int | None = None,
 ) -> Person:
-    """Script one person's journey and number its events in time order.
+    """One person's events in time order, within the window [not_before, not_after).
 
     Event ids are `e-<namespace>-<person>-<n>`: unique per run across both topics, and
     identical whenever the same seed and namespace are simulated again. Events are numbered
-    before the window [not_before, not_after) is applied, so a window never changes ids.
+    before the window is applied, so a window never changes ids.
     """
-    rng = random.Random(f"{seed}/{index}")
-    persona = choose_persona(rng)
-    journey = Journey(rng, Ids(namespace, index), arrival_ms, scale)
-    SCRIPTS[persona](journey)
-    raw = sorted(journey.events, key=lambda e: (e[0], e[1]))
-    if raw and raw[0][0] < arrival_ms:
-        raise AssertionError(f"person {index} has an event before their arrival")
-    prefix = f"e-{namespace}-{index}-"
-    events = []
-    times = []
-    for n, (ts_ms, _, kind, key, value) in enumerate(raw):
-        if not_before_ms is not None and ts_ms < not_before_ms:
+    script = script_person(seed, index, namespace, arrival_ms, scale)
+    events, times = [], []
+    for n, entry in enumerate(script.entries):
+        if not_before_ms is not None and entry[0] < not_before_ms:
             continue
-        if not_after_ms is not None and ts_ms >= not_after_ms:
+        if not_after_ms is not None and entry[0] >= not_after_ms:
             break
-        value["event_id"] = prefix + str(n)
-        value["ts"] = format_ms(ts_ms)
-        events.append(SimEvent(kind, key.encode(), value, ms_to_datetime(ts_ms)))  # type: ignore[arg-type]
-        times.append(ts_ms)
-    return Person(index, persona, journey.user_id, events, times)
+        events.append(_finish(script, n))
+        times.append(entry[0])
+    return Person(index, script.persona, script.user_id, events, times)
 
 
 def _merge(
     arrivals: Iterable[tuple[int, int]],
-    build: Callable[[int, int], Person],
+    build: Callable[[int, int], Script],
+    not_before_ms: int | None,
+    not_after_ms: int | None,
 ) -> Iterator[SimEvent]:
-    """Merge people's event lists by (ts, person, n); `arrivals` must be sorted by time.
+    """Merge people's scripts by (ts, person, n); `arrivals` must be sorted by time.
 
     A person's events all happen at or after their arrival, so a person only needs to be
-    built once the merge reaches their arrival time.
+    scripted once the merge reaches their arrival time. Emits events in
+    [not_before, not_after) and lets go of each value once emitted.
     """
-    heap: list[tuple[int, int, int, list[SimEvent], list[int]]] = []
+    heap: list[tuple[int, int, int, Script]] = []
     pending = iter(arrivals)
     upcoming = next(pending, None)
     while heap or upcoming is not None:
         while upcoming is not None and (not heap or upcoming[0] <= heap[0][0]):
             arrival_ms, index = upcoming
-            person = build(arrival_ms, index)
-            if person.events:
-                times = person.times_ms
-                heapq.heappush(heap, (times[0], index, 0, person.events, times))
+            script = build(arrival_ms, index)
+            entries = script.entries
+            first = 0
+            if not_before_ms is not None:
+                while first < len(entries) and entries[first][0] < not_before_ms:
+                    first += 1
+            if first < len(entries):
+                heapq.heappush(heap, (entries[first][0], index, first, script))
             upcoming = next(pending, None)
         if not heap:
             continue
-        _, index, position, events, times = heap[0]
-        yield events[position]
+        ts_ms, index, position, script = heap[0]
+        if not_after_ms is not None and ts_ms >= not_after_ms:
+            return  # everything queued, and everyone arriving later, is later still
+        yield _finish(script, position)
+        script.entries[position] = None  # emitted: the consumer owns the value now
         position += 1
-        if position < len(events):
-            heapq.heapreplace(heap, (times[position], index, position, events, times))
+        if position < len(script.entries):
+            heapq.heapreplace(heap, (script.entries[position][0], index, position, script))
         else:
             heapq.heappop(heap)
 
@@ -148,16 +186,16 @@ def generate_traffic(
     span = end_ms - start_ms
     arrivals = sorted((start_ms + int(arrival_rng.random() * span), i) for i in range(users))
 
-    def build(arrival_ms: int, index: int) -> Person:
-        return simulate_person(seed, index, namespace, arrival_ms, scale, None, end_ms)
+    def build(arrival_ms: int, index: int) -> Script:
+        return script_person(seed, index, namespace, arrival_ms, scale)
 
-    return _merge(arrivals, build)
+    return _merge(arrivals, build, None, end_ms)
 
 
 def mean_events_per_person(seed: int, scale: TimeScale, people: int = _CALIBRATION_USERS) -> float:
     """Average journey length, used to turn an events-per-second rate into arrivals."""
     total = sum(
-        len(simulate_person(seed, -1 - i, "calibration", 0, scale).events) for i in range(people)
+        len(script_person(seed, -1 - i, "calibration", 0, scale).entries) for i in range(people)
     )
     return max(1.0, total / people)
 
@@ -187,7 +225,7 @@ def generate_live_traffic(
             yield int(at), index
             index += 1
 
-    def build(arrival_ms: int, index: int) -> Person:
-        return simulate_person(seed, index, namespace, arrival_ms, scale, anchor_ms, None)
+    def build(arrival_ms: int, index: int) -> Script:
+        return script_person(seed, index, namespace, arrival_ms, scale)
 
-    return _merge(arrivals(), build)
+    return _merge(arrivals(), build, anchor_ms, None)
