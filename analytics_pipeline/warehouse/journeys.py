@@ -62,6 +62,7 @@ class JourneysResult:
     identities_linked: int = 0
     reattributed: int = 0
     users_touched: int = 0
+    users_rebuilt: int = 0  # touched users who lost actions to a late, earlier link
     new_users: int = 0
     event_days: tuple[date, ...] = field(default_factory=tuple)
     earliest_funnel_day: date | None = None
@@ -104,23 +105,25 @@ def update_journeys(
         conn.execute(sql, values)
         for step in (*_STEPS_BEFORE_EVENTS, *_STEPS_AFTER_EVENTS):
             run(conn, SQL_FILE, step, params)
-        summary = run(conn, SQL_FILE, "summary", params).fetchone()
-        assert summary is not None
+        cursor = run(conn, SQL_FILE, "summary", params)
+        row = cursor.fetchone()
+        assert row is not None
+        summary = dict(zip([column[0] for column in cursor.description], row, strict=True))
         run(conn, SQL_FILE, "set_watermark", params)
         conn.execute(load_statements(SQL_FILE)["drop_batch"])
-    (raw_rows, added, anonymous, linked, reattributed, touched, new_users, days, earliest) = summary
     return JourneysResult(
         watermark_before=after,
         watermark=upto,
-        raw_rows_read=raw_rows,
-        rows_added=added,
-        anonymous_rows_added=anonymous,
-        identities_linked=linked,
-        reattributed=reattributed,
-        users_touched=touched,
-        new_users=new_users,
-        event_days=tuple(days or ()),
-        earliest_funnel_day=earliest,
+        raw_rows_read=summary["raw_rows_read"],
+        rows_added=summary["rows_added"],
+        anonymous_rows_added=summary["anonymous_rows_added"],
+        identities_linked=summary["identities_linked"],
+        reattributed=summary["reattributed"],
+        users_touched=summary["users_touched"],
+        users_rebuilt=summary["users_rebuilt"],
+        new_users=summary["new_users"],
+        event_days=tuple(summary["event_days"] or ()),
+        earliest_funnel_day=summary["earliest_funnel_day"],
     )
 
 

@@ -307,6 +307,7 @@ SELECT
     (SELECT count(*) FROM _jb_identity_changes) AS identities_linked,
     (SELECT count(*) FROM _jb_reattributed) AS reattributed,
     (SELECT count(*) FROM _jb_touched) AS users_touched,
+    (SELECT count(*) FROM _jb_touched WHERE lost) AS users_rebuilt,
     (SELECT count(*) FROM signup_changes WHERE new_day IS NOT NULL AND old_day IS NULL)
         AS new_users,
     (SELECT list(DISTINCT day ORDER BY day) FROM delta_days) AS event_days,

@@ -69,6 +69,7 @@ def _metadata(result: JourneysResult) -> dict[str, dict[str, object]]:
         },
         "user_journeys": {
             "users_touched": result.users_touched,
+            "users_rebuilt": result.users_rebuilt,
             "new_users": result.new_users,
             "late_days_touched": len(days),
             "watermark": watermark,

@@ -1,0 +1,94 @@
+"""The journeys multi-asset in Dagster: metadata, its check, a cheap run when nothing is new."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from analytics_pipeline.defs.journeys.assets import (
+    FUNNEL_STALE_FROM,
+    RAW_EVENT_CHECK,
+    JourneysConfig,
+    journeys,
+)
+from analytics_pipeline.resources.warehouse import WarehouseResource
+from analytics_pipeline_tests.journeys.raw_events import at, code_run, identify, page_view, signup
+
+
+def materialize(instance, duckdb_path, rebuild: bool = False) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [journeys],
+        instance=instance,
+        resources={"warehouse": WarehouseResource(duckdb_path=str(duckdb_path))},
+        run_config=dg.RunConfig({"journeys": JourneysConfig(rebuild=rebuild)}),
+    )
+
+
+def metadata_by_asset(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]:
+    return {
+        m.asset_key.to_user_string(): {k: v.value for k, v in m.metadata.items()}
+        for e in result.get_asset_materialization_events()
+        for m in [e.event_specific_data.materialization]
+    }
+
+
+def test_journeys_run_reports_what_it_added_and_checks_its_rows(
+    conn, raw, duckdb_path, dagster_instance
+):
+    raw.add(
+        page_view("a1", at("2026-03-01", 9)),
+        signup("u1", at("2026-03-01", 10)),
+        identify("a1", "u1", at("2026-03-01", 10)),
+        code_run("u1", at("2026-03-02")),
+    )
+    result = materialize(dagster_instance, duckdb_path)
+    assert result.success
+    metadata = metadata_by_asset(result)
+    assert set(metadata) == {"user_identities", "journey_events", "user_journeys"}
+    assert metadata["journey_events"]["rows_added"] == 3
+    assert metadata["journey_events"]["event_days_touched"] == ["2026-03-01", "2026-03-02"]
+    assert metadata["user_identities"]["identities_linked"] == 1
+    assert metadata["user_journeys"]["users_touched"] == 1
+    assert metadata["user_journeys"][FUNNEL_STALE_FROM] == "2026-03-01"
+    assert {m["watermark"] for m in metadata.values()} == {1}
+    [check] = result.get_asset_check_evaluations()
+    assert (check.check_name, check.passed) == (RAW_EVENT_CHECK, True)
+    assert check.metadata["events_checked"].value == 3
+
+    again = materialize(dagster_instance, duckdb_path)
+    quiet = metadata_by_asset(again)
+    assert quiet["journey_events"]["rows_added"] == 0
+    assert FUNNEL_STALE_FROM not in quiet["user_journeys"]
+    assert {m["watermark"] for m in quiet.values()} == {1}
+    versions = {
+        e.event_specific_data.materialization.tags.get("dagster/data_version")
+        for e in again.get_asset_materialization_events()
+    }
+    assert versions == {"1"}  # nothing new: the data version does not move
+
+
+def test_rebuild_config_recomputes_everything_and_checks_every_row(
+    conn, raw, duckdb_path, dagster_instance
+):
+    raw.add(signup("u1", at("2026-03-01")), code_run("u1", at("2026-03-02")))
+    materialize(dagster_instance, duckdb_path)
+    before = conn.execute("SELECT * FROM user_journeys").fetchall()
+
+    result = materialize(dagster_instance, duckdb_path, rebuild=True)
+    metadata = metadata_by_asset(result)
+    assert metadata["journey_events"]["rows_added"] == 2
+    assert metadata["user_journeys"][FUNNEL_STALE_FROM] == "2026-03-01"
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["events_checked"].value == 2
+    assert conn.execute("SELECT * FROM user_journeys").fetchall() == before
+
+
+def test_journeys_runs_in_every_ingest_job_after_the_raw_asset():
+    from analytics_pipeline.definitions import defs
+
+    for job_name, raw_key in (
+        ("ingest_clickstream", "raw_clickstream_events"),
+        ("ingest_backend", "raw_backend_events"),
+    ):
+        job = defs.resolve_job_def(job_name)
+        keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+        assert {raw_key, "user_identities", "journey_events", "user_journeys"} <= keys
