@@ -218,7 +218,11 @@ def _error(message: str) -> int:
 
 
 class _Signals:
-    """SIGINT/SIGTERM set `stop` (a clean, flushed shutdown); a second signal aborts."""
+    """SIGINT/SIGTERM set `stop` (a clean, flushed shutdown); a second signal aborts.
+
+    A signal the parent told us to ignore stays ignored (a shell's `cmd &` ignores SIGINT),
+    so Ctrl-C meant for a foreground program does not stop a background simulator.
+    """
 
     def __init__(self) -> None:
         self.stop = threading.Event()
@@ -232,7 +236,8 @@ class _Signals:
     def __enter__(self) -> _Signals:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handle)
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -120,7 +120,9 @@ def test_live_mode_sends_about_the_rate_with_current_timestamps(
     assert {"page_view", "api_request"} <= kinds
 
 
-def test_sigterm_stops_live_mode_cleanly_with_everything_sent(
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_live_mode_cleanly_with_everything_sent(
+    signum: int,
     kafka_bootstrap: str,
     new_topics: Callable[..., tuple[str, str]],
     tmp_path: Path,
@@ -136,7 +138,7 @@ def test_sigterm_stops_live_mode_cleanly_with_everything_sent(
         )  # fmt: skip
     try:
         wait_until(lambda: "messages sent" in log.read_text(), timeout=30, message=log.name)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
