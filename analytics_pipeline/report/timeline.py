@@ -58,22 +58,30 @@ def pack_lines(entries: Sequence[str], width: int) -> list[str]:
 def compact_timeline(entries: Sequence[str], width: int, max_lines: int) -> list[str]:
     """At most `max_lines` lines of at most `width` characters telling the journey.
 
-    Everything when it fits; otherwise the first day, "… N more days …", and the most recent
-    days that still fit.
+    Everything when it fits; otherwise the first day, "… N more days …" and as many of the
+    most recent days as fit; when not even one recent day fits next to the first day, the
+    first day gives way (the sign-up date has its own column) to the most recent days.
     """
     if not entries:
         return []
     lines = pack_lines(entries, width)
     if len(lines) <= max_lines:
         return lines
-    best = pack_lines([entries[0], _skipped(len(entries) - 1)], width)[:max_lines]
-    for tail in range(1, len(entries) - 1):
-        hidden = len(entries) - 1 - tail
-        candidate = pack_lines([entries[0], _skipped(hidden), *entries[-tail:]], width)
-        if len(candidate) > max_lines:
-            break
-        best = candidate
-    return best
+
+    def latest(head: list[str], tail: int) -> list[str]:
+        hidden = len(entries) - len(head) - tail
+        return pack_lines([*head, _skipped(hidden), *entries[len(entries) - tail :]], width)
+
+    for head in ([entries[0]], []):
+        best: list[str] | None = None
+        for tail in range(1, len(entries) - len(head)):
+            candidate = latest(head, tail)
+            if len(candidate) > max_lines:
+                break
+            best = candidate
+        if best is not None:
+            return best
+    return latest([], 1)[:max_lines]
 
 
 def timeline_excerpt(entries: Sequence[str], max_entries: int) -> list[str]:

@@ -36,3 +36,10 @@ def test_slack_excerpt_shows_first_two_days_a_gap_and_the_latest_days():
     assert len(excerpt) == 15
     assert excerpt[:2] == ["day 1", "day 2"] and excerpt[-1] == "day 40"
     assert excerpt[2] == "… 26 more days …"  # 2 + 26 hidden + 12 latest = 40
+
+
+def test_when_space_is_tight_the_latest_days_win_over_the_first_day():
+    entries = ["01-17 signup login project", *[f"02-{d:02d} deploy✓ run×2" for d in range(1, 20)]]
+    (line,) = compact_timeline(entries, width=50, max_lines=1)
+    assert line.endswith("02-19 deploy✓ run×2")
+    assert line.startswith("… ") and "01-17" not in line
