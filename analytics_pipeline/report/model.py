@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -114,12 +115,10 @@ class ReportData:
             }
             object.__setattr__(self, "entered", counts)
 
-    def only(self, stage: str | None) -> ReportData:
-        """A copy listing the users of `stage` only (None: no users), counts unchanged.
-
-        What a render worker needs, without shipping every user to every process.
-        """
-        users = {} if stage is None else {stage: self.users.get(stage, ())}
+    def only(self, stages: Iterable[str]) -> ReportData:
+        """A copy listing the users of `stages` only, counts unchanged: what a render worker
+        needs, without shipping every user to every process."""
+        users = {stage: self.users.get(stage, ()) for stage in stages if stage in self.users}
         return replace(self, users=users, entered=dict(self.entered))
 
     def summary(self, stage: str) -> StageSummary:

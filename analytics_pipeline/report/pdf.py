@@ -18,8 +18,8 @@ from typing import Any
 import jinja2
 import markupsafe
 from weasyprint import HTML, URLFetcher
+from weasyprint.urls import FatalURLFetchingError
 
-from analytics_pipeline.report.charts import STAGE_COLOURS, funnel_chart, svg_data_uri, trend_chart
 from analytics_pipeline.report.listing import header_line, listing_blocks, timeline_lines_for
 from analytics_pipeline.report.model import ReportData, stage_rules
 
@@ -76,7 +76,12 @@ def render_html(template: str, **context: Any) -> str:
 
 def html_to_pdf(html: str, target: Path) -> RenderedPdf:
     """Lay out `html` and write it to `target` (atomically: a temp file, then rename)."""
-    document = HTML(string=html, base_url="data:,", url_fetcher=DataURIOnlyFetcher()).render()
+    try:
+        document = HTML(string=html, base_url="data:,", url_fetcher=DataURIOnlyFetcher()).render()
+    except FatalURLFetchingError as refused:
+        # WeasyPrint's fatal fetch error is a BaseException; hand callers a plain error.
+        cause = refused.__cause__ or refused
+        raise NetworkAccessRefused(str(cause)) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     document.write_pdf(partial)
@@ -85,6 +90,15 @@ def html_to_pdf(html: str, target: Path) -> RenderedPdf:
 
 
 def overview_html(data: ReportData) -> str:
+    # Imported here: only the overview has charts, and matplotlib takes a while to import
+    # (render workers that list stages never need it).
+    from analytics_pipeline.report.charts import (
+        STAGE_COLOURS,
+        funnel_chart,
+        svg_data_uri,
+        trend_chart,
+    )
+
     summaries = data.summaries()
     total_change = None if data.previous is None else data.funnel.total - data.previous.total
     return render_html(

@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from analytics_pipeline.report.build import RenderedReport, render_report
+from analytics_pipeline.report.build import RenderedReport, balance, render_report
 from analytics_pipeline.report.charts import funnel_chart
 from analytics_pipeline.report.model import STAGE_TITLES, STAGES, ReportData
-from analytics_pipeline.report.pdf import html_to_pdf, stage_html
+from analytics_pipeline.report.pdf import NetworkAccessRefused, html_to_pdf, stage_html
 from analytics_pipeline.report.queries import FunnelNotMaterialised, load_report_data
 from analytics_pipeline.warehouse import connect
 from analytics_pipeline_tests.report.conftest import DAY
@@ -182,7 +182,7 @@ def local_http_server() -> Iterator[tuple[str, list[str]]]:
 def test_renderer_loads_nothing_but_data_uris(markup, local_http_server, tmp_path):
     url, requests = local_http_server
     html = f"<html><head>{markup.format(url=url)}</head><body>x</body></html>"
-    with pytest.raises(BaseException, match="Error fetching"):
+    with pytest.raises(NetworkAccessRefused, match="loads data: URIs only"):
         html_to_pdf(html, tmp_path / "x.pdf")
     assert requests == []
     assert not (tmp_path / "x.pdf").exists()
@@ -214,3 +214,31 @@ def test_a_rendered_page_looks_like_a_page_with_content(report, tmp_path_factory
         dark = sum(grey.histogram()[:200])
         share = dark / (image.size[0] * image.size[1])
     assert 0.02 < share < 0.5, f"share of non-blank pixels {share:.3f}, see {png}"
+
+
+def test_rendering_across_processes_gives_the_same_pdfs(report, tmp_path):
+    data, in_process = report
+    spread = render_report(data, tmp_path / "spread", processes=3)
+
+    def without_timestamp(path: Path) -> str:
+        return re.sub(r"Generated .* UTC", "", pdf_text(path))
+
+    for part, pdf in in_process.all().items():
+        other = spread.all()[part]
+        assert other.path.parent == tmp_path / "spread" / DAY.isoformat()
+        assert other.pages == pdf.pages
+        assert without_timestamp(other.path) == without_timestamp(pdf.path)
+
+
+def test_parts_are_balanced_over_processes_by_user_count():
+    costs = {
+        "overview": 300,
+        "signed_up": 3000,
+        "activated": 1500,
+        "active": 3000,
+        "inactive": 2500,
+    }
+    groups = balance(costs, 2)
+    totals = sorted(sum(costs[part] for part in group) for group in groups)
+    assert totals == [4800, 5500]
+    assert sorted(part for group in groups for part in group) == sorted(costs)

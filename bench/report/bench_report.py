@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -157,6 +158,13 @@ class PeakRss:
         self.peak = max(self.peak, self._sample())
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process plus its finished children (the render workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def one_run(users: int) -> dict:
     """Seed, start a stub, materialise once; returns the measurements as a dict."""
     import dagster as dg
@@ -184,6 +192,8 @@ def one_run(users: int) -> dict:
         }
         instance = dg.DagsterInstance.ephemeral()
         baseline = PeakRss()._sample()
+        cpu_before = _cpu_seconds()
+        load_before = os.getloadavg()[0]
         with PeakRss() as peak:
             started = time.perf_counter()
             result = dg.materialize(
@@ -193,6 +203,8 @@ def one_run(users: int) -> dict:
                 resources=resources,
             )
             seconds = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu_before
+        load = max(load_before, os.getloadavg()[0])
         assert result.success
         metadata = result.asset_materializations_for_node("funnel_report")[0].metadata
         messages = stub.messages()
@@ -201,6 +213,8 @@ def one_run(users: int) -> dict:
             "users": users,
             "journey_events": events,
             "seconds": seconds,
+            "cpu_seconds": cpu,
+            "load": load,
             "asset_seconds": metadata["total_seconds"].value,
             "render_seconds": metadata["render_seconds"].value,
             "delivery_seconds": metadata["delivery_seconds"].value,
@@ -240,6 +254,7 @@ def write_results(runs: list[dict], load: tuple[float, float, float]) -> str:
         "| measure | median | target |",
         "|---|---:|---:|",
         f"| render + deliver, whole materialisation (s) | {total} | ≤ {TARGET_SECONDS:.0f} |",
+        f"| CPU time, run process + render workers (s) | {median('cpu_seconds'):.1f} | |",
         f"| asset body (s) | {median('asset_seconds'):.1f} | |",
         f"| of which rendering PDFs (s) | {median('render_seconds'):.1f} | |",
         f"| of which Slack delivery (s) | {median('delivery_seconds'):.1f} | |",
@@ -247,13 +262,14 @@ def write_results(runs: list[dict], load: tuple[float, float, float]) -> str:
         "",
         "Every run:",
         "",
-        "| run | seconds | rendering | delivery | peak MiB | pages | messages | uploads | "
-        "PDF bytes |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | seconds | CPU s | load avg | rendering | delivery | peak MiB | pages | "
+        "messages | uploads | PDF bytes |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, run in enumerate(runs, 1):
         lines.append(
-            f"| {n} | {run['seconds']:.1f} | {run['render_seconds']:.1f} | "
+            f"| {n} | {run['seconds']:.1f} | {run['cpu_seconds']:.1f} | {run['load']:.1f} | "
+            f"{run['render_seconds']:.1f} | "
             f"{run['delivery_seconds']:.1f} | {run['peak_mib']:.0f} | {run['pages']} | "
             f"{run['messages']} | {run['uploads']} | {run['pdf_bytes']:,} |"
         )
@@ -283,7 +299,8 @@ def main() -> int:
         ).stdout
         run = json.loads(output.strip().splitlines()[-1])
         print(
-            f"run {n + 1}: {run['seconds']:.1f} s (render {run['render_seconds']:.1f} s, "
+            f"run {n + 1}: {run['seconds']:.1f} s, CPU {run['cpu_seconds']:.1f} s, load "
+            f"{run['load']:.1f} (render {run['render_seconds']:.1f} s, "
             f"deliver {run['delivery_seconds']:.1f} s), peak {run['peak_mib']:.0f} MiB, "
             f"{run['messages']} messages, {run['uploads']} uploads",
             flush=True,
