@@ -115,7 +115,7 @@ class AlertsRunner:
         return send_alerts_job.execute_in_process(
             instance=self.instance,
             resources=self.resources(slack),
-            run_config={"ops": {"send_alerts": {"config": config}}},
+            run_config={"ops": {"send_pending_alerts": {"config": config}}},
             raise_on_error=raise_on_error,
         )
 

@@ -142,7 +142,7 @@ def test_invalid_auth_fails_the_run_saying_what_to_fix_and_loses_nothing(
     result = alerts_runner.send(slack=wrong, raise_on_error=False)
 
     assert not result.success
-    failure = result.failure_data_for_node("send_alerts")
+    failure = result.failure_data_for_node("send_pending_alerts")
     message = failure.error.message if failure and failure.error else ""
     assert "invalid_auth" in message and "SLACK_BOT_TOKEN" in message
     logs = json.dumps([log.user_message for log in alerts_runner.instance.all_logs(result.run_id)])
@@ -163,7 +163,7 @@ def test_an_unknown_channel_fails_the_run_naming_the_setting(
 
     result = alerts_runner.send(raise_on_error=False)
 
-    failure = result.failure_data_for_node("send_alerts")
+    failure = result.failure_data_for_node("send_pending_alerts")
     assert failure is not None and "SLACK_ALERTS_CHANNEL" in failure.error.message
     assert journey.alerts()[0]["status"] == "pending"
 

@@ -33,7 +33,7 @@ class SendConfig(RulesConfig):
         "chat.postMessage and records sent / attempts / last_error on each."
     ),
 )
-def send_alerts(
+def send_pending_alerts(
     context: dg.OpExecutionContext,
     config: SendConfig,
     warehouse: WarehouseResource,
@@ -97,6 +97,8 @@ def send_alerts(
     description="Posts pending alerts to Slack; launched by send_alerts_sensor.",
     # Ahead of queued ingest runs in the `duckdb` pool, so an alert is not stuck behind them.
     tags={"dagster/priority": "5"},
+    # One op: a step subprocess (the default multiprocess executor) would only add seconds.
+    executor_def=dg.in_process_executor,
 )
 def send_alerts_job() -> None:
-    send_alerts()
+    send_pending_alerts()

@@ -1,0 +1,111 @@
+"""From a Kafka event to one Slack message: real broker, real Dagster, real DuckDB, the stub."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import DagsterRunStatus, RunsFilter
+
+from analytics_pipeline.defs import alerts, ingest, journeys
+from analytics_pipeline.resources.kafka import KafkaResource
+from analytics_pipeline.resources.slack import SlackResource
+from analytics_pipeline.resources.warehouse import WarehouseResource
+from analytics_pipeline_tests.fixtures.slack import SlackStub
+from analytics_pipeline_tests.fixtures.stack import wait_until
+
+
+def signup_event(user_id: str) -> dict[str, Any]:
+    return {
+        "event_id": f"signup-{uuid.uuid4().hex}",
+        "type": "api_request",
+        "ts": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "user_id": user_id,
+        "request": {"method": "POST", "path": "/auth/signup", "status": 201, "duration_ms": 12},
+    }
+
+
+def test_replaying_the_same_kafka_range_posts_one_message(
+    new_topics: Callable[..., tuple[str, str]],
+    produce: Callable[..., list[tuple[int, int]]],
+    kafka_bootstrap: str,
+    dagster_instance: dg.DagsterInstance,
+    warehouse: WarehouseResource,
+    slack_resource: SlackResource,
+    slack_stub: SlackStub,
+) -> None:
+    clickstream, backend = new_topics(partitions=1)
+    produce(backend, [signup_event("user-replay")], partition=0)
+    defs = dg.Definitions.merge(
+        ingest.defs,
+        journeys.defs,
+        alerts.defs,
+        dg.Definitions(
+            resources={
+                "warehouse": warehouse,
+                "slack": slack_resource,
+                "kafka": KafkaResource(
+                    bootstrap_servers=kafka_bootstrap,
+                    clickstream_topic=clickstream,
+                    backend_topic=backend,
+                ),
+            }
+        ),
+    )
+    ingest_job = defs.resolve_job_def("ingest_backend")
+    send_job = defs.resolve_job_def("send_alerts")
+    ranges = {"ranges": [{"partition": 0, "start": 0, "end": 1}]}
+
+    for _ in range(2):  # the same offset range twice, each followed by a send run
+        ingest_job.execute_in_process(
+            instance=dagster_instance,
+            run_config={"ops": {"raw_backend_events": {"config": ranges}}},
+        )
+        send_job.execute_in_process(instance=dagster_instance)
+
+    (message,) = slack_stub.messages("#portal-alerts")
+    assert "New sign-up" in message["text"] and "`user-replay`" in message["text"]
+
+
+def test_a_signup_produced_to_kafka_reaches_the_stub_as_one_message_through_the_daemon(
+    new_topics: Callable[..., tuple[str, str]],
+    produce: Callable[..., list[tuple[int, int]]],
+    dagster_daemon: Callable[..., Any],
+    dagster_instance: dg.DagsterInstance,
+    slack_stub: SlackStub,
+    tmp_path: Path,
+) -> None:
+    clickstream, backend = new_topics(partitions=1)
+    daemon = dagster_daemon(
+        {
+            "ANALYTICS_CLICKSTREAM_TOPIC": clickstream,
+            "ANALYTICS_BACKEND_TOPIC": backend,
+            "ANALYTICS_DUCKDB_PATH": str(tmp_path / "e2e.duckdb"),
+            "ANALYTICS_REPORTS_DIR": str(tmp_path / "reports"),
+            "SLACK_BOT_TOKEN": slack_stub.token,
+            "SLACK_API_URL": slack_stub.api_url,
+            "SLACK_ALERTS_CHANNEL": "#portal-alerts",
+        }
+    )
+    user = f"user-{uuid.uuid4().hex[:6]}"
+    produce(backend, [signup_event(user)], partition=0)
+
+    def posted() -> list[dict[str, Any]]:
+        assert daemon.alive(), daemon.log_tail()
+        failed = dagster_instance.get_runs(
+            RunsFilter(job_name="send_alerts", statuses=[DagsterRunStatus.FAILURE]),
+            limit=1,
+        )
+        assert not failed or failed[0].create_timestamp < started, "a send_alerts run failed"
+        return [m for m in slack_stub.messages("#portal-alerts") if f"`{user}`" in m["text"]]
+
+    started = time.time()
+    (message,) = wait_until(posted, timeout=240, interval=0.5, message="no Slack message")
+    assert "New sign-up" in message["text"]
+    time.sleep(5)  # further sensor ticks and send runs must not post it again
+    assert len(posted()) == 1
