@@ -12,13 +12,21 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
 
 from analytics_pipeline.events.wire import Kind
-from analytics_pipeline.warehouse.raw_writer import BatchResult, RawRecord, read_ledger, store_batch
+from analytics_pipeline.warehouse.raw_writer import (
+    BatchResult,
+    PreparedBatch,
+    RawRecord,
+    prepare_batch,
+    read_ledger,
+    write_batch,
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -123,14 +131,20 @@ def ingest_ranges(
     ranges: Sequence[OffsetRange],
     max_batch: int,
     stall_timeout_s: float = 30.0,
+    commit_offsets: bool = True,
     progress: Callable[[IngestReport], None] | None = None,
 ) -> IngestReport:
-    """Read `ranges` of `topic` and store them chunk by chunk; returns what happened."""
+    """Read `ranges` of `topic` and store them chunk by chunk; returns what happened.
+
+    After each chunk's transaction the consumer group's offsets are committed too (unless
+    `commit_offsets` is off), so standard Kafka lag tools see the progress.
+    """
     from kafka import TopicPartition
     from kafka.structs import OffsetAndMetadata
 
     report = IngestReport(topic=topic, requested=list(ranges))
-    todo = effective_ranges(ranges, read_ledger(conn, topic))
+    ledger = read_ledger(conn, topic)
+    todo = effective_ranges(ranges, ledger)
     report.read = todo
     if not todo:
         return report
@@ -149,42 +163,89 @@ def ingest_ranges(
     active = {p for p in partitions if positions[p] < ends[p]}
     last_progress = time.monotonic()
 
-    def flush() -> None:
-        chunk_ends = {p: min(positions[p], ends[p]) for p in partitions}
-        batch = store_batch(
-            conn, kind=kind, topic=topic, records=chunk, end_offsets=chunk_ends, now=_now()
-        )
+    def committed(batch: BatchResult, chunk_ends: dict[int, int]) -> None:
+        """Runs once a chunk's transaction is durable: report it, then tell Kafka."""
         report.add(batch)
-        consumer.commit(
-            {partitions[p]: OffsetAndMetadata(o, "", -1) for p, o in chunk_ends.items()}
-        )
-        chunk.clear()
+        if commit_offsets:
+            consumer.commit(
+                {partitions[p]: OffsetAndMetadata(o, "", -1) for p, o in chunk_ends.items()}
+            )
         if progress is not None:
             progress(report)
 
-    while active:
-        polled = consumer.poll(timeout_ms=500, max_records=max(1, max_batch - len(chunk)))
-        for tp, messages in polled.items():
-            end = ends[tp.partition]
-            chunk.extend(
-                RawRecord(m.partition, m.offset, m.value) for m in messages if m.offset < end
-            )
-        for p in list(active):
-            positions[p] = consumer.position(partitions[p])
-            if positions[p] >= ends[p]:
-                active.discard(p)
-                consumer.pause(partitions[p])
-        if polled:
-            last_progress = time.monotonic()
-        elif time.monotonic() - last_progress > stall_timeout_s:
-            stuck = ", ".join(f"{p} at {positions[p]} of {ends[p]}" for p in sorted(active))
-            raise StalledPartitionError(
-                f"no messages from {topic} for {stall_timeout_s:.0f}s (partition {stuck}); "
-                "the offsets may have been deleted or the broker is unavailable"
-            )
-        if len(chunk) >= max_batch or not active:
-            flush()
+    # Polling runs here while the previous chunk is validated and written by DuckDB on the
+    # writer thread (DuckDB releases the GIL), so two cores overlap; one chunk in flight at most.
+    with _ChunkWriter(conn, committed) as writer:
+        while active:
+            polled = consumer.poll(timeout_ms=500, max_records=max(1, max_batch - len(chunk)))
+            for tp, messages in polled.items():
+                end = ends[tp.partition]
+                chunk.extend(
+                    RawRecord(m.partition, m.offset, m.value) for m in messages if m.offset < end
+                )
+            for p in list(active):
+                positions[p] = consumer.position(partitions[p])
+                if positions[p] >= ends[p]:
+                    active.discard(p)
+                    consumer.pause(partitions[p])
+            if polled:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > stall_timeout_s:
+                stuck = ", ".join(f"{p} at {positions[p]} of {ends[p]}" for p in sorted(active))
+                raise StalledPartitionError(
+                    f"no messages from {topic} for {stall_timeout_s:.0f}s (partition {stuck}); "
+                    "the offsets may have been deleted or the broker is unavailable"
+                )
+            if len(chunk) >= max_batch or not active:
+                chunk_ends = {p: min(positions[p], ends[p]) for p in partitions}
+                now = _now()
+                batch = prepare_batch(
+                    kind=kind,
+                    topic=topic,
+                    records=chunk,
+                    ledger=ledger,
+                    end_offsets=chunk_ends,
+                )
+                writer.submit(batch, now, chunk_ends)
+                chunk = []
     return report
+
+
+class _ChunkWriter:
+    """Writes prepared chunks in order on one background thread, at most one in flight."""
+
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        on_committed: Callable[[BatchResult, dict[int, int]], None],
+    ) -> None:
+        self._conn = conn
+        self._on_committed = on_committed
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duckdb-writer")
+        self._pending: tuple[Future[BatchResult], dict[int, int]] | None = None
+
+    def submit(self, batch: PreparedBatch, now: datetime, chunk_ends: dict[int, int]) -> None:
+        self._wait()
+        future = self._executor.submit(write_batch, self._conn, batch, now)
+        self._pending = (future, chunk_ends)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            future, chunk_ends = self._pending
+            self._pending = None
+            self._on_committed(future.result(), chunk_ends)
+
+    def __enter__(self) -> _ChunkWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+            elif self._pending is not None:
+                self._pending[0].exception()  # let an in-flight transaction finish or fail
+        finally:
+            self._executor.shutdown(wait=True)
 
 
 def _now() -> datetime:

@@ -1,4 +1,8 @@
 -- Raw events exactly as accepted from Kafka, the dead letters, and the offset ledger.
+-- event_id is the raw tables' key: the writer stores each once (anti-join, first wins) and the
+-- no_duplicate_event_ids check verifies it. It is deliberately not a PRIMARY KEY: DuckDB keeps
+-- such indexes in memory and maintains them row by row, which costs more than the whole rest
+-- of a batch at tens of millions of events.
 -- ingest_batch_id orders everything one ingest transaction wrote; downstream steps keep
 -- their own watermark on it (pipeline_watermarks) to process only what is new.
 CREATE SEQUENCE IF NOT EXISTS ingest_batch_seq START 1;
@@ -6,7 +10,7 @@ CREATE SEQUENCE IF NOT EXISTS ingest_batch_seq START 1;
 CREATE TABLE IF NOT EXISTS raw_clickstream_events (
     kafka_partition INTEGER NOT NULL,
     kafka_offset BIGINT NOT NULL,
-    event_id VARCHAR PRIMARY KEY,
+    event_id VARCHAR NOT NULL,
     type VARCHAR NOT NULL,
     ts TIMESTAMPTZ NOT NULL,
     anonymous_id VARCHAR NOT NULL,
@@ -22,7 +26,7 @@ CREATE TABLE IF NOT EXISTS raw_clickstream_events (
 CREATE TABLE IF NOT EXISTS raw_backend_events (
     kafka_partition INTEGER NOT NULL,
     kafka_offset BIGINT NOT NULL,
-    event_id VARCHAR PRIMARY KEY,
+    event_id VARCHAR NOT NULL,
     type VARCHAR NOT NULL,
     ts TIMESTAMPTZ NOT NULL,
     user_id VARCHAR,
