@@ -12,6 +12,7 @@ per message all of `incoming`'s columns, `reason` and `detail` (NULL when valid)
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from functools import cache
 from typing import Any, Literal
 
 import duckdb
-import orjson
 
 Kind = Literal["clickstream", "backend"]
 KINDS: tuple[Kind, ...] = ("clickstream", "backend")
@@ -404,4 +404,4 @@ def parse_message(kind: Kind, value: bytes | None, now: datetime) -> WireEvent |
     if reason is not None:
         return Rejection(Reason(reason), detail)
     assert value is not None
-    return WireEvent(event_id, event_type, ts, user_id, orjson.loads(value), value.decode())
+    return WireEvent(event_id, event_type, ts, user_id, json.loads(value), value.decode())
