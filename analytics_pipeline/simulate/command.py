@@ -246,10 +246,6 @@ class _Signals:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kafka.errors import KafkaError
-
-    from analytics_pipeline.resources.kafka import KafkaUnavailableError
-
     _check_combinations(args)
     settings = _settings(args)
     topics = {
@@ -267,10 +263,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             sink = _kafka_sink(settings, bootstrap, topics, args.kafka_client)
             destination += f" via {sink.client}"
-    except (KafkaUnavailableError, SinkError) as error:
+    except SinkError as error:
         return _error(str(error))
-    except KafkaError as error:
-        return _error(f"Kafka at {bootstrap} failed: {type(error).__name__}")
 
     stats = RunStats()
     try:
@@ -284,11 +278,8 @@ def run(args: argparse.Namespace) -> int:
                 report=_report,
                 stats=stats,
             )
-    except KafkaError as error:
-        return _error(
-            f"{destination} stopped accepting messages after {stats.sent:,} "
-            f"({type(error).__name__}); is the broker still up?"
-        )
+    except SinkError as error:
+        return _error(f"{error} ({stats.sent:,} messages were handed over before)")
     except OSError as error:
         return _error(f"cannot write {destination}: {error.strerror}")
     finally:

@@ -15,10 +15,12 @@ import json
 import logging
 from collections import deque
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.simulate.malformed import Message
+
+if TYPE_CHECKING:  # the Kafka resource pulls in Dagster; file output does not need it
+    from analytics_pipeline.resources.kafka import KafkaResource
 
 KAFKA_CLIENTS = ("auto", "confluent-kafka", "kafka-python")
 
@@ -157,8 +159,10 @@ class KafkaPythonSink:
         except BaseException:
             self._producer.close(timeout=1)
             raise
+        from kafka.errors import KafkaError
         from kafka.partitioner.default import murmur2
 
+        self._kafka_error = KafkaError
         self._murmur2 = murmur2
         self._key_hash: dict[bytes, int] = {}
         # kafka-python 3 has no buffer limit: wait on every 10,000th message's delivery once
@@ -201,9 +205,12 @@ class KafkaPythonSink:
                     self._key_hash.clear()
                 hashed = self._key_hash[message.key] = self._murmur2(message.key) & 0x7FFFFFFF
             partition = hashed % self._partitions[topic]
-            future = self._producer.send(
-                topic, value=message.value, key=message.key, partition=partition
-            )
+            try:
+                future = self._producer.send(
+                    topic, value=message.value, key=message.key, partition=partition
+                )
+            except self._kafka_error as error:
+                raise _stopped(self.kafka, error) from None
         future.add_errback(self._on_error)
         self._sent += 1
         if self._sent % _CHECKPOINT_EVERY == 0:
@@ -263,6 +270,7 @@ class ConfluentKafkaSink:
                     "sasl.password": kafka.sasl_password,
                 }
             )
+        self._kafka_exception = KafkaException
         self._producer = Producer(self._config)
         self._large_producer: Any = None
         self._since_poll = 0
@@ -311,6 +319,8 @@ class ConfluentKafkaSink:
                 break
             except BufferError:  # local queue full: let librdkafka drain it
                 producer.poll(0.05)
+            except self._kafka_exception as error:
+                raise _stopped(self.kafka, error) from None
         self._since_poll += 1
         if self._since_poll >= 1000:
             self._since_poll = 0
@@ -329,8 +339,23 @@ class ConfluentKafkaSink:
         self.flush()
 
 
+def _stopped(kafka: KafkaResource, error: Exception) -> SinkError:
+    return SinkError(
+        f"Kafka at {kafka.bootstrap_servers} stopped accepting messages "
+        f"({type(error).__name__}); is the broker still up?"
+    )
+
+
 def open_kafka_sink(kafka: KafkaResource, topics: dict[str, str], client: str = "auto") -> Sink:
-    """A Kafka sink; `auto` takes confluent-kafka when it is installed, else kafka-python."""
+    """A Kafka sink; `auto` takes confluent-kafka when it is installed, else kafka-python.
+
+    Raises SinkError, with one line naming the bootstrap servers, when Kafka does not answer
+    or a topic is missing.
+    """
+    from kafka.errors import KafkaError
+
+    from analytics_pipeline.resources.kafka import KafkaUnavailableError
+
     if client not in KAFKA_CLIENTS:
         raise ValueError(f"client must be one of {KAFKA_CLIENTS}")
     if client == "auto":
@@ -340,6 +365,12 @@ def open_kafka_sink(kafka: KafkaResource, topics: dict[str, str], client: str = 
             client = "kafka-python"
         else:
             client = "confluent-kafka"
-    if client == "confluent-kafka":
-        return ConfluentKafkaSink(kafka, topics)
-    return KafkaPythonSink(kafka, topics)
+    try:
+        if client == "confluent-kafka":
+            return ConfluentKafkaSink(kafka, topics)
+        return KafkaPythonSink(kafka, topics)
+    except KafkaUnavailableError as error:
+        raise SinkError(str(error)) from None
+    except KafkaError as error:
+        failure = f"Kafka at {kafka.bootstrap_servers} failed: {type(error).__name__}"
+        raise SinkError(failure) from None
