@@ -34,6 +34,15 @@ def at(day: date, hour: int = 12, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=UTC)
 
 
+def events_table(conn: duckdb.DuckDBPyConnection) -> str:
+    """Where attributed actions are stored: `journey_events` itself, or, where the journeys
+    schema makes `journey_events` a view, its table of events that carry their user."""
+    kind = conn.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'journey_events'"
+    ).fetchone()
+    return "journey_events_by_user" if kind and kind[0] == "VIEW" else "journey_events"
+
+
 def _funnel_row(day: date, users: Sequence[SeedUser], stage_of) -> dict:
     counts = Counter(stage_of(user) for user in users)
     counts.pop(None, None)
@@ -142,7 +151,7 @@ def seed_report_day(
     conn.register("seed_funnel", funnel_table)
     try:
         conn.execute(
-            "INSERT INTO journey_events (source_topic, event_id, user_id, ts, action, "
+            f"INSERT INTO {events_table(conn)} (source_topic, event_id, user_id, ts, action, "
             "ingest_batch_id) SELECT source_topic, event_id, user_id, ts, action, 1 "
             "FROM seed_events"
         )

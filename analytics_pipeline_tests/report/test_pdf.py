@@ -22,7 +22,7 @@ from analytics_pipeline.report.pdf import NetworkAccessRefused, html_to_pdf, sta
 from analytics_pipeline.report.queries import FunnelNotMaterialised, load_report_data
 from analytics_pipeline.warehouse import connect
 from analytics_pipeline_tests.report.conftest import DAY
-from analytics_pipeline_tests.report.seed import at
+from analytics_pipeline_tests.report.seed import at, events_table
 
 
 def pdf_text(path: Path) -> str:
@@ -36,7 +36,7 @@ def report(seed, warehouse_path: Path, tmp_path: Path) -> tuple[ReportData, Rend
     try:
         # An action after the report day: a report is as of its day, so it must not show.
         conn.execute(
-            "INSERT INTO journey_events (source_topic, event_id, user_id, ts, action, "
+            f"INSERT INTO {events_table(conn)} (source_topic, event_id, user_id, ts, action, "
             "ingest_batch_id) VALUES ('portal-backend', 'late-1', 'carol', ?, 'code_run', 2)",
             [at(DAY + timedelta(days=2), 9)],
         )

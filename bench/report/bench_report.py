@@ -230,7 +230,7 @@ def one_run(users: int) -> dict:
         stub_process.wait(timeout=10)
 
 
-def write_results(runs: list[dict], load: tuple[float, float, float]) -> str:
+def write_results(runs: list[dict], load: tuple[float, float, float], nice: int) -> str:
     def median(key: str) -> float:
         return statistics.median(run[key] for run in runs)
 
@@ -244,7 +244,10 @@ def write_results(runs: list[dict], load: tuple[float, float, float]) -> str:
         f"cores; load average before the runs {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}): "
         f"{first['users']:,} signed-up users ({shares}), "
         f"{first['journey_events']:,} journey events, median of {len(runs)} runs, each in its "
-        "own process. Command: `.venv/bin/python bench/report/bench_report.py`.",
+        "own process. Command: `.venv/bin/python bench/report/bench_report.py"
+        + (f" --nice {nice}" if nice else "")
+        + "`"
+        + (f" (scheduling priority {nice}: the VM was shared with other jobs)." if nice else "."),
         "",
         "Timed: `dagster.materialize` of `funnel_report` for one day (ephemeral instance): read "
         "the warehouse, render the overview and four stage PDFs, record them, post four stage "
@@ -283,10 +286,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="print, do not write RESULTS.md")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="adjust the runs' scheduling priority (e.g. -10 on a machine shared with other jobs)",
+    )
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_run(args.users)))
         return 0
+    if args.nice:
+        os.nice(args.nice)
     load = os.getloadavg()
     runs = []
     for n in range(args.runs):
@@ -306,7 +317,7 @@ def main() -> int:
             flush=True,
         )
         runs.append(run)
-    report = write_results(runs, load)
+    report = write_results(runs, load, args.nice)
     print(report)
     if not args.no_write:
         (HERE / "RESULTS.md").write_text(report, encoding="utf-8")
