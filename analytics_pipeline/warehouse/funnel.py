@@ -1,7 +1,9 @@
 """users_by_activation_stage and funnel_daily for a range of days (SPEC §6), in DuckDB SQL.
 
-`compute_funnel` rewrites the days [first_day, last_day] in one transaction (delete + insert),
-so re-running a day is idempotent and a 90-day backfill is the same SQL as one day. The
+`compute_funnel` rewrites the days [first_day, last_day] (delete + insert in one transaction
+per table), so re-running a day is idempotent. One day is one aggregation per user; a range
+expands each user's segments between meaningful dates into days, so a 90-day backfill is
+one statement, not a (user x day) join. Tests hold both to the same rows. The
 stage of day D uses each user's sign-up time (user_journeys.signed_up_at, a property of the
 user) and only the meaningful dates up to D (user_meaningful_days), so computing a past day
 later gives the same rows as computing it on the day, given the same events.
@@ -68,7 +70,8 @@ def compute_stages(
     params = _checked_params(first_day, last_day, inactive_after_days)
     with transaction(conn):
         run(conn, SQL_FILE, "delete_stages", params)
-        row = run(conn, SQL_FILE, "insert_stages", params).fetchone()
+        insert = "insert_stages_one_day" if first_day == last_day else "insert_stages_range"
+        row = run(conn, SQL_FILE, insert, params).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -1,61 +1,139 @@
 -- The funnel of SPEC §6 for every day D in [$first_day, $last_day] (see funnel.py).
--- Inputs: user_journeys.signed_up_at (a user's one sign-up time) and user_meaningful_days
--- (the UTC dates with a meaningful action). M(D) = meaningful dates <= D, W = $w.
+-- Inputs: user_journeys.signup_day (the UTC date of a user's one sign-up time) and
+-- user_meaningful_days (the UTC dates with a meaningful action). M(D) = meaningful dates
+-- <= D, W = $w.
 
 -- name: delete_stages
 DELETE FROM users_by_activation_stage WHERE day BETWEEN $first_day AND $last_day;
 
--- name: insert_stages
+-- name: insert_stages_one_day
+-- One day ($first_day = $last_day = D): |M|, max(M), min(M) per user by one aggregation.
 INSERT INTO users_by_activation_stage (
     day, user_id, stage, signed_up_at, signup_inferred, meaningful_days,
     first_meaningful_day, last_meaningful_day, new_signup, newly_activated, newly_inactive
 )
-WITH days AS (
-    SELECT CAST(unnest(generate_series($first_day::DATE, $last_day::DATE, INTERVAL 1 DAY)) AS DATE)
-        AS day
+WITH signed_up AS (
+    SELECT user_id, signed_up_at, signup_inferred, signup_day
+    FROM (
+        SELECT
+            user_id, signed_up_at, signup_inferred,
+            coalesce(
+                signup_day,
+                DATE '1970-01-01' + CAST(floor(epoch(signed_up_at) / 86400) AS INTEGER)
+            ) AS signup_day
+        FROM user_journeys
+    )
+    WHERE signup_day <= $last_day::DATE
 ),
-signed_up AS (
-    SELECT user_id, signed_up_at, signup_inferred,
-        CAST(timezone('UTC', signed_up_at) AS DATE) AS signup_day
-    FROM user_journeys
-    WHERE CAST(timezone('UTC', signed_up_at) AS DATE) <= $last_day::DATE
+meaningful AS (
+    SELECT user_id, count(*) AS n, max(day) AS mday, min(day) AS first_day
+    FROM user_meaningful_days
+    WHERE day <= $last_day::DATE
+    GROUP BY user_id
+)
+SELECT
+    $last_day::DATE AS day,
+    s.user_id,
+    CASE
+        WHEN m.n IS NULL THEN 'signed_up'
+        WHEN m.mday < $last_day::DATE - ($w - 1) THEN 'inactive'
+        WHEN m.n = 1 THEN 'activated'
+        ELSE 'active'
+    END AS stage,
+    s.signed_up_at,
+    s.signup_inferred,
+    coalesce(m.n, 0)::INTEGER AS meaningful_days,
+    m.first_day AS first_meaningful_day,
+    m.mday AS last_meaningful_day,
+    s.signup_day = $last_day::DATE AS new_signup,
+    coalesce(m.first_day = $last_day::DATE, false) AS newly_activated,
+    coalesce(m.mday = $last_day::DATE - $w, false) AS newly_inactive
+FROM signed_up AS s
+LEFT JOIN meaningful AS m USING (user_id);
+
+-- name: insert_stages_range
+-- Many days at once, without a (user x day) join: between two meaningful dates of a user,
+-- |M| and max(M) are constant, so each such segment (and the one before the first
+-- meaningful date) expands into its days directly. Same rows as one day at a time.
+INSERT INTO users_by_activation_stage (
+    day, user_id, stage, signed_up_at, signup_inferred, meaningful_days,
+    first_meaningful_day, last_meaningful_day, new_signup, newly_activated, newly_inactive
+)
+WITH signed_up AS (
+    SELECT user_id, signed_up_at, signup_inferred, signup_day
+    FROM (
+        SELECT
+            user_id, signed_up_at, signup_inferred,
+            coalesce(
+                signup_day,
+                DATE '1970-01-01' + CAST(floor(epoch(signed_up_at) / 86400) AS INTEGER)
+            ) AS signup_day
+        FROM user_journeys
+    )
+    WHERE signup_day <= $last_day::DATE
 ),
--- every meaningful date with its rank n: after the as-of join, n = |M(D)| and mday = max(M(D))
 meaningful AS (
     SELECT
         m.user_id,
         m.day AS mday,
-        row_number() OVER (PARTITION BY m.user_id ORDER BY m.day) AS n,
-        min(m.day) OVER (PARTITION BY m.user_id) AS first_day
+        row_number() OVER w AS n,
+        lead(m.day) OVER w AS next_day,
+        first_value(m.day) OVER w AS first_day
     FROM user_meaningful_days AS m
     SEMI JOIN signed_up AS s ON s.user_id = m.user_id
     WHERE m.day <= $last_day::DATE
+    WINDOW w AS (PARTITION BY m.user_id ORDER BY m.day)
+),
+segments AS (
+    -- [segment_start, segment_end): n meaningful dates so far, the latest being mday
+    SELECT
+        s.user_id,
+        s.signup_day AS segment_start,
+        coalesce(f.first_day, $last_day::DATE + 1) AS segment_end,
+        0 AS n,
+        NULL::DATE AS mday,
+        NULL::DATE AS first_day
+    FROM signed_up AS s
+    LEFT JOIN (SELECT user_id, min(mday) AS first_day FROM meaningful GROUP BY user_id) AS f
+        USING (user_id)
+    UNION ALL
+    SELECT user_id, mday, coalesce(next_day, $last_day::DATE + 1), n, mday, first_day
+    FROM meaningful
+),
+bounded AS (
+    SELECT
+        g.user_id, g.n, g.mday, g.first_day, s.signed_up_at, s.signup_inferred, s.signup_day,
+        greatest(g.segment_start, s.signup_day, $first_day::DATE) AS from_day,
+        least(g.segment_end - 1, $last_day::DATE) AS to_day
+    FROM segments AS g
+    JOIN signed_up AS s USING (user_id)
 ),
 user_days AS (
-    SELECT d.day, s.user_id, s.signed_up_at, s.signup_inferred, s.signup_day
-    FROM days AS d
-    JOIN signed_up AS s ON s.signup_day <= d.day
+    SELECT
+        CAST(unnest(generate_series(from_day, to_day, INTERVAL 1 DAY)) AS DATE) AS day,
+        user_id, n, mday, first_day, signed_up_at, signup_inferred, signup_day
+    FROM bounded
+    WHERE from_day <= to_day
 )
 SELECT
-    u.day,
-    u.user_id,
+    day,
+    user_id,
     CASE
-        WHEN m.n IS NULL THEN 'signed_up'
-        WHEN m.mday < u.day - ($w - 1) THEN 'inactive'
-        WHEN m.n = 1 THEN 'activated'
+        WHEN n = 0 THEN 'signed_up'
+        WHEN mday < day - ($w - 1) THEN 'inactive'
+        WHEN n = 1 THEN 'activated'
         ELSE 'active'
     END AS stage,
-    u.signed_up_at,
-    u.signup_inferred,
-    coalesce(m.n, 0)::INTEGER AS meaningful_days,
-    m.first_day AS first_meaningful_day,
-    m.mday AS last_meaningful_day,
-    u.signup_day = u.day AS new_signup,
-    coalesce(m.first_day = u.day, false) AS newly_activated,
-    coalesce(m.mday = u.day - $w, false) AS newly_inactive
-FROM user_days AS u
-ASOF LEFT JOIN meaningful AS m ON m.user_id = u.user_id AND u.day >= m.mday
-ORDER BY u.day;
+    signed_up_at,
+    signup_inferred,
+    n::INTEGER AS meaningful_days,
+    first_day AS first_meaningful_day,
+    mday AS last_meaningful_day,
+    signup_day = day AS new_signup,
+    coalesce(first_day = day, false) AS newly_activated,
+    coalesce(mday = day - $w, false) AS newly_inactive
+FROM user_days
+ORDER BY day;
 
 -- name: delete_daily
 DELETE FROM funnel_daily WHERE day BETWEEN $first_day AND $last_day;
@@ -121,7 +199,11 @@ WITH days AS (
         AS day
 ),
 signups AS (
-    SELECT CAST(timezone('UTC', signed_up_at) AS DATE) AS signup_day, count(*) AS users
+    SELECT
+        coalesce(
+            signup_day, DATE '1970-01-01' + CAST(floor(epoch(signed_up_at) / 86400) AS INTEGER)
+        ) AS signup_day,
+        count(*) AS users
     FROM user_journeys
     GROUP BY 1
 ),
@@ -137,7 +219,10 @@ actual AS (
         count(*) AS stage_rows,
         count(DISTINCT st.user_id) AS distinct_users,
         count(*) FILTER (
-            WHERE u.user_id IS NULL OR CAST(timezone('UTC', u.signed_up_at) AS DATE) > st.day
+            WHERE u.user_id IS NULL OR coalesce(
+                u.signup_day,
+                DATE '1970-01-01' + CAST(floor(epoch(u.signed_up_at) / 86400) AS INTEGER)
+            ) > st.day
         ) AS not_signed_up_rows
     FROM users_by_activation_stage AS st
     LEFT JOIN user_journeys AS u USING (user_id)
@@ -164,7 +249,11 @@ WITH days AS (
         AS day
 ),
 signups AS (
-    SELECT CAST(timezone('UTC', signed_up_at) AS DATE) AS signup_day, count(*) AS users
+    SELECT
+        coalesce(
+            signup_day, DATE '1970-01-01' + CAST(floor(epoch(signed_up_at) / 86400) AS INTEGER)
+        ) AS signup_day,
+        count(*) AS users
     FROM user_journeys
     GROUP BY 1
 ),

@@ -6,8 +6,10 @@ leaves either everything or nothing of the batch. Steps (SQL in journeys.sql):
 
 1. classify the new raw rows with the action rules (events.actions.ACTION_RULES);
 2. identity: each anonymous_id belongs to the user of its earliest linking event; new or
-   earlier links are upserted, and stored events of those anonymous_ids are re-attributed;
-3. insert the new actions, attributed by their own user_id or the link;
+   earlier links are upserted. Events without their own user_id are stored apart
+   (journey_events_anonymous) and get their user from the link through the journey_events
+   view, so a late link re-attributes them without rewriting any event row;
+3. insert the new actions (journey_events_by_user or journey_events_anonymous);
 4. for the users touched (gained or lost actions) recompute user_journeys and the
    per-user meaningful days: merged incrementally, or rebuilt for users who lost actions.
 
@@ -34,9 +36,9 @@ WATERMARK_NAME = "journeys"
 # Batch statements in execution order (between the classification and the summary).
 _STEPS_BEFORE_EVENTS = ("batch_links", "identity_changes", "upsert_identities", "batch_events")
 _STEPS_AFTER_EVENTS = (
-    "insert_events",
+    "insert_events_by_user",
+    "insert_events_anonymous",
     "reattributed",
-    "apply_reattribution",
     "touched_users",
     "gained_actions",
     "old_journeys",

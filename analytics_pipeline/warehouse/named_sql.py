@@ -2,7 +2,8 @@
 
 A file is split at lines `-- name: <statement>`; each statement is run on its own. Values
 always travel as DuckDB parameters (`$name`), never as formatted text: `run` passes each
-statement exactly the parameters it mentions, so one dict can serve a whole file.
+statement exactly the parameters it mentions outside `--` comments, so one dict can serve a
+whole file. (Keep `--` out of string literals.)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import duckdb
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 _PARAMETER = re.compile(r"\$([A-Za-z_]\w*)")
+_LINE_COMMENT = re.compile(r"--[^\n]*")
 
 
 @cache
@@ -37,7 +39,7 @@ def run(
 ) -> duckdb.DuckDBPyConnection:
     """Execute statement `name` of `filename` with the subset of `params` it uses."""
     sql = load_statements(filename)[name]
-    wanted = dict.fromkeys(_PARAMETER.findall(sql))
+    wanted = dict.fromkeys(_PARAMETER.findall(_LINE_COMMENT.sub("", sql)))
     missing = [key for key in wanted if key not in params]
     if missing:
         raise KeyError(f"{filename}:{name} needs parameters {missing}")

@@ -143,8 +143,8 @@ def test_a_failing_batch_changes_nothing_and_is_retried_whole(conn, raw):
     raw.add(clash, identify("a9", "u9", at("2026-02-02")))
     # a stray row with the same key makes the insert fail half-way through the batch
     conn.execute(
-        "INSERT INTO journey_events (source_topic, event_id, ts, action, ingest_batch_id)"
-        " VALUES (?, ?, now(), 'clicked', 0)",
+        "INSERT INTO journey_events_anonymous (source_topic, event_id, ts, action,"
+        " ingest_batch_id) VALUES (?, ?, now(), 'clicked', 0)",
         [TOPICS["clickstream_topic"], clash["event_id"]],
     )
     with pytest.raises(duckdb.ConstraintException):
@@ -152,7 +152,7 @@ def test_a_failing_batch_changes_nothing_and_is_retried_whole(conn, raw):
     assert conn.execute("SELECT count(*) FROM user_identities").fetchone() == (0,)
     assert conn.execute("SELECT value FROM pipeline_watermarks").fetchone() == (1,)
 
-    conn.execute("DELETE FROM journey_events WHERE ingest_batch_id = 0")
+    conn.execute("DELETE FROM journey_events_anonymous WHERE ingest_batch_id = 0")
     result = update_journeys(conn, **TOPICS)
     assert (result.watermark, result.rows_added, result.identities_linked) == (2, 1, 1)
     assert owners(conn)[clash["event_id"]] == "u9"
