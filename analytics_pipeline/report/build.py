@@ -20,7 +20,10 @@ from analytics_pipeline.report.pdf import RenderedPdf, render_overview_pdf, rend
 
 PARALLEL_FROM_USERS = 2_000
 MAX_PROCESSES = 4
-OVERVIEW_COST = 300  # rendering the overview costs about as much as listing 300 users
+# Costs in "users listed": the overview renders in about the time of 300 users, and a worker
+# spends about as long importing WeasyPrint as the run process needs to list 1,500 users.
+OVERVIEW_COST = 300
+WORKER_START_COST = 1_500
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,13 @@ def pdf_name(day_iso: str, part: str) -> str:
     return f"funnel-{day_iso}-{part.replace('_', '-')}.pdf"
 
 
-def balance(costs: dict[str, int], bins: int) -> list[list[str]]:
-    """Greedy split of the parts into `bins` groups of similar total cost, costliest first."""
+def balance(costs: dict[str, int], bins: int, head_start: int = 0) -> list[list[str]]:
+    """Greedy split of the parts into `bins` groups of similar total cost, costliest first.
+
+    Every group but the first starts `head_start` behind (a worker's start-up time).
+    """
     groups: list[list[str]] = [[] for _ in range(bins)]
-    totals = [0] * bins
+    totals = [0] + [head_start] * (bins - 1)
     for part in sorted(costs, key=lambda p: (-costs[p], p)):
         lightest = totals.index(min(totals))
         groups[lightest].append(part)
@@ -82,7 +88,8 @@ def render_report(
     else:
         costs = {part: len(data.users.get(part, ())) for part in STAGES}
         costs["overview"] = OVERVIEW_COST
-        own, *others = [group for group in balance(costs, processes) if group]
+        own, *others = balance(costs, processes, head_start=WORKER_START_COST)
+        others = [group for group in others if group]
         # "spawn": the Dagster run process has threads, and forking those is unsafe.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=max(len(others), 1), mp_context=context) as pool:

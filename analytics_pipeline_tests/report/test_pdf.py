@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
+from analytics_pipeline.report import build
 from analytics_pipeline.report.build import RenderedReport, balance, render_report
 from analytics_pipeline.report.charts import funnel_chart
 from analytics_pipeline.report.model import STAGE_TITLES, STAGES, ReportData
@@ -216,9 +217,20 @@ def test_a_rendered_page_looks_like_a_page_with_content(report, tmp_path_factory
     assert 0.02 < share < 0.5, f"share of non-blank pixels {share:.3f}, see {png}"
 
 
-def test_rendering_across_processes_gives_the_same_pdfs(report, tmp_path):
+def test_rendering_across_processes_gives_the_same_pdfs(report, tmp_path, monkeypatch):
     data, in_process = report
+    # A tiny report would all stay in the run process; make workers take their share.
+    monkeypatch.setattr(build, "WORKER_START_COST", 0)
+    spawned: list[int] = []
+    real_executor = build.ProcessPoolExecutor
+
+    def counting_executor(*args, **kwargs):
+        spawned.append(kwargs["max_workers"])
+        return real_executor(*args, **kwargs)
+
+    monkeypatch.setattr(build, "ProcessPoolExecutor", counting_executor)
     spread = render_report(data, tmp_path / "spread", processes=3)
+    assert spawned == [2]
 
     def without_timestamp(path: Path) -> str:
         return re.sub(r"Generated .* UTC", "", pdf_text(path))
@@ -242,3 +254,16 @@ def test_parts_are_balanced_over_processes_by_user_count():
     totals = sorted(sum(costs[part] for part in group) for group in groups)
     assert totals == [4800, 5500]
     assert sorted(part for group in groups for part in group) == sorted(costs)
+
+
+def test_workers_get_less_to_render_for_their_start_up_time():
+    costs = {
+        "overview": 300,
+        "signed_up": 3000,
+        "activated": 1500,
+        "active": 3000,
+        "inactive": 2500,
+    }
+    own, worker = balance(costs, 2, head_start=1500)
+    assert sum(costs[part] for part in own) == 5800
+    assert sum(costs[part] for part in worker) == 4500
