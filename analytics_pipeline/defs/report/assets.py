@@ -1,16 +1,15 @@
 """`funnel_report`: the day's PDFs and their Slack delivery, one daily partition per report."""
 
-import time
 from datetime import date
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from analytics_pipeline.report.build import render_report
-from analytics_pipeline.report.delivery import deliver_report
-from analytics_pipeline.report.ledger import deliveries, record_rendered
+from analytics_pipeline.report.daily import DailyReport, produce_report
+from analytics_pipeline.report.ledger import Delivery
 from analytics_pipeline.report.model import STAGE_TITLES, STAGES, ReportData
-from analytics_pipeline.report.queries import FunnelNotMaterialised, load_report_data
+from analytics_pipeline.report.queries import FunnelNotMaterialised
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.settings import load_settings
@@ -53,7 +52,7 @@ def funnel_markdown(data: ReportData) -> str:
     return "\n".join(lines)
 
 
-def _deliveries_markdown(rows: dict, actions: dict[str, str]) -> str:
+def _deliveries_markdown(rows: dict[str, Delivery], actions: dict[str, str]) -> str:
     lines = ["| stage | status | this run | slack ts | detail |", "|---|---|---|---|---|"]
     for stage in STAGES:
         row = rows.get(stage)
@@ -65,6 +64,31 @@ def _deliveries_markdown(rows: dict, actions: dict[str, str]) -> str:
             f"{row.slack_ts or ''} | {detail} |"
         )
     return "\n".join(lines)
+
+
+def _metadata(report: DailyReport) -> dict[str, Any]:
+    """What the UI shows for a materialisation: PDF paths, page counts, the funnel table."""
+    rendered, data = report.rendered, report.data
+    metadata: dict[str, Any] = {
+        "day": data.day.isoformat(),
+        "funnel": dg.MetadataValue.md(funnel_markdown(data)),
+        "deliveries": dg.MetadataValue.md(
+            _deliveries_markdown(report.ledger, report.delivery.actions)
+        ),
+        "overview_pdf": dg.MetadataValue.path(str(rendered.overview.path)),
+        **{
+            f"{stage}_pdf": dg.MetadataValue.path(str(pdf.path))
+            for stage, pdf in rendered.stages.items()
+        },
+        "page_counts": dg.MetadataValue.json(
+            {part: pdf.pages for part, pdf in rendered.all().items()}
+        ),
+        "total_pages": sum(pdf.pages for pdf in rendered.all().values()),
+        "users": sum(len(members) for members in data.users.values()),
+    }
+    for step, seconds in report.seconds.items():
+        metadata[f"{step}_seconds"] = round(seconds, 2)
+    return metadata
 
 
 @dg.asset(
@@ -87,66 +111,29 @@ def funnel_report(
 ) -> dg.MaterializeResult:
     settings = load_settings()
     day = date.fromisoformat(context.partition_key)
-    started = time.monotonic()
-    with warehouse.connect() as conn:
-        try:
-            data = load_report_data(conn, day, inactive_after_days=settings.inactive_after_days)
-        except FunnelNotMaterialised as missing:
-            raise dg.Failure(description=str(missing)) from None
-    loaded = time.monotonic()
-    rendered = render_report(data, settings.reports_dir.resolve())
-    render_s = time.monotonic() - loaded
-    context.log.info(f"Rendered the report for {day} in {render_s:.1f} s")
-
-    backfill = BACKFILL_TAG in context.run.tags
-    with warehouse.connect() as conn:
-        for stage, pdf in rendered.stages.items():
-            record_rendered(
-                conn,
-                day,
-                stage,
-                pdf_path=str(pdf.path),
-                user_count=len(data.users.get(stage, ())),
-                page_count=pdf.pages,
-            )
-        delivering = time.monotonic()
-        outcome = deliver_report(
-            conn,
-            data,
-            {stage: pdf.path for stage, pdf in rendered.stages.items()},
-            client_factory=slack.client if slack.enabled else None,
+    try:
+        report = produce_report(
+            warehouse.connect,
+            day,
+            reports_dir=settings.reports_dir.resolve(),
+            inactive_after_days=settings.inactive_after_days,
+            slack_client=slack.client if slack.enabled else None,
             channel=slack.reports_channel,
-            backfill=backfill,
+            backfill=BACKFILL_TAG in context.run.tags,
             redeliver=config.redeliver,
             deliver_in_backfill=config.deliver_in_backfill,
         )
-        deliver_s = time.monotonic() - delivering
-        rows = deliveries(conn, day)
-
-    metadata: dict[str, dg.RawMetadataValue] = {
-        "day": day.isoformat(),
-        "funnel": dg.MetadataValue.md(funnel_markdown(data)),
-        "deliveries": dg.MetadataValue.md(_deliveries_markdown(rows, outcome.actions)),
-        "overview_pdf": dg.MetadataValue.path(str(rendered.overview.path)),
-        "page_counts": dg.MetadataValue.json(
-            {part: pdf.pages for part, pdf in rendered.all().items()}
-        ),
-        "total_pages": sum(pdf.pages for pdf in rendered.all().values()),
-        "users": sum(len(members) for members in data.users.values()),
-        "render_seconds": round(render_s, 2),
-        "delivery_seconds": round(deliver_s, 2),
-        "total_seconds": round(time.monotonic() - started, 2),
-    }
-    for stage, pdf in rendered.stages.items():
-        metadata[f"{stage}_pdf"] = dg.MetadataValue.path(str(pdf.path))
-    for stage, action in outcome.actions.items():
+    except FunnelNotMaterialised as missing:
+        raise dg.Failure(description=str(missing)) from None
+    for stage, action in report.delivery.actions.items():
         context.log.info(f"{stage}: {action}")
-    if outcome.failure is not None:
+    metadata = _metadata(report)
+    if report.delivery.failure is not None:
         raise dg.Failure(
             description=(
-                f"Slack delivery of the {day} report stopped at stage {outcome.failed_stage}: "
-                f"{outcome.failure} Stages delivered so far stay delivered; re-materialise "
-                f"partition {day} to deliver the rest."
+                f"Slack delivery of the {day} report stopped at stage "
+                f"{report.delivery.failed_stage}: {report.delivery.failure} Stages delivered so "
+                f"far stay delivered; re-materialise partition {day} to deliver the rest."
             ),
             metadata=metadata,
         )
