@@ -16,5 +16,7 @@ defs = dg.Definitions.merge(
     funnel.defs,
     alerts.defs,
     report.defs,
-    dg.Definitions(resources=build_resources(settings)),
+    # Every run's steps share one process: DuckDB admits one writer process anyway, and a
+    # subprocess per step would add seconds of Python start-up to each ingest run.
+    dg.Definitions(resources=build_resources(settings), executor=dg.in_process_executor),
 )
