@@ -81,9 +81,16 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.u
 
 PENDING_SQL = """
 SELECT alert_key, rule, user_id, epoch_us(event_ts), CAST(details AS VARCHAR), attempts
-FROM alerts WHERE status = 'pending'
+FROM alerts
+WHERE status = 'pending' AND (NOT $fresh_only OR (attempts = 0 AND last_error IS NULL))
 ORDER BY event_ts, alert_key
 LIMIT $limit
+"""
+
+# A pending alert whose last attempt failed recently: Slack is known to be failing.
+RECENTLY_FAILED_SQL = """
+SELECT count(*) FROM alerts
+WHERE status = 'pending' AND last_error IS NOT NULL AND updated_at >= $since
 """
 
 RECORD_SENT_SQL = """
@@ -232,8 +239,11 @@ def status_counts(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return counts
 
 
-def pending_alerts(conn: duckdb.DuckDBPyConnection, limit: int) -> list[OutboxAlert]:
-    rows = conn.execute(PENDING_SQL, {"limit": limit}).fetchall()
+def pending_alerts(
+    conn: duckdb.DuckDBPyConnection, limit: int, *, fresh_only: bool = False
+) -> list[OutboxAlert]:
+    """Pending alerts, oldest first; `fresh_only`: only those never attempted."""
+    rows = conn.execute(PENDING_SQL, {"limit": limit, "fresh_only": fresh_only}).fetchall()
     return [
         OutboxAlert(
             alert_key=key,
@@ -245,6 +255,11 @@ def pending_alerts(conn: duckdb.DuckDBPyConnection, limit: int) -> list[OutboxAl
         )
         for key, rule, user_id, micros, details, attempts in rows
     ]
+
+
+def failed_recently(conn: duckdb.DuckDBPyConnection, *, since: datetime) -> bool:
+    row = conn.execute(RECENTLY_FAILED_SQL, {"since": since}).fetchone()
+    return bool(row and row[0])
 
 
 def record_sent(

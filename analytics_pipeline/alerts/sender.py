@@ -127,17 +127,19 @@ def send_pending(
     max_attempts: int = MAX_SEND_ATTEMPTS,
     budget_s: float = SEND_BUDGET_SECONDS,
     limit: int = SEND_BATCH_LIMIT,
+    fresh_only: bool = False,
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> SendReport:
     """Post pending alerts, oldest first, until done, out of budget, or Slack fails.
 
+    `fresh_only` posts only alerts never attempted (the quick post right after the rules).
     Raises SlackConfigurationError (after recording it on the alert) when Slack's setup is
     wrong; the alerts stay pending.
     """
     report = SendReport()
     started = clock()
-    for alert in outbox.pending_alerts(conn, limit):
+    for alert in outbox.pending_alerts(conn, limit, fresh_only=fresh_only):
         if clock() - started > budget_s:
             report.stopped_by = "budget"
             break

@@ -43,5 +43,10 @@ MAX_RATE_LIMIT_WAIT_SECONDS = 30
 # After a transient failure the sensor waits this long before trying again.
 RETRY_DELAY_SECONDS = 60
 
+# The rules' run posts the alerts it just stored for at most this long (Slack calls time out
+# after QUICK_POST_TIMEOUT_SECONDS, a 429 is not waited out); the rest is the send job's.
+QUICK_POST_BUDGET_SECONDS = 5.0
+QUICK_POST_TIMEOUT_SECONDS = 5
+
 # Most alerts one send run takes from the outbox (oldest first).
 SEND_BATCH_LIMIT = 500

@@ -8,8 +8,6 @@ may have posted the message already.
 
 from __future__ import annotations
 
-from typing import Any
-
 import dagster as dg
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
@@ -66,18 +64,26 @@ class SlackResource(dg.ConfigurableResource):
     def enabled(self) -> bool:
         return bool(self.bot_token)
 
-    def client(self, **overrides: Any) -> WebClient:
-        """A WebClient on `api_url` with the bot token and the retry policy above."""
+    def client(
+        self, *, timeout_s: int | None = None, max_rate_limit_wait_s: float | None = None
+    ) -> WebClient:
+        """A WebClient on `api_url` with the bot token and the retry policy above.
+
+        The overrides serve callers that must not block long (the post in the rules' run).
+        """
         base_url = self.api_url if self.api_url.endswith("/") else self.api_url + "/"
         client = WebClient(
-            token=self.bot_token, base_url=base_url, timeout=self.timeout_s, **overrides
+            token=self.bot_token, base_url=base_url, timeout=timeout_s or self.timeout_s
         )
+        wait_s = max_rate_limit_wait_s
+        if wait_s is None:
+            wait_s = self.max_rate_limit_wait_s
         handlers: list[RetryHandler] = [
             h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)
         ]
         handlers.append(
             BoundedRateLimitRetryHandler(
-                max_retry_count=self.max_rate_limit_retries, max_wait_s=self.max_rate_limit_wait_s
+                max_retry_count=self.max_rate_limit_retries, max_wait_s=wait_s
             )
         )
         client.retry_handlers = handlers

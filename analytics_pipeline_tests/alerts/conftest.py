@@ -47,11 +47,21 @@ class Journey:
         self.batch += 1
         conn = connect(self.path)
         try:
-            conn.executemany(
-                "INSERT INTO journey_events (source_topic, event_id, user_id, ts, action, details,"
-                " ingest_batch_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(*row, self.batch) for row in self.pending],
-            )
+            # journey_events is a view over these two tables (events with / without a user).
+            known = [(*row, self.batch) for row in self.pending if row[2] is not None]
+            anonymous = [(*row[:2], *row[3:], self.batch) for row in self.pending if not row[2]]
+            if known:
+                conn.executemany(
+                    "INSERT INTO journey_events_by_user (source_topic, event_id, user_id, ts,"
+                    " action, details, ingest_batch_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    known,
+                )
+            if anonymous:
+                conn.executemany(
+                    "INSERT INTO journey_events_anonymous (source_topic, event_id, ts, action,"
+                    " details, ingest_batch_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    anonymous,
+                )
         finally:
             conn.close()
         self.pending.clear()
@@ -90,9 +100,18 @@ class AlertsRunner:
         return {"warehouse": self.warehouse, "slack": slack or self.slack}
 
     def evaluate(
-        self, now: datetime | None = None, slack: SlackResource | None = None, **config: Any
+        self,
+        now: datetime | None = None,
+        slack: SlackResource | None = None,
+        post: bool = False,
+        **config: Any,
     ) -> dg.ExecuteInProcessResult:
-        """Materialise the `alerts` asset (the rules) and return the run's result."""
+        """Materialise the `alerts` asset (the rules) and return the run's result.
+
+        `post=False` (unlike the shipped default) leaves new alerts pending, so a test can
+        drive the send job itself.
+        """
+        config["post_new_alerts"] = post
         if now is not None:
             config["evaluate_at"] = now.isoformat()
         return dg.materialize(

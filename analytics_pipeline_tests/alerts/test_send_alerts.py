@@ -249,3 +249,50 @@ def test_without_a_token_pending_alerts_become_skipped_with_a_hint(
     logs = [log.user_message for log in alerts_runner.instance.all_logs(result.run_id)]
     assert any("SLACK_BOT_TOKEN" in message for message in logs)
     assert slack_stub.calls() == []
+
+
+def test_the_rules_run_posts_its_new_alerts_itself(
+    journey: Journey, alerts_runner: AlertsRunner, slack_stub: SlackStub
+) -> None:
+    journey.add("signed_up", minutes_ago(1), user="user-1").commit()
+
+    result = alerts_runner.evaluate(post=True)
+
+    metadata = {
+        k: v.value for k, v in result.asset_materializations_for_node("alerts")[0].metadata.items()
+    }
+    assert metadata["posted_now"] == 1 and metadata["pending"] == 0
+    assert len(slack_stub.messages()) == 1
+    assert journey.alerts()[0]["status"] == "sent"
+    alerts_runner.evaluate(post=True)
+    alerts_runner.send()
+    assert len(slack_stub.messages()) == 1
+
+
+def test_when_the_quick_post_fails_the_send_job_posts_the_alert_once(
+    journey: Journey, alerts_runner: AlertsRunner, slack_stub: SlackStub
+) -> None:
+    journey.add("signed_up", minutes_ago(1), user="user-1").commit()
+    slack_stub.fail("chat.postMessage", [{"status": 503}])
+
+    assert alerts_runner.evaluate(post=True).success  # Slack trouble never fails an ingest run
+    assert [(a["status"], a["attempts"]) for a in journey.alerts()] == [("pending", 1)]
+
+    journey.add("signed_up", minutes_ago(1), user="user-2").commit()
+    alerts_runner.evaluate(post=True)  # Slack failed a moment ago: no new attempt here
+    assert len(slack_stub.calls("chat.postMessage")) == 1
+
+    alerts_runner.send()
+    assert sorted(m["text"].split("`")[1] for m in slack_stub.messages()) == ["user-1", "user-2"]
+
+
+def test_a_bad_token_does_not_fail_the_rules_run_but_the_send_job_says_what_to_fix(
+    journey: Journey, alerts_runner: AlertsRunner, slack_stub: SlackStub
+) -> None:
+    journey.add("signed_up", minutes_ago(1), user="user-1").commit()
+    wrong = SlackResource(bot_token="xoxp-wrong-kind", api_url=slack_stub.api_url)
+
+    assert alerts_runner.evaluate(post=True, slack=wrong).success
+    assert [(a["status"], a["attempts"]) for a in journey.alerts()] == [("pending", 0)]
+    result = alerts_runner.send(slack=wrong, raise_on_error=False)
+    assert not result.success

@@ -1,14 +1,21 @@
 """The `alerts` asset: the alert rules, evaluated on new journey events after every ingest."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import duckdb
 from pydantic import Field
 
 from analytics_pipeline.alerts import outbox
 from analytics_pipeline.alerts.evaluation import evaluate_rules
 from analytics_pipeline.alerts.rules import RULES
-from analytics_pipeline.alerts.thresholds import Thresholds
+from analytics_pipeline.alerts.sender import SendReport, SlackConfigurationError, send_pending
+from analytics_pipeline.alerts.thresholds import (
+    QUICK_POST_BUDGET_SECONDS,
+    QUICK_POST_TIMEOUT_SECONDS,
+    RETRY_DELAY_SECONDS,
+    Thresholds,
+)
 from analytics_pipeline.defs.alerts import signals
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
 from analytics_pipeline.resources.slack import ENABLE_HINT, SlackResource
@@ -39,6 +46,46 @@ class RulesConfig(dg.Config):
         return Thresholds.from_settings(minutes)
 
 
+class AlertsConfig(RulesConfig):
+    post_new_alerts: bool = Field(
+        default=True,
+        description=(
+            "Post the alerts this run stored right away (a few seconds at most), instead of "
+            "waiting for send_alerts_sensor to launch a send run; send_alerts still retries "
+            "whatever could not be posted, and evaluates deployment_slow on the clock."
+        ),
+    )
+
+
+def post_new_alerts(
+    context: dg.AssetExecutionContext,
+    conn: duckdb.DuckDBPyConnection,
+    slack: SlackResource,
+    now: datetime,
+) -> SendReport:
+    """The quick post: fresh alerts only, short timeouts, never fails the ingest run."""
+    if outbox.failed_recently(conn, since=now - timedelta(seconds=RETRY_DELAY_SECONDS)):
+        context.log.info("Slack failed recently: leaving new alerts to the send_alerts job.")
+        return SendReport()
+    client = slack.client(timeout_s=QUICK_POST_TIMEOUT_SECONDS, max_rate_limit_wait_s=0)
+    try:
+        report = send_pending(
+            conn,
+            client,
+            slack.alerts_channel,
+            budget_s=QUICK_POST_BUDGET_SECONDS,
+            fresh_only=True,
+        )
+    except SlackConfigurationError as error:
+        context.log.warning(f"{error} (send_alerts will fail until this is fixed)")
+        return error.report
+    if report.last_error:
+        context.log.warning(
+            f"Slack did not take every new alert ({report.last_error}); send_alerts retries."
+        )
+    return report
+
+
 @dg.asset(
     key=signals.ALERTS_KEY,
     deps=[dg.AssetKey("journey_events")],
@@ -49,7 +96,8 @@ class RulesConfig(dg.Config):
     description=(
         "The alerts outbox (SPEC §7): new sign-ups, failed and slow deployments, repeated API "
         "errors and login trouble, one row per alert key, evaluated on the journey events that "
-        "are new since the last run. The send_alerts job posts them to Slack."
+        "are new since the last run. New alerts are posted right away; the send_alerts job "
+        "retries what could not be posted and checks slow deployments on the clock."
     ),
     check_specs=[
         dg.AssetCheckSpec(
@@ -61,14 +109,18 @@ class RulesConfig(dg.Config):
 )
 def alerts(
     context: dg.AssetExecutionContext,
-    config: RulesConfig,
+    config: AlertsConfig,
     warehouse: WarehouseResource,
     slack: SlackResource,
 ) -> dg.MaterializeResult:
+    now = config.now()
     with warehouse.connect() as conn:
         report = evaluate_rules(
-            conn, now=config.now(), thresholds=config.thresholds(), slack_enabled=slack.enabled
+            conn, now=now, thresholds=config.thresholds(), slack_enabled=slack.enabled
         )
+        posted = SendReport()
+        if config.post_new_alerts and slack.enabled and report.new_alerts:
+            posted = post_new_alerts(context, conn, slack, now)
         counts = outbox.status_counts(conn)
         failed = outbox.failed_alerts(conn) if counts["failed"] else []
     if report.new_alerts and not slack.enabled:
@@ -77,6 +129,7 @@ def alerts(
         **signals.outbox_metadata(counts, report),
         signals.NEW_ALERTS: dg.MetadataValue.int(report.new_alerts),
         **{f"new_{rule}": dg.MetadataValue.int(report.new_by_rule.get(rule, 0)) for rule in RULES},
+        "posted_now": dg.MetadataValue.int(posted.sent),
         "events_read": dg.MetadataValue.int(report.events_read),
         "watermark": dg.MetadataValue.int(report.watermark_after),
         "slack_enabled": dg.MetadataValue.bool(slack.enabled),
