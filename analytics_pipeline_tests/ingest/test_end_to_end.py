@@ -1,0 +1,100 @@
+"""Produce → sensor tick → queued run → rows in DuckDB, through a real dagster-daemon."""
+
+from __future__ import annotations
+
+import duckdb
+from dagster import DagsterRunStatus, RunsFilter
+
+from analytics_pipeline_tests.fixtures.stack import wait_until
+
+TS = "2026-11-20T10:00:00Z"
+
+
+def count_rows(path, table: str) -> int | None:
+    """Row count, or None while a run holds the file's write lock (DuckDB: one writer process)."""
+    if not path.exists():
+        return None
+    try:
+        conn = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException:
+        return None
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    except duckdb.CatalogException:
+        return None
+    finally:
+        conn.close()
+
+
+def test_produced_events_reach_duckdb_through_the_daemon(
+    topics, produce, dagster_daemon, dagster_instance, tmp_path
+):
+    clickstream, backend = topics
+    warehouse = tmp_path / "e2e.duckdb"
+    produce(
+        clickstream,
+        [
+            {
+                "event_id": f"c{i}",
+                "type": "page_view",
+                "ts": TS,
+                "anonymous_id": "a",
+                "page_url": "/",
+            }
+            for i in range(5)
+        ]
+        + [b"not json"],
+        partition=0,
+    )
+    produce(
+        backend,
+        [
+            {
+                "event_id": "b1",
+                "type": "api_request",
+                "ts": TS,
+                "user_id": "u1",
+                "request": {
+                    "method": "POST",
+                    "path": "/auth/signup",
+                    "status": 201,
+                    "duration_ms": 5,
+                },
+            }
+        ],
+        partition=1,
+    )
+    daemon = dagster_daemon(
+        {
+            "ANALYTICS_CLICKSTREAM_TOPIC": clickstream,
+            "ANALYTICS_BACKEND_TOPIC": backend,
+            "ANALYTICS_DUCKDB_PATH": str(warehouse),
+            "ANALYTICS_REPORTS_DIR": str(tmp_path / "reports"),
+            "SLACK_BOT_TOKEN": "",
+        }
+    )
+
+    def ingest_runs_succeeded():
+        assert daemon.alive(), daemon.log_tail()
+        runs = dagster_instance.get_runs(
+            RunsFilter(
+                job_name="ingest_clickstream",
+                tags={"analytics/topic": clickstream},
+            )
+        )
+        failed = [r for r in runs if r.status == DagsterRunStatus.FAILURE]
+        assert not failed, f"ingest run failed: {failed[0].run_id}"
+        return [r for r in runs if r.status == DagsterRunStatus.SUCCESS]
+
+    [run] = wait_until(ingest_runs_succeeded, timeout=120, interval=1, message="no ingest run")
+    assert run.tags["dagster/sensor_name"] == "clickstream_ingest_sensor"
+    assert wait_until(
+        lambda: count_rows(warehouse, "raw_clickstream_events") == 5, timeout=30, interval=0.5
+    )
+    assert wait_until(lambda: count_rows(warehouse, "dead_letter_events") == 1, timeout=30)
+    assert wait_until(
+        lambda: count_rows(warehouse, "raw_backend_events") == 1,
+        timeout=90,
+        interval=0.5,
+        message="backend event not ingested",
+    )
