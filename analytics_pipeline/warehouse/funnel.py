@@ -22,6 +22,7 @@ from analytics_pipeline.warehouse.connection import transaction
 from analytics_pipeline.warehouse.named_sql import run
 
 SQL_FILE = "funnel.sql"
+CHUNK_DAYS = 7  # a long range is written a week at a time (see insert_stages_range)
 STAGES: tuple[str, ...] = ("signed_up", "activated", "active", "inactive")
 
 
@@ -68,11 +69,21 @@ def compute_stages(
 ) -> int:
     """Rewrite users_by_activation_stage for the days (one transaction); return its row count."""
     params = _checked_params(first_day, last_day, inactive_after_days)
+    written = 0
     with transaction(conn):
         run(conn, SQL_FILE, "delete_stages", params)
-        insert = "insert_stages_one_day" if first_day == last_day else "insert_stages_range"
-        row = run(conn, SQL_FILE, insert, params).fetchone()
-    return int(row[0]) if row else 0
+        if first_day == last_day:
+            row = run(conn, SQL_FILE, "insert_stages_one_day", params).fetchone()
+            written = int(row[0]) if row else 0
+        else:
+            start = first_day
+            while start <= last_day:
+                end = min(last_day, start + timedelta(days=CHUNK_DAYS - 1))
+                chunk = {**params, "first_day": start, "last_day": end}
+                row = run(conn, SQL_FILE, "insert_stages_range", chunk).fetchone()
+                written += int(row[0]) if row else 0
+                start = end + timedelta(days=1)
+    return written
 
 
 def compute_daily(

@@ -6,10 +6,11 @@ leaves either everything or nothing of the batch. Steps (SQL in journeys.sql):
 
 1. classify the new raw rows with the action rules (events.actions.ACTION_RULES);
 2. identity: each anonymous_id belongs to the user of its earliest linking event; new or
-   earlier links are upserted. Events without their own user_id are stored apart
-   (journey_events_anonymous) and get their user from the link through the journey_events
-   view, so a late link re-attributes them without rewriting any event row;
-3. insert the new actions (journey_events_by_user or journey_events_anonymous);
+   earlier links are upserted;
+3. insert the new actions: attributed ones (own user_id or a stored link) into
+   journey_events_by_user, the others into journey_events_anonymous; a new link moves its
+   browser's waiting rows to journey_events_by_user (a late, earlier link to another user
+   moves them between users); the journey_events view is the union of both tables;
 4. for the users touched (gained or lost actions) recompute user_journeys and the
    per-user meaningful days: merged incrementally, or rebuilt for users who lost actions.
 
@@ -33,22 +34,41 @@ from analytics_pipeline.warehouse.named_sql import load_statements, run
 SQL_FILE = "journeys.sql"
 WATERMARK_NAME = "journeys"
 
-# Batch statements in execution order (between the classification and the summary).
-_STEPS_BEFORE_EVENTS = ("batch_links", "identity_changes", "upsert_identities", "batch_events")
-_STEPS_AFTER_EVENTS = (
+# Batch statements in execution order (the classification runs between the first two groups).
+_STEPS_BEFORE_CLASSIFY = ("batch_raw",)
+_STEPS_ATTRIBUTE = (
+    "batch_links",
+    "identity_changes",
+    "upsert_identities",
+    "batch_events",
     "insert_events_by_user",
     "insert_events_anonymous",
     "reattributed",
+)
+# Only when a late, earlier link moves a browser from one user to another.
+_STEPS_RELINKED = ("reattributed_relinked", "unlink_relinked")
+_STEPS_MOVE = (
+    "take_linked_from_anonymous",
+    "insert_reattributed",
     "touched_users",
     "gained_actions",
-    "old_journeys",
+)
+# Only when a late link moved events away from some user ("lost" users are rebuilt).
+_STEPS_LOST_USERS = (
+    "gained_actions_of_lost_users",
     "old_lost_meaningful_days",
     "delete_lost_meaningful_days",
+)
+_STEPS_USERS = (
+    "old_journeys",
     "new_meaningful_days",
     "insert_meaningful_days",
     "new_journeys",
-    "delete_touched_journeys",
-    "insert_touched_journeys",
+    "delete_emptied_journeys",
+    "update_journeys_seen",
+    "update_journeys_meaningful",
+    "update_journeys_signup",
+    "insert_journeys",
 )
 
 
@@ -102,10 +122,21 @@ def update_journeys(
             "backend_topic": backend_topic,
             "meaningful": sorted(MEANINGFUL_ACTIONS),
         }
-        run(conn, SQL_FILE, "batch_raw", params)
+        for step in _STEPS_BEFORE_CLASSIFY:
+            run(conn, SQL_FILE, step, params)
         sql, values = classify_statement(ACTION_RULES)
         conn.execute(sql, values)
-        for step in (*_STEPS_BEFORE_EVENTS, *_STEPS_AFTER_EVENTS):
+        for step in _STEPS_ATTRIBUTE:
+            run(conn, SQL_FILE, step, params)
+        if _fetch_one(conn, "relinked", params) > 0:
+            for step in _STEPS_RELINKED:
+                run(conn, SQL_FILE, step, params)
+        for step in _STEPS_MOVE:
+            run(conn, SQL_FILE, step, params)
+        lost_path = _fetch_one(conn, "lost_users", params) > 0
+        for step in _STEPS_LOST_USERS if lost_path else ("no_lost_meaningful_days",):
+            run(conn, SQL_FILE, step, params)
+        for step in _STEPS_USERS:
             run(conn, SQL_FILE, step, params)
         cursor = run(conn, SQL_FILE, "summary", params)
         row = cursor.fetchone()
@@ -152,6 +183,11 @@ class DanglingEvents:
     checked: int
     dangling: int
     examples: tuple[str, ...]
+    duplicated: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.dangling == 0 and self.duplicated == 0
 
 
 def events_without_raw_event(
@@ -169,8 +205,10 @@ def events_without_raw_event(
     }
     row = run(conn, SQL_FILE, "events_without_raw_event", params).fetchone()
     assert row is not None
-    checked, dangling, examples = row
-    return DanglingEvents(checked=checked, dangling=dangling, examples=tuple(examples))
+    checked, dangling, examples, duplicated = row
+    return DanglingEvents(
+        checked=checked, dangling=dangling, examples=tuple(examples), duplicated=duplicated
+    )
 
 
 def classify_statement(rules: Sequence[ActionRule]) -> tuple[str, list[Any]]:

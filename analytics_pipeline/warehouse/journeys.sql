@@ -2,6 +2,9 @@
 -- Temp tables _jb_* hold one batch: raw rows with $after < ingest_batch_id <= $upto.
 -- UTC day of a timestamp: DATE '1970-01-01' + floor(epoch(ts) / 86400) (plain arithmetic,
 -- several times faster than a time-zone conversion).
+-- Attributed actions live in journey_events_by_user, actions of browsers not linked yet in
+-- journey_events_anonymous; a new link moves its browser's rows across (a small delete and
+-- append, never an UPDATE of scattered rows, which DuckDB checkpoints slowly).
 
 -- name: watermark
 SELECT coalesce(max(value), 0) FROM pipeline_watermarks WHERE name = $name;
@@ -125,11 +128,14 @@ WHERE c.action IS NOT NULL;
 
 -- name: insert_events_by_user
 INSERT INTO journey_events_by_user (
-    source_topic, event_id, user_id, anonymous_id, ts, action, details, ingest_batch_id
+    source_topic, event_id, user_id, anonymous_id, ts, action, details, ingest_batch_id,
+    user_via_identity
 )
-SELECT source_topic, event_id, user_id, anonymous_id, ts, action, details, ingest_batch_id
+SELECT
+    source_topic, event_id, user_id, anonymous_id, ts, action, details, ingest_batch_id,
+    user_via_identity
 FROM _jb_events
-WHERE NOT user_via_identity AND user_id IS NOT NULL;
+WHERE user_id IS NOT NULL;
 
 -- name: insert_events_anonymous
 INSERT INTO journey_events_anonymous (
@@ -137,16 +143,58 @@ INSERT INTO journey_events_anonymous (
 )
 SELECT source_topic, event_id, anonymous_id, ts, action, details, ingest_batch_id
 FROM _jb_events
-WHERE user_via_identity OR user_id IS NULL;
+WHERE user_id IS NULL;
 
 -- name: reattributed
--- Stored events (of earlier batches) whose anonymous_id got a new or different user in this
--- batch: they moved with the upserted link, the journeys of both users must follow.
+-- Stored events of earlier batches that change user with this batch's links: events of a
+-- browser linked for the first time (they wait in journey_events_anonymous, a small table:
+-- only browsers never linked so far).
 CREATE OR REPLACE TEMP TABLE _jb_reattributed AS
-SELECT a.source_topic, a.event_id, c.old_user_id, c.new_user_id, a.ts, a.action
+SELECT
+    a.source_topic, a.event_id, a.anonymous_id, a.ts, a.action, a.details, a.ingest_batch_id,
+    NULL::VARCHAR AS old_user_id, c.new_user_id
 FROM journey_events_anonymous AS a
 JOIN _jb_identity_changes AS c ON a.anonymous_id = c.anonymous_id
-WHERE a.ingest_batch_id <= $after AND c.old_user_id IS DISTINCT FROM c.new_user_id;
+WHERE a.ingest_batch_id <= $after;
+
+-- name: relinked
+-- How many links of this batch replace an existing link to another user (rare).
+SELECT count(*) FROM _jb_identity_changes
+WHERE old_user_id IS NOT NULL AND old_user_id <> new_user_id;
+
+-- name: reattributed_relinked
+-- ... and events of browsers re-linked to another user by an earlier link that came late
+-- (only when `relinked` found some: this reads the anonymous_id of every attributed event).
+INSERT INTO _jb_reattributed
+SELECT
+    j.source_topic, j.event_id, j.anonymous_id, j.ts, j.action, j.details, j.ingest_batch_id,
+    c.old_user_id, c.new_user_id
+FROM journey_events_by_user AS j
+JOIN _jb_identity_changes AS c ON j.anonymous_id = c.anonymous_id
+WHERE j.user_via_identity AND j.ingest_batch_id <= $after
+    AND c.old_user_id IS NOT NULL AND c.old_user_id <> c.new_user_id;
+
+-- name: unlink_relinked
+DELETE FROM journey_events_by_user
+WHERE user_via_identity AND ingest_batch_id <= $after
+    AND anonymous_id IN (
+        SELECT anonymous_id FROM _jb_identity_changes
+        WHERE old_user_id IS NOT NULL AND old_user_id <> new_user_id
+    );
+
+-- name: take_linked_from_anonymous
+DELETE FROM journey_events_anonymous
+WHERE anonymous_id IN (SELECT anonymous_id FROM _jb_identity_changes);
+
+-- name: insert_reattributed
+INSERT INTO journey_events_by_user (
+    source_topic, event_id, user_id, anonymous_id, ts, action, details, ingest_batch_id,
+    user_via_identity
+)
+SELECT
+    source_topic, event_id, new_user_id, anonymous_id, ts, action, details, ingest_batch_id,
+    true
+FROM _jb_reattributed;
 
 -- name: touched_users
 -- Users who gained actions (new or re-attributed to them) and users who lost some; the
@@ -163,7 +211,7 @@ FROM (
 GROUP BY user_id;
 
 -- name: gained_actions
--- Every action a touched user gained in this batch (for "lost" users: all their actions).
+-- Every action a touched user gained in this batch (for "lost" users: see below).
 CREATE OR REPLACE TEMP TABLE _jb_gained AS
 SELECT e.user_id, e.ts, e.action
 FROM _jb_events AS e
@@ -171,10 +219,17 @@ JOIN _jb_touched AS t ON t.user_id = e.user_id AND NOT t.lost
 UNION ALL
 SELECT r.new_user_id, r.ts, r.action
 FROM _jb_reattributed AS r
-JOIN _jb_touched AS t ON t.user_id = r.new_user_id AND NOT t.lost
-UNION ALL
+JOIN _jb_touched AS t ON t.user_id = r.new_user_id AND NOT t.lost;
+
+-- name: lost_users
+SELECT count(*) FROM _jb_touched WHERE lost;
+
+-- name: gained_actions_of_lost_users
+-- "Lost" users are rebuilt: all their remaining actions count as gained. (Rare: run only
+-- when some late link moved events away from a user; it reads every attributed event.)
+INSERT INTO _jb_gained
 SELECT j.user_id, j.ts, j.action
-FROM journey_events AS j
+FROM journey_events_by_user AS j
 WHERE j.user_id IN (SELECT user_id FROM _jb_touched WHERE lost);
 
 -- name: old_journeys
@@ -182,6 +237,9 @@ CREATE OR REPLACE TEMP TABLE _jb_old_journeys AS
 SELECT u.*
 FROM user_journeys AS u
 WHERE u.user_id IN (SELECT user_id FROM _jb_touched);
+
+-- name: no_lost_meaningful_days
+CREATE OR REPLACE TEMP TABLE _jb_old_lost_days (user_id VARCHAR, day DATE);
 
 -- name: old_lost_meaningful_days
 CREATE OR REPLACE TEMP TABLE _jb_old_lost_days AS
@@ -196,14 +254,22 @@ WHERE user_id IN (SELECT user_id FROM _jb_touched WHERE lost);
 -- name: new_meaningful_days
 -- (user, UTC day) pairs of meaningful actions not stored yet; lost users' rows were deleted
 -- above, so their gained actions (= all their actions) rebuild them.
+-- (The stored pairs are found by probing the big table against the few candidates, so no
+-- hash table of the big table is built.)
 CREATE OR REPLACE TEMP TABLE _jb_new_days AS
-SELECT DISTINCT g.user_id, g.day
-FROM (
-    SELECT user_id, DATE '1970-01-01' + CAST(floor(epoch(ts) / 86400) AS INTEGER) AS day
+WITH candidates AS (
+    SELECT DISTINCT user_id, DATE '1970-01-01' + CAST(floor(epoch(ts) / 86400) AS INTEGER) AS day
     FROM _jb_gained
     WHERE list_contains($meaningful, action)
-) AS g
-ANTI JOIN user_meaningful_days AS m ON m.user_id = g.user_id AND m.day = g.day;
+),
+stored AS (
+    SELECT m.user_id, m.day
+    FROM user_meaningful_days AS m
+    SEMI JOIN candidates AS c ON c.user_id = m.user_id AND c.day = m.day
+)
+SELECT c.user_id, c.day
+FROM candidates AS c
+ANTI JOIN stored AS s ON s.user_id = c.user_id AND s.day = c.day;
 
 -- name: insert_meaningful_days
 INSERT INTO user_meaningful_days (user_id, day)
@@ -224,10 +290,16 @@ WITH gained AS (
     GROUP BY user_id
 ),
 days AS (
+    -- lost users: all their (rebuilt) days; others: the days this batch added
     SELECT m.user_id, count(*) AS meaningful_days
     FROM user_meaningful_days AS m
-    WHERE m.user_id IN (SELECT user_id FROM _jb_touched)
+    SEMI JOIN (SELECT user_id FROM _jb_touched WHERE lost) AS t ON t.user_id = m.user_id
     GROUP BY m.user_id
+    UNION ALL
+    SELECT n.user_id, count(*)
+    FROM _jb_new_days AS n
+    SEMI JOIN (SELECT user_id FROM _jb_touched WHERE NOT lost) AS t ON t.user_id = n.user_id
+    GROUP BY n.user_id
 ),
 merged AS (
     -- for lost users, o is ignored: gained already holds all their actions
@@ -245,7 +317,8 @@ merged AS (
         CASE WHEN t.lost THEN g.last_meaningful_at
             ELSE greatest(g.last_meaningful_at, o.last_meaningful_at) END AS last_meaningful_at,
         CASE WHEN t.lost THEN g.actions
-            ELSE g.actions + coalesce(o.actions, 0) END AS actions
+            ELSE g.actions + coalesce(o.actions, 0) END AS actions,
+        CASE WHEN t.lost THEN 0 ELSE coalesce(o.meaningful_days, 0) END AS old_days
     FROM gained AS g
     JOIN _jb_touched AS t USING (user_id)
     LEFT JOIN _jb_old_journeys AS o USING (user_id)
@@ -256,7 +329,7 @@ SELECT
     m.explicit_signup_at IS NULL AS signup_inferred,
     m.first_meaningful_at,
     m.last_meaningful_at,
-    coalesce(d.meaningful_days, 0)::INTEGER AS meaningful_days,
+    (m.old_days + coalesce(d.meaningful_days, 0))::INTEGER AS meaningful_days,
     m.last_seen_at,
     m.first_seen_at,
     m.actions::INTEGER AS actions,
@@ -266,18 +339,71 @@ SELECT
 FROM merged AS m
 LEFT JOIN days AS d USING (user_id);
 
--- name: delete_touched_journeys
-DELETE FROM user_journeys WHERE user_id IN (SELECT user_id FROM _jb_touched);
+-- name: delete_emptied_journeys
+-- Users who lost every action to a late, earlier link of someone else.
+DELETE FROM user_journeys
+WHERE user_id IN (
+    SELECT t.user_id FROM _jb_touched AS t
+    ANTI JOIN _jb_new_journeys AS n ON n.user_id = t.user_id
+    WHERE t.lost
+);
 
--- name: insert_touched_journeys
+-- name: update_journeys_seen
+-- Existing users are updated in place, only in the columns that changed: DuckDB rewrites
+-- every updated column of a touched row group at checkpoint, so fewer updated columns mean
+-- fewer bytes written. (Not delete + re-insert: DuckDB commits a delete and re-insert of the
+-- same primary keys slowly; ON CONFLICT DO UPDATE is slow when many rows of a row group
+-- conflict.)
+UPDATE user_journeys
+SET last_seen_at = n.last_seen_at, actions = n.actions
+FROM _jb_new_journeys AS n
+JOIN _jb_old_journeys AS o ON o.user_id = n.user_id
+WHERE user_journeys.user_id = n.user_id
+    AND (n.last_seen_at IS DISTINCT FROM o.last_seen_at OR n.actions IS DISTINCT FROM o.actions);
+
+-- name: update_journeys_meaningful
+UPDATE user_journeys
+SET
+    first_meaningful_at = n.first_meaningful_at,
+    last_meaningful_at = n.last_meaningful_at,
+    meaningful_days = n.meaningful_days
+FROM _jb_new_journeys AS n
+JOIN _jb_old_journeys AS o ON o.user_id = n.user_id
+WHERE user_journeys.user_id = n.user_id
+    AND (
+        n.first_meaningful_at IS DISTINCT FROM o.first_meaningful_at
+        OR n.last_meaningful_at IS DISTINCT FROM o.last_meaningful_at
+        OR n.meaningful_days IS DISTINCT FROM o.meaningful_days
+    );
+
+-- name: update_journeys_signup
+UPDATE user_journeys
+SET
+    signed_up_at = n.signed_up_at,
+    signup_inferred = n.signup_inferred,
+    signup_day = n.signup_day,
+    first_seen_at = n.first_seen_at
+FROM _jb_new_journeys AS n
+JOIN _jb_old_journeys AS o ON o.user_id = n.user_id
+WHERE user_journeys.user_id = n.user_id
+    AND (
+        n.signed_up_at IS DISTINCT FROM o.signed_up_at
+        OR n.signup_inferred IS DISTINCT FROM o.signup_inferred
+        OR n.signup_day IS DISTINCT FROM o.signup_day
+        OR n.first_seen_at IS DISTINCT FROM o.first_seen_at
+    );
+
+-- name: insert_journeys
 INSERT INTO user_journeys (
     user_id, signed_up_at, signup_inferred, first_meaningful_at, last_meaningful_at,
     meaningful_days, last_seen_at, first_seen_at, actions, signup_day
 )
 SELECT
-    user_id, signed_up_at, signup_inferred, first_meaningful_at, last_meaningful_at,
-    meaningful_days, last_seen_at, first_seen_at, actions, signup_day
-FROM _jb_new_journeys;
+    n.user_id, n.signed_up_at, n.signup_inferred, n.first_meaningful_at,
+    n.last_meaningful_at, n.meaningful_days, n.last_seen_at, n.first_seen_at, n.actions,
+    n.signup_day
+FROM _jb_new_journeys AS n
+ANTI JOIN _jb_old_journeys AS o ON o.user_id = n.user_id;
 
 -- name: summary
 -- What changed, for the run's metadata and for the funnel's staleness: the funnel of day D
@@ -339,8 +465,9 @@ DROP TABLE IF EXISTS _jb_new_days;
 DROP TABLE IF EXISTS _jb_new_journeys;
 
 -- name: events_without_raw_event
--- Journey events of batches above $after whose raw row (same topic, event_id and batch)
--- is missing: every journey event must point at a stored raw event.
+-- Journey events of batches above $after: how many have no raw row (same topic, event_id
+-- and batch) and how many keys (source_topic, event_id) occur more than once. Every journey
+-- event must point at exactly one stored raw event.
 WITH checked AS (
     SELECT source_topic, event_id, ingest_batch_id
     FROM journey_events_by_user
@@ -358,14 +485,18 @@ raw AS (
     SELECT coalesce(kafka_topic, $backend_topic), event_id, ingest_batch_id
     FROM raw_backend_events
     WHERE ingest_batch_id > $after
+),
+keys AS (
+    SELECT source_topic, event_id, count(*) AS copies FROM checked GROUP BY ALL
 )
 SELECT
-    count(*) AS checked,
+    (SELECT count(*) FROM checked) AS checked,
     count(*) FILTER (WHERE r.event_id IS NULL) AS dangling,
-    coalesce(list(c.event_id ORDER BY c.event_id) FILTER (WHERE r.event_id IS NULL), [])[1:10]
-        AS examples
-FROM checked AS c
-LEFT JOIN raw AS r USING (source_topic, event_id, ingest_batch_id);
+    coalesce(list(k.event_id ORDER BY k.event_id) FILTER (WHERE r.event_id IS NULL), [])[1:10]
+        AS examples,
+    count(*) FILTER (WHERE k.copies > 1) AS duplicated
+FROM keys AS k
+LEFT JOIN (SELECT DISTINCT source_topic, event_id FROM raw) AS r USING (source_topic, event_id);
 
 -- name: clear_all
 DELETE FROM user_meaningful_days;

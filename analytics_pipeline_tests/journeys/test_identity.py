@@ -7,12 +7,13 @@ from datetime import date
 import duckdb
 import pytest
 
+from analytics_pipeline.warehouse import ensure_schema
 from analytics_pipeline.warehouse.journeys import events_without_raw_event, update_journeys
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 from analytics_pipeline_tests.journeys.raw_events import (
-    _event,
     api,
     at,
+    code_run,
     identify,
     page_view,
     signup,
@@ -139,23 +140,21 @@ def test_nothing_new_processes_nothing(conn, raw):
 def test_a_failing_batch_changes_nothing_and_is_retried_whole(conn, raw):
     raw.add(signup("u1", at("2026-02-01")))
     update_journeys(conn, **TOPICS)
-    clash = _event("page_view", at("2026-02-02"), anonymous_id="a9", page_url="https://p")
-    raw.add(clash, identify("a9", "u9", at("2026-02-02")))
-    # a stray row with the same key makes the insert fail half-way through the batch
-    conn.execute(
-        "INSERT INTO journey_events_anonymous (source_topic, event_id, ts, action,"
-        " ingest_batch_id) VALUES (?, ?, now(), 'clicked', 0)",
-        [TOPICS["clickstream_topic"], clash["event_id"]],
-    )
-    with pytest.raises(duckdb.ConstraintException):
+    view = page_view("a9", at("2026-02-02"))
+    raw.add(view, identify("a9", "u9", at("2026-02-02")), code_run("u1", at("2026-02-02")))
+    # a table the step writes late in the batch is missing: the step fails half-way
+    conn.execute("DROP TABLE user_meaningful_days")
+    with pytest.raises(duckdb.CatalogException):
         update_journeys(conn, **TOPICS)
     assert conn.execute("SELECT count(*) FROM user_identities").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM journey_events").fetchone() == (1,)
     assert conn.execute("SELECT value FROM pipeline_watermarks").fetchone() == (1,)
 
-    conn.execute("DELETE FROM journey_events_anonymous WHERE ingest_batch_id = 0")
+    ensure_schema(conn)
     result = update_journeys(conn, **TOPICS)
-    assert (result.watermark, result.rows_added, result.identities_linked) == (2, 1, 1)
-    assert owners(conn)[clash["event_id"]] == "u9"
+    assert (result.watermark, result.rows_added, result.identities_linked) == (2, 2, 1)
+    assert owners(conn)[view["event_id"]] == "u9"
+    assert journey(conn, "u1")["meaningful_days"] == 1
 
 
 def test_journey_events_check_finds_events_without_a_raw_event(conn, raw):
@@ -167,5 +166,10 @@ def test_journey_events_check_finds_events_without_a_raw_event(conn, raw):
     conn.execute("DELETE FROM raw_clickstream_events")
     broken = events_without_raw_event(conn, **TOPICS)
     assert (broken.checked, broken.dangling) == (2, 1)
-    assert len(broken.examples) == 1
+    assert len(broken.examples) == 1 and broken.duplicated == 0
+
+    conn.execute(
+        "INSERT INTO journey_events_by_user SELECT * FROM journey_events_by_user"
+    )  # every key twice
+    assert events_without_raw_event(conn, **TOPICS).duplicated == 1
     assert events_without_raw_event(conn, **TOPICS, after_batch=1).checked == 0

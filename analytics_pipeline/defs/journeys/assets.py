@@ -115,7 +115,10 @@ def _metadata(result: JourneysResult) -> dict[str, dict[str, object]]:
         dg.AssetCheckSpec(
             RAW_EVENT_CHECK,
             asset=JOURNEY_EVENTS,
-            description="Every journey event written by the run points at a stored raw event.",
+            description=(
+                "Every journey event written by the run points at exactly one stored raw "
+                "event: no event without its raw row, no key (source_topic, event_id) twice."
+            ),
         )
     ],
     name="journeys",
@@ -147,10 +150,11 @@ def journeys(
     yield dg.AssetCheckResult(
         asset_key=JOURNEY_EVENTS,
         check_name=RAW_EVENT_CHECK,
-        passed=check.dangling == 0,
+        passed=check.passed,
         metadata={
             "events_checked": check.checked,
             "without_raw_event": check.dangling,
+            "duplicate_keys": check.duplicated,
             "examples": dg.MetadataValue.json(list(check.examples)),
             "batches_checked": f"ingest_batch_id > {result.watermark_before}",
         },

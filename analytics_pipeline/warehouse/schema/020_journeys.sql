@@ -1,8 +1,11 @@
 -- Journeys (SPEC §5): identity links, one row per attributed action, one row per user.
 -- Written only by analytics_pipeline.warehouse.journeys, incrementally from the raw tables
--- (watermark "journeys" in pipeline_watermarks). Every table here is append-mostly: a late
--- identity link changes one user_identities row, never rows of the big event tables (DuckDB
--- rewrites whole column segments for scattered UPDATEs, which costs seconds at scale).
+-- (watermark "journeys" in pipeline_watermarks). The event tables are append-mostly: no
+-- UPDATE of scattered rows (DuckDB rewrites whole column segments for those at checkpoint,
+-- seconds at 20M rows). Their key (source_topic, event_id) holds by construction (each raw
+-- row, unique by event_id, is read once, in the transaction that moves the watermark past
+-- it) and is checked by the journey_events asset check; it is not declared as a PRIMARY KEY
+-- because maintaining that index over 20M rows made each batch several times slower.
 
 -- One row per anonymous_id: the user of its EARLIEST linking event (identify, or any
 -- clickstream event carrying both ids), ordered by (ts, event_id). The earliest link wins,
@@ -14,7 +17,8 @@ CREATE TABLE IF NOT EXISTS user_identities (
     link_event_id VARCHAR NOT NULL
 );
 
--- Actions of raw events that carry their own user_id (immutable attribution).
+-- Actions attributed to a user: by the raw event's own user_id, or (user_via_identity) by
+-- the link of its anonymous_id.
 CREATE TABLE IF NOT EXISTS journey_events_by_user (
     source_topic VARCHAR NOT NULL,
     event_id VARCHAR NOT NULL,
@@ -24,11 +28,11 @@ CREATE TABLE IF NOT EXISTS journey_events_by_user (
     action VARCHAR NOT NULL,
     details JSON,
     ingest_batch_id BIGINT NOT NULL,
-    PRIMARY KEY (source_topic, event_id)
+    user_via_identity BOOLEAN NOT NULL DEFAULT false
 );
 
--- Actions of raw events without a user_id (browser events before login, backend requests of
--- unknown users): their user is whatever user_identities says for their anonymous_id.
+-- Actions of no known user yet: browser events whose anonymous_id has no link (they move to
+-- journey_events_by_user when one arrives) and backend requests without a user_id.
 CREATE TABLE IF NOT EXISTS journey_events_anonymous (
     source_topic VARCHAR NOT NULL,
     event_id VARCHAR NOT NULL,
@@ -36,24 +40,21 @@ CREATE TABLE IF NOT EXISTS journey_events_anonymous (
     ts TIMESTAMPTZ NOT NULL,
     action VARCHAR NOT NULL,
     details JSON,
-    ingest_batch_id BIGINT NOT NULL,
-    PRIMARY KEY (source_topic, event_id)
+    ingest_batch_id BIGINT NOT NULL
 );
 
--- journey_events (SPEC §9, key source_topic + event_id): every action with its user. Browser
--- events move to their user as soon as a link for their anonymous_id is stored; events of no
--- known user have user_id NULL (user_via_identity says the user came from a link).
+-- journey_events (SPEC §9, key source_topic + event_id): every action, with its user or
+-- user_id NULL for events of no known user.
 CREATE VIEW IF NOT EXISTS journey_events AS
 SELECT
     source_topic, event_id, user_id, anonymous_id, ts, action, details, ingest_batch_id,
-    false AS user_via_identity
+    user_via_identity
 FROM journey_events_by_user
 UNION ALL
 SELECT
-    a.source_topic, a.event_id, i.user_id, a.anonymous_id, a.ts, a.action, a.details,
-    a.ingest_batch_id, i.user_id IS NOT NULL AS user_via_identity
-FROM journey_events_anonymous AS a
-LEFT JOIN user_identities AS i ON i.anonymous_id = a.anonymous_id;
+    source_topic, event_id, NULL::VARCHAR AS user_id, anonymous_id, ts, action, details,
+    ingest_batch_id, false AS user_via_identity
+FROM journey_events_anonymous;
 
 -- One row per user with at least one action. signed_up_at is the first signed_up action's
 -- ts, or first_seen_at (the first action's ts) with signup_inferred = true; signup_day is
