@@ -20,9 +20,10 @@ from analytics_pipeline.report.pdf import RenderedPdf, render_overview_pdf, rend
 
 PARALLEL_FROM_USERS = 2_000
 MAX_PROCESSES = 4
-# Costs in "users listed": the overview renders in about the time of 300 users, and a worker
-# spends about as long importing WeasyPrint as the run process needs to list 1,500 users.
-OVERVIEW_COST = 300
+# Costs in "users listed" (about 0.7 ms of CPU each): the overview with its charts costs
+# about as much as 1,000 users, and a worker spends about as long importing WeasyPrint as
+# the run process needs to list 1,500 users.
+OVERVIEW_COST = 1_000
 WORKER_START_COST = 1_500
 
 
