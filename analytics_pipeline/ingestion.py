@@ -28,6 +28,8 @@ from analytics_pipeline.warehouse.raw_writer import (
     write_batch,
 )
 
+INGEST_DUCKDB_MEMORY_LIMIT = "256MB"
+
 
 @dataclass(frozen=True, order=True)
 class OffsetRange:
@@ -143,6 +145,8 @@ def ingest_ranges(
     from kafka.structs import OffsetAndMetadata
 
     report = IngestReport(topic=topic, requested=list(ranges))
+    # Bound DuckDB's share of the run's memory; a chunk that needs more spills to disk.
+    conn.execute(f"SET memory_limit = '{INGEST_DUCKDB_MEMORY_LIMIT}'")
     ledger = read_ledger(conn, topic)
     todo = effective_ranges(ranges, ledger)
     report.read = todo
