@@ -62,3 +62,22 @@ def test_the_funnel_checks_pass_on_computed_days_and_catch_broken_rows(conn, raw
     assert days_where_daily_differs_from_stages(conn, FIRST, last) == [broken]
     conn.execute("UPDATE funnel_daily SET inactive = inactive + 1 WHERE day = ?", [broken])
     assert [row[0] for row in days_with_wrong_stage_total(conn, FIRST, last)] == [broken]
+
+
+def test_the_one_stage_check_catches_a_user_swapped_for_one_not_signed_up(conn, raw):
+    raw.add(population(FIRST, days=10, users=40, seed=9))
+    update_journeys(conn, **TOPICS)
+    compute_funnel(conn, FIRST, FIRST, inactive_after_days=15)
+    assert days_with_wrong_stage_rows(conn, FIRST, FIRST) == []
+    [(victim,)] = conn.execute(
+        "SELECT user_id FROM users_by_activation_stage WHERE day = ? LIMIT 1", [FIRST]
+    ).fetchall()
+    [(late_user,)] = conn.execute(
+        "SELECT user_id FROM user_journeys WHERE signup_day > ? LIMIT 1", [FIRST]
+    ).fetchall()
+    # same number of rows, wrong set of users
+    conn.execute(
+        "UPDATE users_by_activation_stage SET user_id = ? WHERE day = ? AND user_id = ?",
+        [late_user, FIRST, victim],
+    )
+    assert [row[0] for row in days_with_wrong_stage_rows(conn, FIRST, FIRST)] == [FIRST]

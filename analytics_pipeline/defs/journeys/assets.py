@@ -2,7 +2,8 @@
 
 The step runs in the same run as each ingest (tag `analytics/after_ingest`), right after the
 raw asset. It does not need its upstream in the same run: it reads whatever raw rows are
-above its watermark, so with nothing new it costs two indexed look-ups and reports zeros.
+above its watermark, so with nothing new it costs two look-ups that zone maps answer
+without reading old rows (about 5 ms) and reports zeros.
 """
 
 import dagster as dg
