@@ -96,7 +96,9 @@ def send_pending_alerts(
     name=SEND_ALERTS_JOB,
     description="Posts pending alerts to Slack; launched by send_alerts_sensor.",
     # Ahead of queued ingest runs in the `duckdb` pool, so an alert is not stuck behind them.
-    tags={"dagster/priority": "5"},
+    # No run retries (dagster.yaml enables them): a bad token fails every retry alike, and
+    # the sensor relaunches after transient trouble itself, with a back-off.
+    tags={"dagster/priority": "5", "dagster/max_retries": "0"},
     # One op: a step subprocess (the default multiprocess executor) would only add seconds.
     executor_def=dg.in_process_executor,
 )

@@ -1,0 +1,507 @@
+"""Alert latency: from producing a sign-up to Kafka to the Slack stub receiving its message.
+
+Usage (after `make up`):
+    .venv/bin/python bench/alerts/bench_alerts.py [--signups 50] [--mean-gap 4] [--sim-rate 5]
+        [--module analytics_pipeline.definitions] [--label shipped]
+
+Everything is real and private to the run: fresh topics (3 partitions each), a fresh DuckDB
+file, a fresh PostgreSQL database for the Dagster instance (the repository's dagster.yaml),
+its own Slack stub, and `dagster-daemon run` with the shipped sensors. The simulator runs in
+live mode on the same topics as background traffic. After a warm-up sign-up, `--signups`
+sign-ups are produced at random moments (exponential gaps, mean `--mean-gap` s) and the time
+until each one's message reaches the stub is measured, then split into stages from the
+Dagster run records and the outbox's timestamps:
+
+  ingest sensor                 produce -> ingest run created (the ingest sensor's tick)
+  queue + run start             run created -> started (queue behind other runs in the
+                                `duckdb` pool, then the run worker's start-up)
+  ingest, journeys, rules       run started -> alert stored in the outbox
+  post in the same run          alert stored -> stub received (the quick post), or else
+  send sensor + send run start  alert stored -> send_alerts run started, and
+  send run work                 send run started -> stub received
+
+`--module` runs a different Definitions module (e.g. bench/alerts/coalescing_definitions.py
+via `--module coalescing_definitions`) to measure what a change would buy.
+Writes <work dir>/result.json; prints a Markdown summary for bench/alerts/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+VENV_BIN = REPO / ".venv" / "bin"
+TOKEN = "xoxb-bench-token"
+STAGES = (
+    "ingest sensor",
+    "queue + run start",
+    "ingest, journeys, rules",
+    "post in the same run",
+    "send sensor + send run start",
+    "send run work",
+)
+
+
+def dotenv(path: Path = REPO / ".env") -> dict[str, str]:
+    values: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#") and "=" in line:
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def setting(name: str) -> str:
+    return os.environ.get(name) or dotenv()[name]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+# -- the private stack -----------------------------------------------------------------
+
+
+def pg_connect(dbname: str) -> Any:
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=setting("DAGSTER_PG_HOST"),
+        port=int(setting("DAGSTER_PG_PORT")),
+        user=setting("DAGSTER_PG_USERNAME"),
+        password=setting("DAGSTER_PG_PASSWORD"),
+        dbname=dbname,
+        connect_timeout=10,
+    )
+    conn.autocommit = True
+    return conn
+
+
+def pg_execute(statement: str) -> None:
+    with closing(pg_connect(setting("DAGSTER_PG_DB"))) as conn, conn.cursor() as cursor:
+        cursor.execute(statement)
+
+
+def create_topics(names: list[str]) -> None:
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=setting("KAFKA_BOOTSTRAP_SERVERS"))
+    try:
+        admin.create_topics([NewTopic(n, 3, 1) for n in names])
+    finally:
+        admin.close()
+
+
+def delete_topics(names: list[str]) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=setting("KAFKA_BOOTSTRAP_SERVERS"))
+    try:
+        admin.delete_topics(names)
+    except Exception as error:  # best effort clean-up
+        print(f"could not delete topics {names}: {error}", file=sys.stderr)
+    finally:
+        admin.close()
+
+
+def start_stub(data_dir: Path) -> tuple[subprocess.Popen, str]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "python"),
+            str(REPO / "devstack" / "slack_stub.py"),
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--token",
+            TOKEN,
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=(data_dir / "stub.log").open("ab"),
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if "listening on " not in line:
+        raise SystemExit(f"the Slack stub did not start: {line!r}")
+    return process, line.split("listening on ", 1)[1].split()[0].rstrip("/")
+
+
+def stub_messages(url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(url + "/_stub/messages", timeout=10) as response:
+        return json.loads(response.read())["messages"]
+
+
+def stop_group(process: subprocess.Popen, grace_s: float = 20) -> None:
+    if process.poll() is not None:
+        return
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+# -- measuring -------------------------------------------------------------------------
+
+
+@dataclass
+class Signup:
+    user: str
+    produced_at: float  # just before producer.send
+    acked_at: float = 0.0
+    received_at: float | None = None  # the stub stored the message
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.received_at is None else self.received_at - self.produced_at
+
+
+def signup_value(user: str) -> bytes:
+    event = {
+        "event_id": f"bench-{uuid.uuid4().hex}",
+        "type": "api_request",
+        "ts": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "user_id": user,
+        "request": {"method": "POST", "path": "/auth/signup", "status": 201, "duration_ms": 9},
+    }
+    return json.dumps(event).encode("utf-8")
+
+
+def wait_for(predicate: Any, timeout: float, what: str, daemon: subprocess.Popen, log: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            raise SystemExit(f"dagster-daemon exited while waiting for {what}; see {log}")
+        if "Error while importing code" in log.read_text(errors="replace"):
+            raise SystemExit(f"the code location failed to load; see {log}")
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def received(url: str, users: set[str]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for message in stub_messages(url):
+        for user in users:
+            if f"`{user}`" in message["text"]:
+                found.setdefault(user, message["received_at"])
+    return found
+
+
+def breakdown(signups: list[Signup], dagster_home: Path, duckdb_path: Path) -> None:
+    """Fill each sign-up's stages from run records and the outbox (after the daemon stopped)."""
+    import duckdb
+    from dagster import DagsterInstance, RunsFilter
+
+    conn = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        rows = conn.execute(
+            "SELECT user_id, epoch_us(created_at) / 1e6, epoch_us(sent_at) / 1e6 FROM alerts "
+            "WHERE rule = 'new_signup'"
+        ).fetchall()
+    finally:
+        conn.close()
+    outbox = {user: (created, sent) for user, created, sent in rows}
+    instance = DagsterInstance.get()
+    try:
+
+        def records(job: str) -> list[tuple[float, float, float]]:
+            out = []
+            for r in instance.get_run_records(RunsFilter(job_name=job)):
+                if r.start_time is None or r.end_time is None:
+                    continue
+                created = r.create_timestamp
+                if created.tzinfo is None:
+                    created = created.replace(tzinfo=UTC)
+                out.append((created.timestamp(), r.start_time, r.end_time))
+            return out
+
+        ingest_runs = records("ingest_backend")
+        send_runs = records("send_alerts")
+    finally:
+        instance.dispose()
+
+    def run_around(runs: list[tuple[float, float, float]], at: float) -> tuple | None:
+        inside = [r for r in runs if r[1] - 0.5 <= at <= r[2] + 0.5]
+        return min(inside, key=lambda r: r[1]) if inside else None
+
+    for s in signups:
+        if s.user not in outbox or s.received_at is None:
+            continue
+        created, sent = outbox[s.user]
+        ingest = run_around(ingest_runs, created)
+        if ingest is None:
+            continue
+        s.stages = {
+            "ingest sensor": ingest[0] - s.produced_at,
+            "queue + run start": ingest[1] - ingest[0],
+            "ingest, journeys, rules": created - ingest[1],
+        }
+        send = run_around(send_runs, sent) if sent else None
+        if send is None:  # posted by the rules' own run
+            s.stages["post in the same run"] = s.received_at - created
+        else:
+            s.stages["send sensor + send run start"] = send[1] - created
+            s.stages["send run work"] = s.received_at - send[1]
+
+
+def slack_call_seconds(api_url: str, calls: int = 50) -> float:
+    """Median duration of one chat.postMessage to the stub through the product's client."""
+    sys.path.insert(0, str(REPO))
+    from analytics_pipeline.resources.slack import SlackResource
+
+    client = SlackResource(bot_token=TOKEN, api_url=api_url).client()
+    durations = []
+    for i in range(calls):
+        started = time.perf_counter()
+        client.chat_postMessage(channel="#bench-calls", text=f"call {i}")
+        durations.append(time.perf_counter() - started)
+    return statistics.median(durations)
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--signups", type=int, default=50)
+    parser.add_argument("--mean-gap", type=float, default=4.0, help="mean seconds between")
+    parser.add_argument("--sim-rate", type=float, default=5.0, help="simulator events/s (0: off)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--module", default="analytics_pipeline.definitions")
+    parser.add_argument("--label", default="shipped settings")
+    parser.add_argument("--timeout", type=float, default=300, help="wait after the last one")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir and database")
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()
+    run_id = uuid.uuid4().hex[:8]
+    work = REPO / "bench" / ".work" / f"alerts-{run_id}"
+    work.mkdir(parents=True)
+    dagster_home = work / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copyfile(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    database = f"dagster_bench_{run_id}"
+    topics = [f"bench-alerts-{run_id}-clickstream", f"bench-alerts-{run_id}-backend"]
+    duckdb_path = work / "analytics.duckdb"
+    (work / "workspace.yaml").write_text(
+        "load_from:\n  - python_module:\n"
+        f"      module_name: {args.module}\n"
+        "      location_name: analytics_pipeline\n"
+        f"      working_directory: {HERE if '.' not in args.module else REPO}\n",
+        encoding="utf-8",
+    )
+
+    pg_execute(f'CREATE DATABASE "{database}"')
+    create_topics(topics)
+    stub, stub_url = start_stub(work / "slack")
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_PG_HOST": setting("DAGSTER_PG_HOST"),
+        "DAGSTER_PG_PORT": setting("DAGSTER_PG_PORT"),
+        "DAGSTER_PG_USERNAME": setting("DAGSTER_PG_USERNAME"),
+        "DAGSTER_PG_PASSWORD": setting("DAGSTER_PG_PASSWORD"),
+        "DAGSTER_PG_DB": database,
+        "KAFKA_BOOTSTRAP_SERVERS": setting("KAFKA_BOOTSTRAP_SERVERS"),
+        "ANALYTICS_CLICKSTREAM_TOPIC": topics[0],
+        "ANALYTICS_BACKEND_TOPIC": topics[1],
+        "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
+        "ANALYTICS_REPORTS_DIR": str(work / "reports"),
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_API_URL": stub_url + "/api/",
+        "SLACK_ALERTS_CHANNEL": "#portal-alerts",
+    }
+    daemon = simulator = None
+    signups: list[Signup] = []
+    measured = False
+    try:
+        with (work / "daemon.log").open("wb") as log:
+            daemon = subprocess.Popen(
+                [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(work / "workspace.yaml")],
+                cwd=work,  # Dagster's CLI would load the repository's .env from the cwd
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if args.sim_rate > 0:
+            with (work / "simulator.log").open("wb") as log:
+                simulator = subprocess.Popen(
+                    [
+                        str(VENV_BIN / "analytics-pipeline"),
+                        "simulate",
+                        "--live",
+                        "--rate",
+                        str(args.sim_rate),
+                        "--seed",
+                        str(args.seed),
+                    ],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(bootstrap_servers=setting("KAFKA_BOOTSTRAP_SERVERS"), linger_ms=0)
+        rng = random.Random(args.seed)
+
+        def produce(user: str) -> Signup:
+            signup = Signup(user=user, produced_at=time.time())
+            producer.send(topics[1], value=signup_value(user), key=user.encode()).get(timeout=30)
+            signup.acked_at = time.time()
+            return signup
+
+        print("warming up (daemon start, first runs) ...", file=sys.stderr)
+        warm = produce(f"warmup-{run_id}")
+        wait_for(
+            lambda: received(stub_url, {warm.user}),
+            300,
+            "the warm-up alert",
+            daemon,
+            work / "daemon.log",
+        )
+        print(f"warm-up alert after {time.time() - warm.produced_at:.1f} s", file=sys.stderr)
+
+        for i in range(args.signups):
+            time.sleep(rng.expovariate(1 / args.mean_gap))
+            signups.append(produce(f"bench-{run_id}-{i:03d}"))
+            print(f"produced {i + 1}/{args.signups}", file=sys.stderr, end="\r")
+        users = {s.user for s in signups}
+        deadline = time.monotonic() + args.timeout
+        arrived: dict[str, float] = {}
+        while time.monotonic() < deadline and len(arrived) < len(users):
+            if daemon.poll() is not None:
+                raise SystemExit(f"dagster-daemon exited; see {work / 'daemon.log'}")
+            arrived = received(stub_url, users)
+            time.sleep(0.2)
+        for s in signups:
+            s.received_at = arrived.get(s.user)
+        duplicates = len(
+            [m for m in stub_messages(stub_url) if any(f"`{u}`" in m["text"] for u in users)]
+        ) - len(arrived)
+        call_s = slack_call_seconds(stub_url + "/api/")
+        measured = True
+    finally:
+        if simulator is not None:
+            stop_group(simulator)
+        if daemon is not None:
+            stop_group(daemon)
+        stub.terminate()
+        stub.wait(timeout=10)
+        if not measured and not args.keep:
+            cleanup(database, topics, work)
+
+    os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_")})
+    breakdown(signups, dagster_home, duckdb_path)
+    latencies = [s.latency for s in signups if s.latency is not None]
+    missing = len(signups) - len(latencies)
+    if missing:  # not there within the timeout: they count as the slowest
+        latencies += [float("inf")] * missing
+    stage_medians = {
+        f"{name} (n={len(values)})": statistics.median(values)
+        for name in STAGES
+        if (values := [s.stages[name] for s in signups if name in s.stages])
+    }
+    result = {
+        "label": args.label,
+        "module": args.module,
+        "signups": len(signups),
+        "mean_gap_s": args.mean_gap,
+        "simulator_rate": args.sim_rate,
+        "p50_s": statistics.median(latencies),
+        "p95_s": percentile(latencies, 95),
+        "max_s": max(latencies),
+        "min_s": min(latencies),
+        "mean_gap_measured_s": (signups[-1].produced_at - signups[0].produced_at)
+        / max(1, len(signups) - 1),
+        "duplicates": duplicates,
+        "missing_after_timeout": missing,
+        "timeout_s": args.timeout,
+        "stage_medians_s": stage_medians,
+        "slack_call_median_s": call_s,
+        "latencies_s": latencies,
+        "per_signup": [
+            {
+                "at_s": round(x.produced_at - signups[0].produced_at, 3),
+                "latency_s": x.latency,
+                "stages_s": x.stages,
+            }
+            for x in signups
+        ],
+        "machine": f"{platform.node()} ({os.cpu_count()} cores)",
+        "load_average_1m_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+        "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "work_dir": str(work),
+    }
+    (work / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    slug = "".join(c if c.isalnum() else "-" for c in args.label)
+    last = REPO / "bench" / ".work" / f"alerts-last-{slug}.json"
+    last.write_text(json.dumps(result, indent=2), encoding="utf-8")
+
+    print(f"\n### {args.label} ({result['at']}, {result['machine']})\n")
+    print(
+        f"{len(latencies)} sign-ups, mean gap {args.mean_gap} s, simulator "
+        f"{args.sim_rate} events/s, duplicates at the stub: {duplicates}, not arrived "
+        f"{args.timeout:.0f} s after the last produce: {missing}, load average "
+        f"{result['load_average_1m_before_after']}\n"
+    )
+    print("| p50 | p95 | max | min |\n|---:|---:|---:|---:|")
+    print(
+        f"| {result['p50_s']:.1f} s | {result['p95_s']:.1f} s | {result['max_s']:.1f} s "
+        f"| {result['min_s']:.1f} s |\n"
+    )
+    print("| stage (median) | seconds |\n|---|---:|")
+    for name, value in stage_medians.items():
+        print(f"| {name} | {value:.2f} |")
+    print(f"| (the chat.postMessage call itself) | {call_s:.3f} |")
+
+    if not args.keep:
+        cleanup(database, topics, work)
+    return 0
+
+
+def cleanup(database: str, topics: list[str], work: Path) -> None:
+    with suppress(Exception):
+        pg_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    delete_topics(topics)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
