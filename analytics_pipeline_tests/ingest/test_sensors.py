@@ -6,6 +6,7 @@ import json
 
 import dagster as dg
 import pytest
+from dagster._core.utils import make_new_run_id
 
 from analytics_pipeline.defs import ingest
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
@@ -16,9 +17,13 @@ def sensor(name: str) -> dg.SensorDefinition:
     return getattr(ingest, name)
 
 
-def tick(sensor_def, kafka: KafkaResource, warehouse: WarehouseResource, cursor=None):
+def tick(
+    sensor_def, kafka: KafkaResource, warehouse: WarehouseResource, cursor=None, instance=None
+):
     context = dg.build_sensor_context(
-        cursor=cursor, resources={"kafka": kafka, "warehouse": warehouse}
+        cursor=cursor,
+        resources={"kafka": kafka, "warehouse": warehouse},
+        instance=instance or dg.DagsterInstance.ephemeral(),
     )
     return sensor_def(context)
 
@@ -85,3 +90,34 @@ def test_unreachable_kafka_fails_the_tick_naming_the_bootstrap_servers(make_kafk
     with pytest.raises(KafkaUnavailableError, match=r"127\.0\.0\.1:1") as error:
         tick(sensor("clickstream_ingest_sensor"), unreachable, warehouse)
     assert "KAFKA_BOOTSTRAP_SERVERS" in str(error.value)
+
+
+def test_a_run_still_queued_for_the_topic_holds_new_requests_until_it_starts(
+    topics, produce, make_kafka, warehouse, dagster_instance
+):
+    clickstream, _ = topics
+    produce(clickstream, [b"m"] * 3, partition=0)
+    sensor_def = sensor("clickstream_ingest_sensor")
+    first = tick(sensor_def, make_kafka(), warehouse, instance=dagster_instance)
+    [request] = first.run_requests
+    queued = dagster_instance.add_run(
+        dg.DagsterRun(
+            job_name="ingest_clickstream",
+            run_id=make_new_run_id(),
+            status=dg.DagsterRunStatus.NOT_STARTED,
+            tags=request.tags,
+        )
+    )
+    produce(clickstream, [b"m"] * 2, partition=1)
+
+    held = tick(sensor_def, make_kafka(), warehouse, first.cursor, instance=dagster_instance)
+    assert isinstance(held, dg.SkipReason) and queued.run_id in held.skip_message
+
+    dagster_instance.handle_run_event(
+        queued.run_id,
+        dg.DagsterEvent(
+            event_type_value=dg.DagsterEventType.RUN_START.value, job_name="ingest_clickstream"
+        ),
+    )
+    after = tick(sensor_def, make_kafka(), warehouse, first.cursor, instance=dagster_instance)
+    assert [ranges_of(r) for r in after.run_requests] == [[(1, 0, 2)]]

@@ -10,6 +10,7 @@ from analytics_pipeline.ingestion import plan_runs, run_key
 from analytics_pipeline.resources.kafka import KafkaResource
 
 SENSOR_INTERVAL_SECONDS = 5
+TOPIC_TAG = "analytics/topic"
 
 
 def _load_cursor(raw: str | None, topic: str) -> dict[int, int]:
@@ -32,6 +33,19 @@ def build_ingest_sensor(kind: str, topic_attr: str, job_name: str) -> dg.SensorD
     )
     def ingest_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource):
         topic = getattr(kafka, topic_attr)
+        waiting = context.instance.get_runs(
+            dg.RunsFilter(
+                job_name=job_name,
+                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
+                tags={TOPIC_TAG: topic},
+            ),
+            limit=1,
+        )
+        if waiting:
+            # Coalesce: leave the cursor where it is, so the next tick after this run starts
+            # requests one run for everything that arrived meanwhile. The queue then holds at
+            # most one waiting run per topic instead of growing under sustained traffic.
+            return dg.SkipReason(f"run {waiting[0].run_id} for {topic} is still queued")
         cursor = _load_cursor(context.cursor, topic)
         ends = kafka.end_offsets(topic)
         runs = plan_runs(cursor, ends, kafka.max_batch)
@@ -55,7 +69,7 @@ def build_ingest_sensor(kind: str, topic_attr: str, job_name: str) -> dg.SensorD
                         }
                     },
                     tags={
-                        "analytics/topic": topic,
+                        TOPIC_TAG: topic,
                         "analytics/messages": str(sum(r.size for r in ranges)),
                     },
                 )
