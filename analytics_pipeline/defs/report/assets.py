@@ -1,18 +1,20 @@
 """`funnel_report`: the day's PDFs and their Slack delivery, one daily partition per report."""
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
 
-from analytics_pipeline.report.daily import DailyReport, produce_report
 from analytics_pipeline.report.ledger import Delivery
 from analytics_pipeline.report.model import STAGE_TITLES, STAGES, ReportData
 from analytics_pipeline.report.queries import FunnelNotMaterialised
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.settings import load_settings
+
+if TYPE_CHECKING:
+    from analytics_pipeline.report.daily import DailyReport
 
 # The funnel's partitions (built from the same setting as analytics_pipeline.defs.funnel).
 report_partitions = dg.DailyPartitionsDefinition(start_date=load_settings().funnel_start_date)
@@ -66,7 +68,7 @@ def _deliveries_markdown(rows: dict[str, Delivery], actions: dict[str, str]) -> 
     return "\n".join(lines)
 
 
-def _metadata(report: DailyReport) -> dict[str, Any]:
+def _metadata(report: "DailyReport") -> dict[str, Any]:
     """What the UI shows for a materialisation: PDF paths, page counts, the funnel table."""
     rendered, data = report.rendered, report.data
     metadata: dict[str, Any] = {
@@ -112,6 +114,10 @@ def funnel_report(
     settings = load_settings()
     day = date.fromisoformat(context.partition_key)
     try:
+        # Imported here: WeasyPrint and matplotlib cost ~0.8 s, which every ingest run and
+        # sensor evaluation would otherwise pay just to load the code location.
+        from analytics_pipeline.report.daily import produce_report
+
         report = produce_report(
             warehouse.connect,
             day,
