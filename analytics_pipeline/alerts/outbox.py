@@ -55,10 +55,21 @@ WHERE j.ingest_batch_id <= $upto AND j.ts >= $context_since
     )
 """
 
-DEPLOYMENT_EVENTS_SQL = f"""
-SELECT {_EVENT_COLUMNS}
-FROM journey_events AS j
-WHERE j.ts >= $since AND list_contains($actions, j.action)
+# The clock rule's input: deployment actions of the last day, only the deployment id of their
+# details, and not those of deployments already reported slow (they cannot alert again).
+DEPLOYMENT_EVENTS_SQL = """
+WITH recent AS (
+    SELECT
+        event_id, user_id, ts, action,
+        json_extract_string(details, '$.deployment_id') AS deployment_id
+    FROM journey_events
+    WHERE ts >= $since AND list_contains($actions, action)
+)
+SELECT event_id, user_id, epoch_us(ts), action, deployment_id
+FROM recent
+WHERE deployment_id IS NULL OR deployment_id NOT IN (
+    SELECT entity FROM alerts WHERE rule = 'deployment_slow' AND entity IS NOT NULL
+)
 """
 
 INSERT_ALERTS_SQL = """
@@ -199,7 +210,16 @@ def deployment_events(
         DEPLOYMENT_EVENTS_SQL,
         {"since": now - thresholds.lookback, "actions": sorted(DEPLOYMENT_ACTIONS)},
     ).fetchall()
-    return _events(rows)
+    return [
+        ActionEvent(
+            event_id=event_id,
+            user_id=user_id,
+            ts=_micros_to_datetime(micros),
+            action=action,
+            details={"deployment_id": deployment_id},
+        )
+        for event_id, user_id, micros, action, deployment_id in rows
+    ]
 
 
 def insert_alerts(
