@@ -58,18 +58,18 @@ def funnel_chart(funnel: FunnelDay) -> str:
     """Cumulative funnel of the day: all sign-ups -> ever activated -> active now."""
     ever_activated = funnel.activated + funnel.active + funnel.inactive
     steps = [
-        ("Signed up (all)", funnel.total, STAGE_COLOURS["signed_up"]),
+        ("Signed up (all)", funnel.signed_up_users, STAGE_COLOURS["signed_up"]),
         ("Activated (ever)", ever_activated, STAGE_COLOURS["activated"]),
         ("Active now", funnel.active, STAGE_COLOURS["active"]),
     ]
-    widest = max(funnel.total, 1)
+    widest = max(funnel.signed_up_users, 1)
     with rc_context(_RC):
         figure = Figure(figsize=(6.4, 1.35))
         axes = figure.subplots()
         for row, (label, value, colour) in enumerate(steps):
             y = len(steps) - 1 - row
             axes.barh(y, value, left=(widest - value) / 2, color=colour, height=0.72)
-            share = f" ({value / widest:.0%})" if row and funnel.total else ""
+            share = f" ({value / widest:.0%})" if row and funnel.signed_up_users else ""
             axes.text(widest / 2, y, f"{label}: {value:,}{share}", ha="center", va="center")
         axes.set_xlim(0, widest)
         axes.set_ylim(-0.6, len(steps) - 0.4)

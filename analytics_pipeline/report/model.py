@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-STAGES: tuple[str, ...] = ("signed_up", "activated", "active", "inactive")
+from analytics_pipeline.warehouse.funnel import STAGES, FunnelDay
 
 STAGE_TITLES: dict[str, str] = {
     "signed_up": "Signed up",
@@ -25,27 +25,6 @@ def stage_rules(inactive_after_days: int) -> dict[str, str]:
         "active": f"Meaningful actions on two or more days, the latest within the last {w} days.",
         "inactive": f"Had meaningful actions, but none in the last {w} days.",
     }
-
-
-@dataclass(frozen=True)
-class FunnelDay:
-    """One row of `funnel_daily`."""
-
-    day: date
-    new_signups: int
-    signed_up: int
-    activated: int
-    active: int
-    inactive: int
-    newly_activated: int
-    newly_inactive: int
-
-    def count(self, stage: str) -> int:
-        return int(getattr(self, stage))
-
-    @property
-    def total(self) -> int:
-        return self.signed_up + self.activated + self.active + self.inactive
 
 
 @dataclass(frozen=True)

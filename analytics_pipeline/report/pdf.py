@@ -100,13 +100,17 @@ def overview_html(data: ReportData) -> str:
     )
 
     summaries = data.summaries()
-    total_change = None if data.previous is None else data.funnel.total - data.previous.total
+    total_change = (
+        None
+        if data.previous is None
+        else data.funnel.signed_up_users - data.previous.signed_up_users
+    )
     return render_html(
         "overview.html.j2",
         day=data.day.isoformat(),
         previous_day=None if data.previous is None else data.previous.day.isoformat(),
         summaries=summaries,
-        total=data.funnel.total,
+        total=data.funnel.signed_up_users,
         total_change=total_change,
         funnel=data.funnel,
         trend=list(data.trend),

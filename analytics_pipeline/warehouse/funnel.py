@@ -39,6 +39,10 @@ class FunnelDay:
     newly_activated: int
     newly_inactive: int
 
+    def count(self, stage: str) -> int:
+        """Users in `stage` (one of STAGES) that day."""
+        return int(getattr(self, stage))
+
     @property
     def signed_up_users(self) -> int:
         return self.signed_up + self.activated + self.active + self.inactive

@@ -45,7 +45,7 @@ def funnel_markdown(data: ReportData) -> str:
             f"| {summary.title} | {summary.count:,} | {change} | {summary.entered_today:,} |"
         )
     f = data.funnel
-    lines.append(f"| **all signed-up users** | **{f.total:,}** | | |")
+    lines.append(f"| **all signed-up users** | **{f.signed_up_users:,}** | | |")
     lines.append("")
     lines.append(
         f"New sign-ups {f.new_signups:,} · newly activated {f.newly_activated:,} · "
