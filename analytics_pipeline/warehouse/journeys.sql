@@ -198,7 +198,7 @@ FROM _jb_reattributed;
 
 -- name: touched_users
 -- Users who gained actions (new or re-attributed to them) and users who lost some; the
--- latter ("lost") are recomputed from journey_events, the others merged incrementally.
+-- latter ("lost") are rebuilt from their remaining actions, the others merged incrementally.
 CREATE OR REPLACE TEMP TABLE _jb_touched AS
 SELECT user_id, bool_or(lost) AS lost
 FROM (
