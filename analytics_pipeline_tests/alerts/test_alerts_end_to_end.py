@@ -87,7 +87,7 @@ def test_replaying_the_same_kafka_range_posts_one_message(
     assert "New sign-up" in message["text"] and "`user-replay`" in message["text"]
 
 
-def test_a_signup_produced_to_kafka_reaches_the_stub_as_one_message_through_the_daemon(
+def test_signups_produced_to_kafka_reach_the_stub_once_each_through_the_daemon(
     new_topics: Callable[..., tuple[str, str]],
     produce: Callable[..., list[tuple[int, int]]],
     dagster_daemon: Callable[..., Any],
@@ -95,6 +95,8 @@ def test_a_signup_produced_to_kafka_reaches_the_stub_as_one_message_through_the_
     slack_stub: SlackStub,
     tmp_path: Path,
 ) -> None:
+    """The first sign-up is posted by its ingest run; the second meets a Slack 500 there and is
+    posted by the send_alerts run that send_alerts_sensor launches."""
     clickstream, backend = new_topics(partitions=1)
     daemon = dagster_daemon(
         {
@@ -107,10 +109,9 @@ def test_a_signup_produced_to_kafka_reaches_the_stub_as_one_message_through_the_
             "SLACK_ALERTS_CHANNEL": "#portal-alerts",
         }
     )
-    user = f"user-{uuid.uuid4().hex[:6]}"
-    produce(backend, [signup_event(user)], partition=0)
+    started = datetime.now(UTC)
 
-    def posted() -> list[dict[str, Any]]:
+    def posted(user: str) -> list[dict[str, Any]]:
         assert daemon.alive(), daemon.log_tail()
         failed = dagster_instance.get_run_records(
             RunsFilter(statuses=[DagsterRunStatus.FAILURE], created_after=started)
@@ -118,10 +119,34 @@ def test_a_signup_produced_to_kafka_reaches_the_stub_as_one_message_through_the_
         assert not failed, run_failures(dagster_instance, failed)
         return [m for m in slack_stub.messages("#portal-alerts") if f"`{user}`" in m["text"]]
 
-    started = datetime.now(UTC)
-    (message,) = wait_until(
-        posted, timeout=240, interval=0.5, message=f"no Slack message; see {daemon.log_path}"
+    def arrives(user: str) -> dict[str, Any]:
+        (message,) = wait_until(
+            lambda: posted(user),
+            timeout=240,
+            interval=0.5,
+            message=f"no Slack message for {user}; see {daemon.log_path}",
+        )
+        return message
+
+    first, second = (f"user-{uuid.uuid4().hex[:6]}" for _ in range(2))
+    produce(backend, [signup_event(first)], partition=0)
+    assert "New sign-up" in arrives(first)["text"]
+
+    slack_stub.fail("chat.postMessage", [{"status": 500}])
+    produce(backend, [signup_event(second)], partition=0)
+    assert "New sign-up" in arrives(second)["text"]
+    wait_until(
+        lambda: dagster_instance.get_runs(
+            RunsFilter(
+                job_name="send_alerts",
+                statuses=[DagsterRunStatus.SUCCESS],
+                created_after=started,
+            )
+        ),
+        timeout=60,
+        message="no send_alerts run succeeded",
     )
-    assert "New sign-up" in message["text"]
-    time.sleep(5)  # further sensor ticks and send runs must not post it again
-    assert len(posted()) == 1
+    assert [c["status"] for c in slack_stub.calls("chat.postMessage")] == [200, 500, 200]
+
+    time.sleep(5)  # further sensor ticks and runs must not post anything again
+    assert len(posted(first)) == 1 and len(posted(second)) == 1
