@@ -20,8 +20,8 @@ Dagster run records and the outbox's timestamps:
   send sensor + send run start  alert stored -> send_alerts run started, and
   send run work                 send run started -> stub received
 
-`--module` runs a different Definitions module (e.g. bench/alerts/coalescing_definitions.py
-via `--module coalescing_definitions`) to measure what a change would buy.
+`--module` runs a different Definitions module (a file in bench/alerts/ or a dotted module
+path) to measure what a change would buy.
 Writes <work dir>/result.json; prints a Markdown summary for bench/alerts/RESULTS.md.
 """
 
