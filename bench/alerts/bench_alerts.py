@@ -22,7 +22,8 @@ Dagster run records and the outbox's timestamps:
 
 `--module` runs a different Definitions module (a file in bench/alerts/ or a dotted module
 path) to measure what a change would buy.
-Writes <work dir>/result.json; prints a Markdown summary for bench/alerts/RESULTS.md.
+Prints a Markdown summary and writes it into the "latest run" block of
+bench/alerts/RESULTS.md (the analysis around it is hand-written).
 """
 
 from __future__ import annotations
@@ -302,6 +303,12 @@ def main() -> int:
     parser.add_argument("--label", default="shipped settings")
     parser.add_argument("--timeout", type=float, default=300, help="wait after the last one")
     parser.add_argument("--keep", action="store_true", help="keep the work dir and database")
+    parser.add_argument(
+        "--no-write-results",
+        dest="write_results",
+        action="store_false",
+        help="do not update the 'latest run' block of bench/alerts/RESULTS.md",
+    )
     args = parser.parse_args()
 
     load_before = os.getloadavg()
@@ -474,26 +481,55 @@ def main() -> int:
     last = REPO / "bench" / ".work" / f"alerts-last-{slug}.json"
     last.write_text(json.dumps(result, indent=2), encoding="utf-8")
 
-    print(f"\n### {args.label} ({result['at']}, {result['machine']})\n")
-    print(
-        f"{len(latencies)} sign-ups, mean gap {args.mean_gap} s, simulator "
-        f"{args.sim_rate} events/s, duplicates at the stub: {duplicates}, not arrived "
-        f"{args.timeout:.0f} s after the last produce: {missing}, load average "
-        f"{result['load_average_1m_before_after']}\n"
-    )
-    print("| p50 | p95 | max | min |\n|---:|---:|---:|---:|")
-    print(
-        f"| {result['p50_s']:.1f} s | {result['p95_s']:.1f} s | {result['max_s']:.1f} s "
-        f"| {result['min_s']:.1f} s |\n"
-    )
-    print("| stage (median) | seconds |\n|---|---:|")
-    for name, value in stage_medians.items():
-        print(f"| {name} | {value:.2f} |")
-    print(f"| (the chat.postMessage call itself) | {call_s:.3f} |")
+    summary = markdown_summary(args, result, stage_medians, call_s)
+    print("\n" + summary)
+    if args.write_results:
+        write_latest_run(summary)
 
     if not args.keep:
         cleanup(database, topics, work)
     return 0
+
+
+def markdown_summary(
+    args: argparse.Namespace, result: dict[str, Any], stages: dict[str, float], call_s: float
+) -> str:
+    lines = [
+        f"### {args.label} ({result['at']}, {result['machine']})",
+        "",
+        f"{result['signups']} sign-ups, mean gap {args.mean_gap} s, simulator {args.sim_rate} "
+        f"events/s, duplicates at the stub: {result['duplicates']}, not arrived "
+        f"{args.timeout:.0f} s after the last produce: {result['missing_after_timeout']}, "
+        f"load average {result['load_average_1m_before_after']}",
+        "",
+        "| p50 | p95 | max | min |",
+        "|---:|---:|---:|---:|",
+        f"| {result['p50_s']:.1f} s | {result['p95_s']:.1f} s | {result['max_s']:.1f} s "
+        f"| {result['min_s']:.1f} s |",
+        "",
+        "| stage (median) | seconds |",
+        "|---|---:|",
+        *[f"| {name} | {value:.2f} |" for name, value in stages.items()],
+        f"| (the chat.postMessage call itself) | {call_s:.3f} |",
+    ]
+    return "\n".join(lines)
+
+
+LATEST_BEGIN = "<!-- latest run: written by bench_alerts.py -->"
+LATEST_END = "<!-- end of latest run -->"
+
+
+def write_latest_run(summary: str) -> None:
+    """Replace the 'latest run' block of RESULTS.md; the hand-written analysis stays."""
+    path = HERE / "RESULTS.md"
+    text = path.read_text(encoding="utf-8")
+    if LATEST_BEGIN in text and LATEST_END in text:
+        head, rest = text.split(LATEST_BEGIN, 1)
+        tail = rest.split(LATEST_END, 1)[1]
+        text = f"{head}{LATEST_BEGIN}\n{summary}\n{LATEST_END}{tail}"
+    else:
+        text += f"\n## Latest run\n\n{LATEST_BEGIN}\n{summary}\n{LATEST_END}\n"
+    path.write_text(text, encoding="utf-8")
 
 
 def cleanup(database: str, topics: list[str], work: Path) -> None:
