@@ -99,8 +99,11 @@ def pg_connect(dbname: str) -> Any:
     return conn
 
 
+ADMIN_DB = setting("DAGSTER_PG_DB")  # read before the bench points DAGSTER_PG_DB elsewhere
+
+
 def pg_execute(statement: str) -> None:
-    with closing(pg_connect(setting("DAGSTER_PG_DB"))) as conn, conn.cursor() as cursor:
+    with closing(pg_connect(ADMIN_DB)) as conn, conn.cursor() as cursor:
         cursor.execute(statement)
 
 
@@ -533,8 +536,10 @@ def write_latest_run(summary: str) -> None:
 
 
 def cleanup(database: str, topics: list[str], work: Path) -> None:
-    with suppress(Exception):
+    try:
         pg_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    except Exception as error:
+        print(f"could not drop database {database}: {error}", file=sys.stderr)
     delete_topics(topics)
     shutil.rmtree(work, ignore_errors=True)
 
