@@ -9,7 +9,7 @@ source "${here}/lib.sh"
 # One up/down at a time per checkout (two test sessions starting at once must not race).
 mkdir -p "$DEVSTACK_PIDS"
 exec 9>"${DEVSTACK_PIDS}/stack.lock"
-flock -w 600 9 || devstack_die "another devstack up/down has held ${DEVSTACK_PIDS}/stack.lock for 10 minutes"
+flock -w 120 9 || devstack_die "another devstack up/down has held ${DEVSTACK_PIDS}/stack.lock for 2 minutes (holders: $(fuser "${DEVSTACK_PIDS}/stack.lock" 2>/dev/null || echo unknown))"
 
 bash "${here}/slack.sh" stop
 bash "${here}/kafka.sh" stop

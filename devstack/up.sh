@@ -11,15 +11,17 @@ source "${here}/lib.sh"
 # One up/down at a time per checkout (two test sessions starting at once must not race).
 mkdir -p "$DEVSTACK_PIDS"
 exec 9>"${DEVSTACK_PIDS}/stack.lock"
-flock -w 600 9 || devstack_die "another devstack up/down has held ${DEVSTACK_PIDS}/stack.lock for 10 minutes"
+flock -w 120 9 || devstack_die "another devstack up/down has held ${DEVSTACK_PIDS}/stack.lock for 2 minutes (holders: $(fuser "${DEVSTACK_PIDS}/stack.lock" 2>/dev/null || echo unknown))"
 
 mkdir -p "$DEVSTACK_LOGS" "$DEVSTACK_PIDS"
 [[ -x "$DEVSTACK_PYTHON" ]] ||
     devstack_warn "${DEVSTACK_PYTHON} is missing (run: make venv); Kafka readiness is checked by port only"
 
-bash "${here}/kafka.sh" start
-bash "${here}/postgres.sh" start
-bash "${here}/slack.sh" start
+# The services must not inherit the lock (fd 9): a daemon holding it would make every later
+# up/down wait for it until the timeout.
+bash "${here}/kafka.sh" start 9>&-
+bash "${here}/postgres.sh" start 9>&-
+bash "${here}/slack.sh" start 9>&-
 
 devstack_say "stack is up. Kafka ${KAFKA_BOOTSTRAP_SERVERS}, PostgreSQL ${DAGSTER_PG_HOST}:${DAGSTER_PG_PORT}/${DAGSTER_PG_DB}"
 devstack_say "logs: ${DEVSTACK_LOGS}/ (kafka/server.log, slack_stub.log); stop with: make down"
