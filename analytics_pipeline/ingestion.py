@@ -3,7 +3,7 @@
 The sensor plans ranges from `end_offsets()` alone (`plan_runs`, pure); a run then reads its
 ranges (`ingest_ranges`) starting from the warehouse ledger, so a range that was already
 stored is skipped and a range left behind by a failed run is picked up by the next one.
-Each chunk of at most `max_batch` messages is one DuckDB transaction; consumer-group offsets
+Each batch of at most `max_batch` messages is one DuckDB transaction; consumer-group offsets
 are committed only after that transaction.
 """
 
@@ -15,20 +15,24 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 import duckdb
 
 from analytics_pipeline.events.wire import Kind
 from analytics_pipeline.warehouse.raw_writer import (
     BatchResult,
-    PreparedBatch,
     RawRecord,
+    Staging,
+    merge_part,
     prepare_batch,
     read_ledger,
-    write_batch,
 )
 
 INGEST_DUCKDB_MEMORY_LIMIT = "256MB"
+# Messages validated at a time on the writer thread while the next ones are polled.
+STAGE_PART = 10_000
 
 
 @dataclass(frozen=True, order=True)
@@ -135,11 +139,13 @@ def ingest_ranges(
     stall_timeout_s: float = 30.0,
     commit_offsets: bool = True,
     progress: Callable[[IngestReport], None] | None = None,
+    part_size: int = STAGE_PART,
 ) -> IngestReport:
     """Read `ranges` of `topic` and store them chunk by chunk; returns what happened.
 
     After each chunk's transaction the consumer group's offsets are committed too (unless
-    `commit_offsets` is off), so standard Kafka lag tools see the progress.
+    `commit_offsets` is off), so standard Kafka lag tools see the progress. A batch is
+    validated `part_size` messages at a time while the next part is polled.
     """
     from kafka import TopicPartition
     from kafka.structs import OffsetAndMetadata
@@ -162,14 +168,16 @@ def ingest_ranges(
         report.lost_to_retention += min(start, r.end) - r.start
         consumer.seek(tp, start)
 
-    chunk: list[RawRecord] = []
+    part: list[RawRecord] = []
+    part_size = min(part_size, max_batch)
+    batch, batch_size, staging = BatchResult(topic=topic), 0, Staging(conn, kind, _now())
     positions = {p: consumer.position(tp) for p, tp in partitions.items()}
     active = {p for p in partitions if positions[p] < ends[p]}
     last_progress = time.monotonic()
 
-    def committed(batch: BatchResult, chunk_ends: dict[int, int]) -> None:
-        """Runs once a chunk's transaction is durable: report it, then tell Kafka."""
-        report.add(batch)
+    def committed(result: BatchResult, chunk_ends: dict[int, int]) -> None:
+        """Runs once a batch's transaction is durable: report it, then tell Kafka."""
+        report.add(result)
         if commit_offsets:
             consumer.commit(
                 {partitions[p]: OffsetAndMetadata(o, "", -1) for p, o in chunk_ends.items()}
@@ -177,14 +185,16 @@ def ingest_ranges(
         if progress is not None:
             progress(report)
 
-    # Polling runs here while the previous chunk is validated and written by DuckDB on the
-    # writer thread (DuckDB releases the GIL), so two cores overlap; one chunk in flight at most.
-    with _ChunkWriter(conn, committed) as writer:
+    # Polling runs here while DuckDB validates the previous part on the writer thread (it
+    # releases the GIL), so the two cores overlap; one job in flight at most. A batch of up to
+    # `max_batch` messages is staged part by part and committed in one transaction.
+    with _BackgroundWriter() as writer:
         while active:
-            polled = consumer.poll(timeout_ms=500, max_records=max(1, max_batch - len(chunk)))
+            room = min(part_size - len(part), max_batch - batch_size - len(part))
+            polled = consumer.poll(timeout_ms=500, max_records=max(1, room))
             for tp, messages in polled.items():
                 end = ends[tp.partition]
-                chunk.extend(
+                part.extend(
                     RawRecord(m.partition, m.offset, m.value) for m in messages if m.offset < end
                 )
             for p in list(active):
@@ -200,46 +210,51 @@ def ingest_ranges(
                     f"no messages from {topic} for {stall_timeout_s:.0f}s (partition {stuck}); "
                     "the offsets may have been deleted or the broker is unavailable"
                 )
-            if len(chunk) >= max_batch or not active:
-                chunk_ends = {p: min(positions[p], ends[p]) for p in partitions}
-                now = _now()
-                batch = prepare_batch(
-                    kind=kind,
-                    topic=topic,
-                    records=chunk,
-                    ledger=ledger,
-                    end_offsets=chunk_ends,
+            batch_done = batch_size + len(part) >= max_batch or not active
+            if len(part) >= part_size or batch_done:
+                prepared = prepare_batch(
+                    kind=kind, topic=topic, records=part, ledger=ledger, seq_start=batch_size
                 )
-                writer.submit(batch, now, chunk_ends)
-                chunk = []
+                merge_part(batch, prepared.result)
+                batch_size, part = batch_size + len(part), []
+                writer.submit(partial(staging.add, prepared))
+            if batch_done:
+                chunk_ends = {p: min(positions[p], ends[p]) for p in partitions}
+                merge_part(batch, BatchResult(topic=topic, next_offsets=_past(chunk_ends, ledger)))
+                writer.submit(
+                    partial(staging.commit, batch), then=partial(committed, chunk_ends=chunk_ends)
+                )
+                batch, batch_size = BatchResult(topic=topic), 0
+                staging = Staging(conn, kind, _now())
     return report
 
 
-class _ChunkWriter:
-    """Writes prepared chunks in order on one background thread, at most one in flight."""
+def _past(offsets: Mapping[int, int], ledger: Mapping[int, int]) -> dict[int, int]:
+    """The offsets that move the ledger forward."""
+    return {p: o for p, o in offsets.items() if o > ledger.get(p, 0)}
 
-    def __init__(
-        self,
-        conn: duckdb.DuckDBPyConnection,
-        on_committed: Callable[[BatchResult, dict[int, int]], None],
-    ) -> None:
-        self._conn = conn
-        self._on_committed = on_committed
+
+class _BackgroundWriter:
+    """Runs DuckDB jobs in order on one background thread, at most one in flight; a job's
+    `then` runs on the caller's thread once the job has finished."""
+
+    def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duckdb-writer")
-        self._pending: tuple[Future[BatchResult], dict[int, int]] | None = None
+        self._pending: tuple[Future[Any], Callable[[Any], None] | None] | None = None
 
-    def submit(self, batch: PreparedBatch, now: datetime, chunk_ends: dict[int, int]) -> None:
+    def submit(self, job: Callable[[], Any], then: Callable[[Any], None] | None = None) -> None:
         self._wait()
-        future = self._executor.submit(write_batch, self._conn, batch, now)
-        self._pending = (future, chunk_ends)
+        self._pending = (self._executor.submit(job), then)
 
     def _wait(self) -> None:
         if self._pending is not None:
-            future, chunk_ends = self._pending
+            future, then = self._pending
             self._pending = None
-            self._on_committed(future.result(), chunk_ends)
+            result = future.result()
+            if then is not None:
+                then(result)
 
-    def __enter__(self) -> _ChunkWriter:
+    def __enter__(self) -> _BackgroundWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -4,9 +4,11 @@ Everything a batch writes happens in one DuckDB transaction, so a crash leaves e
 whole batch or none of it. Offsets below the `ingest_offsets` ledger are skipped and a repeated
 `event_id` is stored once (the first wins), so replaying or overlapping ranges is harmless.
 
-The work is split so the ingest loop can overlap it: `prepare_batch` only gathers the raw
-values into Arrow (cheap, on the consuming thread); `write_batch` validates them with the
-compiled wire-format query and writes, inside DuckDB (which releases the GIL).
+The work is split so the ingest loop can overlap it with polling Kafka: `prepare_batch` only
+gathers raw values into Arrow (cheap, on the consuming thread); `Staging.add` validates one part
+of a batch with the compiled wire-format query into a temporary table, inside DuckDB (which
+releases the GIL), while the next part is polled; `Staging.commit` then writes the whole
+batch in one transaction. Nothing is durable before that commit.
 """
 
 from __future__ import annotations
@@ -144,16 +146,18 @@ def prepare_batch(
     records: Sequence[RawRecord],
     ledger: Mapping[int, int],
     end_offsets: Mapping[int, int] | None = None,
+    seq_start: int = 0,
 ) -> PreparedBatch:
     """Gather `records` not yet in `ledger` into Arrow.
 
     `end_offsets` ({partition: next offset}) lets the ledger move past offsets that hold no
     message (compaction, transaction markers); by default it is the last offset read + 1.
+    `seq_start` numbers the records after those of earlier parts of the same batch.
     """
     result = BatchResult(topic=topic, received=len(records))
     next_offsets: dict[int, int] = dict(end_offsets or {})
     seq, partitions, offsets, values = [], [], [], []
-    for position, (partition, offset, value) in enumerate(records):
+    for position, (partition, offset, value) in enumerate(records, start=seq_start):
         if offset >= next_offsets.get(partition, 0):
             next_offsets[partition] = offset + 1
         if offset < ledger.get(partition, 0):
@@ -177,46 +181,79 @@ def prepare_batch(
     return PreparedBatch(kind=kind, incoming=incoming, result=result)
 
 
+def merge_part(batch: BatchResult, part: BatchResult) -> None:
+    """Fold what `prepare_batch` found in one part into its batch's result."""
+    batch.received += part.received
+    batch.already_ingested += part.already_ingested
+    for partition, offset in part.next_offsets.items():
+        batch.next_offsets[partition] = max(offset, batch.next_offsets.get(partition, 0))
+
+
+class Staging:
+    """One batch being validated part by part into the temporary table `validated`, then
+    written in one transaction. Temporary and outside any transaction until `commit`: a crash
+    before it loses only work, never leaves rows behind."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, kind: Kind, now: datetime) -> None:
+        self.conn, self.kind, self.now = conn, kind, now
+        self.staged = False
+
+    def add(self, part: PreparedBatch) -> None:
+        """Validate one part (seq numbers continuing the earlier parts')."""
+        if part.incoming is None:
+            return
+        target = (
+            "INSERT INTO validated BY NAME"
+            if self.staged
+            else "CREATE OR REPLACE TEMP TABLE validated AS"
+        )
+        self.conn.register("incoming", part.incoming)
+        try:
+            self.conn.execute(f"{target} {validation_sql(self.kind)}", {"now": self.now})
+        finally:
+            self.conn.unregister("incoming")
+        self.staged = True
+
+    def commit(self, result: BatchResult) -> BatchResult:
+        """Write raw rows, dead letters and the ledger of the whole batch in one transaction."""
+        if not self.staged and not result.next_offsets:
+            return result
+        conn, params = self.conn, {"now": self.now, "topic": result.topic}
+        with transaction(conn):
+            result.batch_id = conn.execute("SELECT nextval('ingest_batch_seq')").fetchall()[0][0]
+            params["batch_id"] = result.batch_id
+            if self.staged:
+                result.stored = conn.execute(_insert_raw_sql(self.kind), params).fetchall()[0][0]
+                conn.execute(_INSERT_DEAD_LETTERS, params)
+                for reason, count, min_ts, max_ts in conn.execute(_SUMMARY).fetchall():
+                    if reason is None:
+                        result.duplicates = count - result.stored
+                        result.min_ts, result.max_ts = min_ts, max_ts
+                    else:
+                        result.dead_letters[reason] = count
+            for partition, next_offset in sorted(result.next_offsets.items()):
+                conn.execute(
+                    _UPSERT_LEDGER,
+                    {
+                        "topic": result.topic,
+                        "now": self.now,
+                        "partition": partition,
+                        "next_offset": next_offset,
+                    },
+                )
+        if self.staged:
+            conn.execute("DROP TABLE validated")
+            self.staged = False
+        return result
+
+
 def write_batch(
     conn: duckdb.DuckDBPyConnection, batch: PreparedBatch, now: datetime
 ) -> BatchResult:
     """Validate and write a prepared batch (raw rows, dead letters, ledger) in one transaction."""
-    result = batch.result
-    if batch.incoming is None and not result.next_offsets:
-        return result
-    params = {"now": now, "topic": result.topic}
-    with transaction(conn):
-        result.batch_id = conn.execute("SELECT nextval('ingest_batch_seq')").fetchall()[0][0]
-        params["batch_id"] = result.batch_id
-        if batch.incoming is not None:
-            conn.register("incoming", batch.incoming)
-            try:
-                conn.execute(
-                    f"CREATE OR REPLACE TEMP TABLE validated AS {validation_sql(batch.kind)}",
-                    {"now": now},
-                )
-            finally:
-                conn.unregister("incoming")
-            result.stored = conn.execute(_insert_raw_sql(batch.kind), params).fetchall()[0][0]
-            conn.execute(_INSERT_DEAD_LETTERS, params)
-            for reason, count, min_ts, max_ts in conn.execute(_SUMMARY).fetchall():
-                if reason is None:
-                    result.duplicates = count - result.stored
-                    result.min_ts, result.max_ts = min_ts, max_ts
-                else:
-                    result.dead_letters[reason] = count
-            conn.execute("DROP TABLE validated")
-        for partition, next_offset in sorted(result.next_offsets.items()):
-            conn.execute(
-                _UPSERT_LEDGER,
-                {
-                    "topic": result.topic,
-                    "now": now,
-                    "partition": partition,
-                    "next_offset": next_offset,
-                },
-            )
-    return result
+    staging = Staging(conn, batch.kind, now)
+    staging.add(batch)
+    return staging.commit(batch.result)
 
 
 def store_batch(

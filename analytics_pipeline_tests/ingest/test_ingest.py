@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
+from analytics_pipeline.ingestion import OffsetRange, StalledPartitionError, ingest_ranges
 from analytics_pipeline.resources.kafka import CONSUMER_GROUP
 from analytics_pipeline.warehouse import connect
 
@@ -284,3 +286,72 @@ def test_progress_is_committed_to_the_consumer_group(topics, produce, ingest, ka
         assert consumer.committed(TopicPartition(clickstream, 1)) == 3
     finally:
         consumer.close()
+
+
+def ingest_directly(kafka, warehouse_path, topic: str, ranges, **options):
+    """ingest_ranges with a real consumer and DuckDB file, outside Dagster (small parts)."""
+    consumer = kafka.consumer()
+    conn = connect(warehouse_path)
+    try:
+        return ingest_ranges(
+            consumer, conn, kind="clickstream", topic=topic, ranges=ranges, **options
+        )
+    finally:
+        conn.close()
+        consumer.close()
+
+
+def test_a_batch_validated_in_parts_is_one_transaction_and_first_event_id_wins(
+    topics, produce, kafka, warehouse_path
+):
+    clickstream, _ = topics
+    values = [page_view(f"e{i}", page_url=f"/p{i}") for i in range(9)]
+    values[2] = b"not json"
+    values[7] = page_view("e1", page_url="/again")  # same event_id as offset 1, a later part
+    produce(clickstream, values, partition=0)
+
+    report = ingest_directly(
+        kafka,
+        warehouse_path,
+        clickstream,
+        [OffsetRange(0, 0, 9)],
+        max_batch=9,
+        part_size=2,
+    )
+
+    assert (report.batches, report.received, report.stored) == (1, 9, 7)
+    assert (report.duplicates, dict(report.dead_letters)) == (1, {"not_json": 1})
+    assert rows(
+        warehouse_path,
+        "SELECT count(DISTINCT ingest_batch_id), count(*) FROM raw_clickstream_events",
+    ) == [(1, 7)]
+    assert rows(
+        warehouse_path, "SELECT page_url FROM raw_clickstream_events WHERE event_id = 'e1'"
+    ) == [("/p1",)]
+    assert rows(warehouse_path, "SELECT next_offset FROM ingest_offsets") == [(9,)]
+
+
+def test_a_run_failing_after_some_parts_were_validated_writes_nothing(
+    topics, produce, kafka, warehouse_path
+):
+    clickstream, _ = topics
+    produce(clickstream, [page_view(f"e{i}") for i in range(5)], partition=0)
+
+    with pytest.raises(StalledPartitionError, match="partition 0 at 5 of 8"):
+        # Offsets 5-7 never arrive: the run stops after validating parts of its batch.
+        ingest_directly(
+            kafka,
+            warehouse_path,
+            clickstream,
+            [OffsetRange(0, 0, 8)],
+            max_batch=8,
+            part_size=2,
+            stall_timeout_s=1,
+        )
+
+    assert rows(warehouse_path, "SELECT count(*) FROM raw_clickstream_events") == [(0,)]
+    assert rows(warehouse_path, "SELECT count(*) FROM ingest_offsets") == [(0,)]
+    report = ingest_directly(
+        kafka, warehouse_path, clickstream, [OffsetRange(0, 0, 5)], max_batch=8, part_size=2
+    )
+    assert report.stored == 5
