@@ -5,10 +5,10 @@ whole batch or none of it. Offsets below the `ingest_offsets` ledger are skipped
 `event_id` is stored once (the first wins), so replaying or overlapping ranges is harmless.
 
 The work is split so the ingest loop can overlap it with polling Kafka: `prepare_batch` only
-gathers raw values into Arrow (cheap, on the consuming thread); `Staging.add` validates one part
-of a batch with the compiled wire-format query into a temporary table, inside DuckDB (which
-releases the GIL), while the next part is polled; `Staging.commit` then writes the whole
-batch in one transaction. Nothing is durable before that commit.
+gathers raw values into Arrow (cheap, on the consuming thread); `BatchWriter.add` validates and
+inserts one part of a batch inside DuckDB (which releases the GIL) while the next part is
+polled, all within one open transaction; `BatchWriter.commit` adds the ledger and commits.
+Nothing is durable or visible before that commit.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import duckdb
 import pyarrow as pa
 
 from analytics_pipeline.events.wire import COLUMNS, Kind, validation_sql
-from analytics_pipeline.warehouse.connection import transaction
 
 RAW_TABLES: Mapping[Kind, str] = {
     "clickstream": "raw_clickstream_events",
@@ -189,50 +188,54 @@ def merge_part(batch: BatchResult, part: BatchResult) -> None:
         batch.next_offsets[partition] = max(offset, batch.next_offsets.get(partition, 0))
 
 
-class Staging:
-    """One batch being validated part by part into the temporary table `validated`, then
-    written in one transaction. Temporary and outside any transaction until `commit`: a crash
-    before it loses only work, never leaves rows behind."""
+class BatchWriter:
+    """Writes one batch part by part inside one DuckDB transaction, committed with the ledger.
+
+    Each `add` validates a part and inserts its rows and dead letters at once (the transaction
+    sees its own rows, so a repeated `event_id` in a later part is still stored once), which
+    leaves only the last part and the ledger for after the final poll. Nothing is visible to
+    readers, or durable, before `commit`; `rollback` (or a crash) discards the whole batch.
+    """
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, kind: Kind, now: datetime) -> None:
         self.conn, self.kind, self.now = conn, kind, now
-        self.staged = False
+        self._params: dict[str, object] | None = None  # set while the transaction is open
+        self._written = BatchResult(topic="")
 
     def add(self, part: PreparedBatch) -> None:
-        """Validate one part (seq numbers continuing the earlier parts')."""
+        """Validate one part (seq numbers continuing the earlier parts') and insert it."""
         if part.incoming is None:
             return
-        target = (
-            "INSERT INTO validated BY NAME"
-            if self.staged
-            else "CREATE OR REPLACE TEMP TABLE validated AS"
-        )
-        self.conn.register("incoming", part.incoming)
+        params = self._begin(part.result.topic)
+        conn, written = self.conn, self._written
+        conn.register("incoming", part.incoming)
         try:
-            self.conn.execute(f"{target} {validation_sql(self.kind)}", {"now": self.now})
+            conn.execute(
+                f"CREATE OR REPLACE TEMP TABLE validated AS {validation_sql(self.kind)}",
+                {"now": self.now},
+            )
         finally:
-            self.conn.unregister("incoming")
-        self.staged = True
+            conn.unregister("incoming")
+        stored = conn.execute(_insert_raw_sql(self.kind), params).fetchall()[0][0]
+        written.stored += stored
+        conn.execute(_INSERT_DEAD_LETTERS, params)
+        for reason, count, min_ts, max_ts in conn.execute(_SUMMARY).fetchall():
+            if reason is None:
+                written.duplicates += count - stored
+                written.min_ts = min_ts if written.min_ts is None else min(written.min_ts, min_ts)
+                written.max_ts = max_ts if written.max_ts is None else max(written.max_ts, max_ts)
+            else:
+                written.dead_letters[reason] += count
+        conn.execute("DROP TABLE validated")
 
     def commit(self, result: BatchResult) -> BatchResult:
-        """Write raw rows, dead letters and the ledger of the whole batch in one transaction."""
-        if not self.staged and not result.next_offsets:
+        """Move the ledger and commit; `result` (what was read) gets what was written."""
+        if self._params is None and not result.next_offsets:
             return result
-        conn, params = self.conn, {"now": self.now, "topic": result.topic}
-        with transaction(conn):
-            result.batch_id = conn.execute("SELECT nextval('ingest_batch_seq')").fetchall()[0][0]
-            params["batch_id"] = result.batch_id
-            if self.staged:
-                result.stored = conn.execute(_insert_raw_sql(self.kind), params).fetchall()[0][0]
-                conn.execute(_INSERT_DEAD_LETTERS, params)
-                for reason, count, min_ts, max_ts in conn.execute(_SUMMARY).fetchall():
-                    if reason is None:
-                        result.duplicates = count - result.stored
-                        result.min_ts, result.max_ts = min_ts, max_ts
-                    else:
-                        result.dead_letters[reason] = count
+        params = self._begin(result.topic)
+        try:
             for partition, next_offset in sorted(result.next_offsets.items()):
-                conn.execute(
+                self.conn.execute(
                     _UPSERT_LEDGER,
                     {
                         "topic": result.topic,
@@ -241,19 +244,47 @@ class Staging:
                         "next_offset": next_offset,
                     },
                 )
-        if self.staged:
-            conn.execute("DROP TABLE validated")
-            self.staged = False
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+        self._params = None
+        written = self._written
+        result.batch_id = params["batch_id"]
+        result.stored, result.duplicates = written.stored, written.duplicates
+        result.dead_letters.update(written.dead_letters)
+        result.min_ts, result.max_ts = written.min_ts, written.max_ts
         return result
+
+    def rollback(self) -> None:
+        """Discard everything added since the transaction began."""
+        if self._params is not None:
+            self._params = None
+            self.conn.execute("ROLLBACK")
+
+    def _begin(self, topic: str) -> dict[str, object]:
+        if self._params is None:
+            self.conn.execute("BEGIN TRANSACTION")
+            try:
+                batch_id = self.conn.execute("SELECT nextval('ingest_batch_seq')").fetchall()
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self._params = {"now": self.now, "topic": topic, "batch_id": batch_id[0][0]}
+        return self._params
 
 
 def write_batch(
     conn: duckdb.DuckDBPyConnection, batch: PreparedBatch, now: datetime
 ) -> BatchResult:
     """Validate and write a prepared batch (raw rows, dead letters, ledger) in one transaction."""
-    staging = Staging(conn, batch.kind, now)
-    staging.add(batch)
-    return staging.commit(batch.result)
+    writer = BatchWriter(conn, batch.kind, now)
+    try:
+        writer.add(batch)
+    except BaseException:
+        writer.rollback()
+        raise
+    return writer.commit(batch.result)
 
 
 def store_batch(
