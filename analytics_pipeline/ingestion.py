@@ -101,11 +101,14 @@ class IngestReport:
     dead_letters: Counter[str] = field(default_factory=Counter)
     lost_to_retention: int = 0
     batches: int = 0
+    batch_ids: list[int] = field(default_factory=list)
     min_ts: datetime | None = None
     max_ts: datetime | None = None
 
     def add(self, batch: BatchResult) -> None:
         self.batches += 1
+        if batch.batch_id is not None:
+            self.batch_ids.append(batch.batch_id)
         self.received += batch.received
         self.stored += batch.stored
         self.duplicates += batch.duplicates

@@ -22,7 +22,10 @@ ingest_backend_job = _ingest_job("ingest_backend", raw_backend_events)
 clickstream_ingest_sensor = build_ingest_sensor(
     "clickstream", "clickstream_topic", "ingest_clickstream"
 )
-backend_ingest_sensor = build_ingest_sensor("backend", "backend_topic", "ingest_backend")
+# Backend events carry the sign-ups and deployments that alert: their runs go first in the queue.
+backend_ingest_sensor = build_ingest_sensor(
+    "backend", "backend_topic", "ingest_backend", priority=1
+)
 
 defs = dg.Definitions(
     assets=[raw_clickstream_events, raw_backend_events],

@@ -94,7 +94,11 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
                 )
                 ledger = read_ledger(conn, topic)
                 results = raw_checks.run_checks(
-                    conn, kind=kind, topic=topic, warn_share=DEAD_LETTER_WARN_SHARE
+                    conn,
+                    kind=kind,
+                    topic=topic,
+                    warn_share=DEAD_LETTER_WARN_SHARE,
+                    batch_ids=report.batch_ids,
                 )
         finally:
             consumer.close()

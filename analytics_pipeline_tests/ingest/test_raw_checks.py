@@ -1,0 +1,105 @@
+"""The raw tables' asset checks, as an ingest run reports them and on broken data."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from analytics_pipeline.warehouse import connect
+from analytics_pipeline.warehouse.raw_checks import run_checks
+from analytics_pipeline_tests.ingest.conftest import RAW_ASSETS
+from analytics_pipeline_tests.ingest.test_ingest import page_view
+
+
+def materialize(kind, make_kafka, warehouse, dagster_instance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [RAW_ASSETS[kind]],
+        instance=dagster_instance,
+        resources={"kafka": make_kafka(), "warehouse": warehouse},
+    )
+
+
+def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def outcomes(warehouse_path, clickstream: str, batch_ids) -> dict[str, object]:
+    conn = connect(warehouse_path)
+    try:
+        results = run_checks(
+            conn, kind="clickstream", topic=clickstream, warn_share=0.05, batch_ids=batch_ids
+        )
+    finally:
+        conn.close()
+    return {r.name: r for r in results}
+
+
+def test_a_clean_ingest_passes_every_check_with_what_it_looked_at(
+    topics, produce, make_kafka, warehouse, dagster_instance
+):
+    clickstream, _ = topics
+    produce(clickstream, [page_view(f"e{i}") for i in range(5)], partition=0)
+
+    checks = evaluations(materialize("clickstream", make_kafka, warehouse, dagster_instance))
+
+    assert {name: c.passed for name, c in checks.items()} == {
+        "no_duplicate_event_ids": True,
+        "ledger_covers_stored_offsets": True,
+        "dead_letter_share": True,
+    }
+    assert checks["no_duplicate_event_ids"].metadata["event_ids_checked"].value == 5
+    assert checks["dead_letter_share"].metadata["dead_letters_24h"].value == 0
+
+
+def test_a_row_duplicated_outside_the_pipeline_fails_the_duplicate_check(
+    topics, produce, make_kafka, warehouse, dagster_instance, warehouse_path
+):
+    clickstream, _ = topics
+    produce(clickstream, [page_view("e1"), page_view("e2")], partition=0)
+    materialize("clickstream", make_kafka, warehouse, dagster_instance)
+    conn = connect(warehouse_path)
+    [(batch_id,)] = conn.execute(
+        "SELECT DISTINCT ingest_batch_id FROM raw_clickstream_events"
+    ).fetchall()
+    conn.execute(  # e.g. restored from a backup by hand
+        "INSERT INTO raw_clickstream_events SELECT * REPLACE (99 AS kafka_offset, "
+        "0 AS ingest_batch_id) FROM raw_clickstream_events WHERE event_id = 'e2'"
+    )
+    conn.close()
+
+    check = outcomes(warehouse_path, clickstream, [batch_id])["no_duplicate_event_ids"]
+
+    assert not check.passed and check.severity == "ERROR"
+    assert check.metadata == {"event_ids_checked": 2, "duplicates": 1}
+
+
+def test_a_ledger_behind_the_stored_offsets_fails_and_names_the_partition(
+    topics, produce, make_kafka, warehouse, dagster_instance, warehouse_path
+):
+    clickstream, _ = topics
+    produce(clickstream, [page_view("e1"), page_view("e2")], partition=1)
+    materialize("clickstream", make_kafka, warehouse, dagster_instance)
+    conn = connect(warehouse_path)
+    conn.execute("UPDATE ingest_offsets SET next_offset = 1")
+    conn.close()
+
+    check = outcomes(warehouse_path, clickstream, [])["ledger_covers_stored_offsets"]
+
+    assert not check.passed
+    assert check.metadata["inconsistent_partitions"] == [
+        {"partition": 1, "max_stored_offset": 1, "ledger_next_offset": 1}
+    ]
+
+
+def test_many_dead_letters_warn_without_failing_the_run(
+    topics, produce, make_kafka, warehouse, dagster_instance
+):
+    clickstream, _ = topics
+    produce(clickstream, [page_view("e1"), b"not json", b"{}"], partition=0)
+
+    result = materialize("clickstream", make_kafka, warehouse, dagster_instance)
+
+    check = evaluations(result)["dead_letter_share"]
+    assert result.success and not check.passed
+    assert check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["dead_letters_24h"].value == 2
+    assert "66.67%" in check.description
