@@ -57,26 +57,39 @@ class OffsetRange:
 def plan_runs(
     cursor: Mapping[int, int], end_offsets: Mapping[int, int], max_batch: int
 ) -> list[list[OffsetRange]]:
-    """Split everything between `cursor` and `end_offsets` into runs of at most `max_batch`.
+    """Split everything between `cursor` and `end_offsets` of one topic into runs of at most
+    `max_batch` messages (see `plan_topic_runs`)."""
+    return [run[""] for run in plan_topic_runs({"": cursor}, {"": end_offsets}, max_batch)]
 
-    A partition missing from the cursor starts at offset 0 (the run seeks to the earliest
-    offset Kafka still has). Partitions are filled in order, so a run may span several.
+
+def plan_topic_runs(
+    cursors: Mapping[str, Mapping[int, int]],
+    end_offsets: Mapping[str, Mapping[int, int]],
+    max_batch: int,
+) -> list[dict[str, list[OffsetRange]]]:
+    """Split what is new on several topics into runs of at most `max_batch` messages in all.
+
+    Topics are filled in the order of `end_offsets`, then partitions in order, so a run may
+    span several of each. A partition missing from its topic's cursor starts at offset 0 (the
+    run seeks to the earliest offset Kafka still has).
     """
     if max_batch <= 0:
         raise ValueError("max_batch must be positive")
-    runs: list[list[OffsetRange]] = []
-    current: list[OffsetRange] = []
+    runs: list[dict[str, list[OffsetRange]]] = []
+    current: dict[str, list[OffsetRange]] = {}
     room = max_batch
-    for partition in sorted(end_offsets):
-        start, end = cursor.get(partition, 0), end_offsets[partition]
-        while start < end:
-            take = min(room, end - start)
-            current.append(OffsetRange(partition, start, start + take))
-            start += take
-            room -= take
-            if room == 0:
-                runs.append(current)
-                current, room = [], max_batch
+    for topic, ends in end_offsets.items():
+        cursor = cursors.get(topic, {})
+        for partition in sorted(ends):
+            start, end = cursor.get(partition, 0), ends[partition]
+            while start < end:
+                take = min(room, end - start)
+                current.setdefault(topic, []).append(OffsetRange(partition, start, start + take))
+                start += take
+                room -= take
+                if room == 0:
+                    runs.append(current)
+                    current, room = {}, max_batch
     if current:
         runs.append(current)
     return runs
@@ -85,6 +98,11 @@ def plan_runs(
 def run_key(topic: str, ranges: Sequence[OffsetRange]) -> str:
     """Deterministic: the same ranges always give the same key, so Dagster launches them once."""
     return topic + "|" + ",".join(f"{r.partition}:{r.start}-{r.end}" for r in sorted(ranges))
+
+
+def topics_run_key(run: Mapping[str, Sequence[OffsetRange]]) -> str:
+    """`run_key` of every topic of a multi-topic run, in topic order."""
+    return ";".join(run_key(topic, run[topic]) for topic in sorted(run))
 
 
 @dataclass

@@ -34,14 +34,14 @@ def test_dagster_definitions_validate_passes_for_the_workspace(tmp_path):
     assert "Validation successful" in result.stdout + result.stderr
 
 
-def test_code_location_offers_ingest_sensors_and_jobs():
+def test_code_location_offers_the_ingest_sensor_and_jobs():
     from analytics_pipeline.definitions import defs
 
     repo = defs.get_repository_def()
-    assert {"clickstream_ingest_sensor", "backend_ingest_sensor"} <= {
-        s.name for s in repo.sensor_defs
+    assert "ingest_sensor" in {s.name for s in repo.sensor_defs}
+    assert {"ingest", "ingest_clickstream", "ingest_backend"} <= {
+        j.name for j in repo.get_all_jobs()
     }
-    assert {"ingest_clickstream", "ingest_backend"} <= {j.name for j in repo.get_all_jobs()}
 
 
 def test_defaults_match_the_spec():

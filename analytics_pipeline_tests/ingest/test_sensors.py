@@ -1,4 +1,5 @@
-"""Ingest sensors: ranges from end offsets only, bounded, never touching DuckDB."""
+"""The ingest sensor: ranges from end offsets only, bounded, one run for both topics, never
+touching DuckDB."""
 
 from __future__ import annotations
 
@@ -8,101 +9,115 @@ import dagster as dg
 import pytest
 from dagster._core.utils import make_new_run_id
 
-from analytics_pipeline.defs import ingest
+from analytics_pipeline.defs.ingest import ingest_sensor
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
 from analytics_pipeline.resources.warehouse import WarehouseResource
 
 
-def sensor(name: str) -> dg.SensorDefinition:
-    return getattr(ingest, name)
-
-
-def tick(
-    sensor_def, kafka: KafkaResource, warehouse: WarehouseResource, cursor=None, instance=None
-):
+def tick(kafka: KafkaResource, warehouse: WarehouseResource, cursor=None, instance=None):
     context = dg.build_sensor_context(
         cursor=cursor,
         resources={"kafka": kafka, "warehouse": warehouse},
         instance=instance or dg.DagsterInstance.ephemeral(),
     )
-    return sensor_def(context)
+    return ingest_sensor(context)
 
 
-def ranges_of(request: dg.RunRequest) -> list[tuple[int, int, int]]:
-    ops = request.run_config["ops"]
-    [(_op_name, config)] = ops.items()
-    return [(r["partition"], r["start"], r["end"]) for r in config["config"]["ranges"]]
+def ranges_of(request: dg.RunRequest, kind: str = "clickstream") -> list[tuple[int, int, int]]:
+    config = request.run_config["ops"][f"raw_{kind}_events"]["config"]
+    return [(r["partition"], r["start"], r["end"]) for r in config["ranges"]]
 
 
-def test_empty_topic_skips_without_a_run(make_kafka, warehouse):
-    result = tick(sensor("clickstream_ingest_sensor"), make_kafka(), warehouse)
+def test_empty_topics_skip_without_a_run(make_kafka, warehouse):
+    result = tick(make_kafka(), warehouse)
     assert isinstance(result, dg.SkipReason)
 
 
 def test_new_messages_give_one_bounded_run_per_range_and_advance_the_cursor(
     topics, produce, make_kafka, warehouse, warehouse_path
 ):
-    clickstream, _ = topics
+    clickstream, backend = topics
     produce(clickstream, [b"m"] * 7, partition=0)
     produce(clickstream, [b"m"] * 5, partition=1)
-    result = tick(sensor("clickstream_ingest_sensor"), make_kafka(max_batch=5), warehouse)
+    result = tick(make_kafka(max_batch=5), warehouse)
 
     assert [ranges_of(r) for r in result.run_requests] == [
         [(0, 0, 5)],
         [(0, 5, 7), (1, 0, 3)],
         [(1, 3, 5)],
     ]
+    assert {r.job_name for r in result.run_requests} == {"ingest_clickstream"}
     assert all(r.run_key.startswith(f"{clickstream}|") for r in result.run_requests)
-    assert json.loads(result.cursor) == {clickstream: {"0": 7, "1": 5}}
+    assert json.loads(result.cursor) == {clickstream: {"0": 7, "1": 5}, backend: {"0": 0, "1": 0}}
     assert not warehouse_path.exists(), "the sensor must never open the warehouse"
 
 
+def test_both_topics_share_one_run_and_its_size_bound(topics, produce, make_kafka, warehouse):
+    clickstream, backend = topics
+    produce(clickstream, [b"m"] * 3, partition=0)
+    produce(backend, [b"m"] * 4, partition=1)
+
+    first = tick(make_kafka(), warehouse)
+    [request] = first.run_requests
+    assert request.job_name == "ingest"
+    assert (ranges_of(request, "backend"), ranges_of(request)) == ([(1, 0, 4)], [(0, 0, 3)])
+    assert set(request.run_key.split(";")) == {f"{backend}|1:0-4", f"{clickstream}|0:0-3"}
+    assert request.tags["analytics/messages"] == "7"
+
+    bounded = tick(make_kafka(max_batch=5), warehouse)
+    assert [(r.job_name, r.run_config["ops"].keys()) for r in bounded.run_requests] == [
+        ("ingest", {"raw_backend_events", "raw_clickstream_events"}),
+        ("ingest_clickstream", {"raw_clickstream_events"}),
+    ]
+    assert ranges_of(bounded.run_requests[0], "backend") == [(1, 0, 4)]
+    assert [ranges_of(r) for r in bounded.run_requests] == [[(0, 0, 1)], [(0, 1, 3)]]
+
+
 def test_ranges_start_from_the_cursor_and_pick_up_a_new_partition(
-    topics, produce, make_kafka, warehouse, kafka_bootstrap
+    topics, produce, make_kafka, warehouse
 ):
     clickstream, _ = topics
     produce(clickstream, [b"m"] * 4, partition=0)
     produce(clickstream, [b"m"] * 2, partition=1)
     cursor = json.dumps({clickstream: {"0": 3}})
-    result = tick(sensor("clickstream_ingest_sensor"), make_kafka(), warehouse, cursor)
+    result = tick(make_kafka(), warehouse, cursor)
     assert [ranges_of(r) for r in result.run_requests] == [[(0, 3, 4), (1, 0, 2)]]
 
 
 def test_same_ranges_give_the_same_run_key(topics, produce, make_kafka, warehouse):
     clickstream, _ = topics
     produce(clickstream, [b"m"] * 3, partition=0)
-    first = tick(sensor("clickstream_ingest_sensor"), make_kafka(), warehouse)
-    second = tick(sensor("clickstream_ingest_sensor"), make_kafka(), warehouse)
+    first = tick(make_kafka(), warehouse)
+    second = tick(make_kafka(), warehouse)
     assert [r.run_key for r in first.run_requests] == [r.run_key for r in second.run_requests]
 
 
-def test_backend_sensor_watches_the_backend_topic(topics, produce, make_kafka, warehouse):
+def test_backend_messages_alone_launch_the_backend_job(topics, produce, make_kafka, warehouse):
     _, backend = topics
     produce(backend, [b"m"] * 2, partition=1)
-    result = tick(sensor("backend_ingest_sensor"), make_kafka(), warehouse)
-    [request] = result.run_requests
-    assert "raw_backend_events" in request.run_config["ops"]
-    assert ranges_of(request) == [(1, 0, 2)]
+    [request] = tick(make_kafka(), warehouse).run_requests
+    assert request.job_name == "ingest_backend"
+    assert list(request.run_config["ops"]) == ["raw_backend_events"]
+    assert ranges_of(request, "backend") == [(1, 0, 2)]
 
 
 def test_unreachable_kafka_fails_the_tick_naming_the_bootstrap_servers(make_kafka, warehouse):
     unreachable = make_kafka(bootstrap_servers="127.0.0.1:1")
     with pytest.raises(KafkaUnavailableError, match=r"127\.0\.0\.1:1") as error:
-        tick(sensor("clickstream_ingest_sensor"), unreachable, warehouse)
+        tick(unreachable, warehouse)
     assert "KAFKA_BOOTSTRAP_SERVERS" in str(error.value)
 
 
-def test_a_run_still_queued_for_the_topic_holds_new_requests_until_it_starts(
+def test_a_queued_ingest_run_holds_new_requests_until_it_starts(
     topics, produce, make_kafka, warehouse, dagster_instance
 ):
     clickstream, _ = topics
     produce(clickstream, [b"m"] * 3, partition=0)
-    sensor_def = sensor("clickstream_ingest_sensor")
-    first = tick(sensor_def, make_kafka(), warehouse, instance=dagster_instance)
+    first = tick(make_kafka(), warehouse, instance=dagster_instance)
     [request] = first.run_requests
     queued = dagster_instance.add_run(
         dg.DagsterRun(
-            job_name="ingest_clickstream",
+            job_name=request.job_name,
             run_id=make_new_run_id(),
             status=dg.DagsterRunStatus.NOT_STARTED,
             tags=request.tags,
@@ -110,14 +125,14 @@ def test_a_run_still_queued_for_the_topic_holds_new_requests_until_it_starts(
     )
     produce(clickstream, [b"m"] * 2, partition=1)
 
-    held = tick(sensor_def, make_kafka(), warehouse, first.cursor, instance=dagster_instance)
+    held = tick(make_kafka(), warehouse, first.cursor, instance=dagster_instance)
     assert isinstance(held, dg.SkipReason) and queued.run_id in held.skip_message
 
     dagster_instance.handle_run_event(
         queued.run_id,
         dg.DagsterEvent(
-            event_type_value=dg.DagsterEventType.RUN_START.value, job_name="ingest_clickstream"
+            event_type_value=dg.DagsterEventType.RUN_START.value, job_name=request.job_name
         ),
     )
-    after = tick(sensor_def, make_kafka(), warehouse, first.cursor, instance=dagster_instance)
+    after = tick(make_kafka(), warehouse, first.cursor, instance=dagster_instance)
     assert [ranges_of(r) for r in after.run_requests] == [[(1, 0, 2)]]

@@ -239,9 +239,9 @@ def breakdown(signups: list[Signup], dagster_home: Path, duckdb_path: Path) -> N
     instance = DagsterInstance.get()
     try:
 
-        def records(job: str) -> list[tuple[float, float, float]]:
+        def records(runs_filter: RunsFilter) -> list[tuple[float, float, float]]:
             out = []
-            for r in instance.get_run_records(RunsFilter(job_name=job)):
+            for r in instance.get_run_records(runs_filter):
                 if r.start_time is None or r.end_time is None:
                     continue
                 created = r.create_timestamp
@@ -250,8 +250,8 @@ def breakdown(signups: list[Signup], dagster_home: Path, duckdb_path: Path) -> N
                 out.append((created.timestamp(), r.start_time, r.end_time))
             return out
 
-        ingest_runs = records("ingest_backend")
-        send_runs = records("send_alerts")
+        ingest_runs = records(RunsFilter(tags={"analytics/ingest": "true"}))
+        send_runs = records(RunsFilter(job_name="send_alerts"))
     finally:
         instance.dispose()
 

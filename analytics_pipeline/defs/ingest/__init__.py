@@ -7,28 +7,31 @@ from analytics_pipeline.defs.ingest.sensors import build_ingest_sensor
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAG_KEY
 
 
-def _ingest_job(name: str, raw_asset: dg.AssetsDefinition):
+def _ingest_job(name: str, *raw_assets: dg.AssetsDefinition):
     return dg.define_asset_job(
         name=name,
-        selection=dg.AssetSelection.assets(raw_asset)
+        selection=dg.AssetSelection.assets(*raw_assets)
         | dg.AssetSelection.tag(AFTER_INGEST_TAG_KEY, "true"),
-        description="Ingest one offset range, then update journeys and evaluate alert rules.",
+        description="Ingest offset ranges, then update journeys and evaluate alert rules.",
     )
 
 
+# One job per combination of topics a run covers (the sensor picks it); in a job, the raw
+# tables come first, then journeys and the alert rules.
+ingest_job = _ingest_job("ingest", raw_clickstream_events, raw_backend_events)
 ingest_clickstream_job = _ingest_job("ingest_clickstream", raw_clickstream_events)
 ingest_backend_job = _ingest_job("ingest_backend", raw_backend_events)
 
-clickstream_ingest_sensor = build_ingest_sensor(
-    "clickstream", "clickstream_topic", "ingest_clickstream"
-)
-# Backend events carry the sign-ups and deployments that alert: their runs go first in the queue.
-backend_ingest_sensor = build_ingest_sensor(
-    "backend", "backend_topic", "ingest_backend", priority=1
+ingest_sensor = build_ingest_sensor(
+    {
+        frozenset({"clickstream", "backend"}): ingest_job,
+        frozenset({"clickstream"}): ingest_clickstream_job,
+        frozenset({"backend"}): ingest_backend_job,
+    }
 )
 
 defs = dg.Definitions(
     assets=[raw_clickstream_events, raw_backend_events],
-    jobs=[ingest_clickstream_job, ingest_backend_job],
-    sensors=[clickstream_ingest_sensor, backend_ingest_sensor],
+    jobs=[ingest_job, ingest_clickstream_job, ingest_backend_job],
+    sensors=[ingest_sensor],
 )

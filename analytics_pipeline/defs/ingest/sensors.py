@@ -1,87 +1,115 @@
-"""Ingest sensors: ask Kafka for end offsets only, and request one run per bounded range."""
+"""The ingest sensor: asks Kafka for end offsets only, and requests one bounded run at a time.
+
+One sensor watches both topics, so each tick queues at most one run, covering whichever topics
+have new messages: a backend event (sign-ups, deployments: what alerts) never waits behind a
+separate clickstream run in the one-writer `duckdb` pool.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
-from analytics_pipeline.ingestion import plan_runs, run_key
+from analytics_pipeline.ingestion import OffsetRange, plan_topic_runs, topics_run_key
 from analytics_pipeline.resources.kafka import KafkaResource
 
 # The tick wait is part of every alert's latency (issue 4): 2 s costs one end_offsets() call.
 SENSOR_INTERVAL_SECONDS = 2
-TOPIC_TAG = "analytics/topic"
+SENSOR_NAME = "ingest_sensor"
+INGEST_TAG = "analytics/ingest"
+TOPICS_TAG = "analytics/topics"
+KINDS = ("backend", "clickstream")  # planning order: alerting events first in a backlog
 
 
-def _load_cursor(raw: str | None, topic: str) -> dict[int, int]:
-    """Cursor shape: {topic: {partition: next_offset}}; another topic's entry is ignored."""
+def load_cursor(raw: str | None) -> dict[str, dict[int, int]]:
+    """Cursor shape: {topic: {partition: next_offset}}."""
     if not raw:
         return {}
-    return {int(p): int(o) for p, o in json.loads(raw).get(topic, {}).items()}
+    return {
+        topic: {int(p): int(o) for p, o in partitions.items()}
+        for topic, partitions in json.loads(raw).items()
+    }
+
+
+def dump_cursor(cursor: Mapping[str, Mapping[int, int]]) -> str:
+    return json.dumps(
+        {
+            topic: {str(p): o for p, o in sorted(offsets.items())}
+            for topic, offsets in cursor.items()
+        },
+        sort_keys=True,
+    )
+
+
+def ranges_config(ranges: Sequence[OffsetRange]) -> dict:
+    return {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end} for r in ranges]}
 
 
 def build_ingest_sensor(
-    kind: str, topic_attr: str, job_name: str, priority: int = 0
+    jobs: Mapping[frozenset[str], dg.UnresolvedAssetJobDefinition],
 ) -> dg.SensorDefinition:
-    """`priority` orders queued runs (Dagster's `dagster/priority` tag): higher goes first."""
+    """`jobs` maps the set of kinds a run covers to the job that ingests them."""
 
     @dg.sensor(
-        name=f"{kind}_ingest_sensor",
-        job_name=job_name,
+        name=SENSOR_NAME,
+        jobs=list(jobs.values()),
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            f"Watches the {kind} topic's end offsets and launches one ingest run per range of "
-            "at most ANALYTICS_INGEST_MAX_BATCH messages. Never opens DuckDB."
+            "Watches both topics' end offsets and launches one ingest run per range of at most "
+            "ANALYTICS_INGEST_MAX_BATCH messages (both topics together). Never opens DuckDB."
         ),
     )
     def ingest_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource):
-        topic = getattr(kafka, topic_attr)
         waiting = context.instance.get_runs(
             dg.RunsFilter(
-                job_name=job_name,
                 statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
-                tags={TOPIC_TAG: topic},
+                tags={INGEST_TAG: "true"},
             ),
             limit=1,
         )
         if waiting:
-            # Coalesce: leave the cursor where it is, so the next tick after this run starts
+            # Coalesce: leave the cursor where it is, so the first tick after this run starts
             # requests one run for everything that arrived meanwhile. The queue then holds at
-            # most one waiting run per topic instead of growing under sustained traffic.
-            return dg.SkipReason(f"run {waiting[0].run_id} for {topic} is still queued")
-        cursor = _load_cursor(context.cursor, topic)
-        ends = kafka.end_offsets(topic)
-        runs = plan_runs(cursor, ends, kafka.max_batch)
+            # most one waiting ingest run instead of growing under sustained traffic.
+            return dg.SkipReason(f"ingest run {waiting[0].run_id} is still queued")
+        topic_of = {kind: getattr(kafka, f"{kind}_topic") for kind in KINDS}
+        cursor = load_cursor(context.cursor)
+        ends = {topic_of[kind]: kafka.end_offsets(topic_of[kind]) for kind in KINDS}
+        runs = plan_topic_runs(cursor, ends, kafka.max_batch)
         if not runs:
-            return dg.SkipReason(f"no new messages on {topic}")
-        new_cursor = {**cursor, **{p: max(cursor.get(p, 0), e) for p, e in ends.items()}}
-        return dg.SensorResult(
-            run_requests=[
+            return dg.SkipReason(f"no new messages on {', '.join(ends)}")
+        new_cursor = {
+            topic: {
+                **cursor.get(topic, {}),
+                **{p: max(cursor.get(topic, {}).get(p, 0), e) for p, e in topic_ends.items()},
+            }
+            for topic, topic_ends in ends.items()
+        }
+        requests = []
+        for run in runs:
+            kinds = [kind for kind in KINDS if topic_of[kind] in run]
+            requests.append(
                 dg.RunRequest(
-                    run_key=run_key(topic, ranges),
+                    run_key=topics_run_key(run),
+                    job_name=jobs[frozenset(kinds)].name,
                     run_config={
                         "ops": {
-                            f"raw_{kind}_events": {
-                                "config": {
-                                    "ranges": [
-                                        {"partition": r.partition, "start": r.start, "end": r.end}
-                                        for r in ranges
-                                    ]
-                                }
-                            }
+                            f"raw_{kind}_events": {"config": ranges_config(run[topic_of[kind]])}
+                            for kind in kinds
                         }
                     },
                     tags={
-                        TOPIC_TAG: topic,
-                        "dagster/priority": str(priority),
-                        "analytics/messages": str(sum(r.size for r in ranges)),
+                        INGEST_TAG: "true",
+                        TOPICS_TAG: ",".join(topic_of[kind] for kind in kinds),
+                        "analytics/messages": str(
+                            sum(r.size for ranges in run.values() for r in ranges)
+                        ),
                     },
                 )
-                for ranges in runs
-            ],
-            cursor=json.dumps({topic: {str(p): o for p, o in sorted(new_cursor.items())}}),
-        )
+            )
+        return dg.SensorResult(run_requests=requests, cursor=dump_cursor(new_cursor))
 
     return ingest_sensor
