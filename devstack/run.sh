@@ -27,7 +27,7 @@ cp "${DEVSTACK_REPO}/dagster.yaml" "${DAGSTER_HOME}/dagster.yaml"
 simulator_log="${DEVSTACK_LOGS}/simulator.log"
 seed="$RANDOM"
 printf '\n=== %s simulate --live, seed %s ===\n' "$(date -Is)" "$seed" >>"$simulator_log"
-"${DEVSTACK_REPO}/.venv/bin/analytics-pipeline" simulate --users 50 --days 1 --seed "$seed" \
+"${DEVSTACK_REPO}/.venv/bin/analytics-pipeline" simulate --users 100 --days 7 --seed "$seed" \
     --live --rate 5 >>"$simulator_log" 2>&1 </dev/null &
 simulator_pid=$!
 
