@@ -288,13 +288,19 @@ def test_progress_is_committed_to_the_consumer_group(topics, produce, ingest, ka
         consumer.close()
 
 
-def ingest_directly(kafka, warehouse_path, topic: str, ranges, **options):
+def ingest_directly(kafka, warehouse_path, topic: str, ranges, part_size: int = 2, **options):
     """ingest_ranges with a real consumer and DuckDB file, outside Dagster (small parts)."""
     consumer = kafka.consumer()
     conn = connect(warehouse_path)
     try:
         return ingest_ranges(
-            consumer, conn, kind="clickstream", topic=topic, ranges=ranges, **options
+            consumer,
+            conn,
+            kind="clickstream",
+            topic=topic,
+            ranges=ranges,
+            part_size=part_size,
+            **options,
         )
     finally:
         conn.close()
@@ -311,12 +317,7 @@ def test_a_batch_validated_in_parts_is_one_transaction_and_first_event_id_wins(
     produce(clickstream, values, partition=0)
 
     report = ingest_directly(
-        kafka,
-        warehouse_path,
-        clickstream,
-        [OffsetRange(0, 0, 9)],
-        max_batch=9,
-        part_size=2,
+        kafka, warehouse_path, clickstream, [OffsetRange(0, 0, 9)], max_batch=9
     )
 
     assert (report.batches, report.received, report.stored) == (1, 9, 7)
@@ -345,13 +346,12 @@ def test_a_run_failing_after_some_parts_were_validated_writes_nothing(
             clickstream,
             [OffsetRange(0, 0, 8)],
             max_batch=8,
-            part_size=2,
             stall_timeout_s=1,
         )
 
     assert rows(warehouse_path, "SELECT count(*) FROM raw_clickstream_events") == [(0,)]
     assert rows(warehouse_path, "SELECT count(*) FROM ingest_offsets") == [(0,)]
     report = ingest_directly(
-        kafka, warehouse_path, clickstream, [OffsetRange(0, 0, 5)], max_batch=8, part_size=2
+        kafka, warehouse_path, clickstream, [OffsetRange(0, 0, 5)], max_batch=8
     )
     assert report.stored == 5

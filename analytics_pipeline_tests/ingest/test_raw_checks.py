@@ -18,6 +18,12 @@ def materialize(kind, make_kafka, warehouse, dagster_instance) -> dg.ExecuteInPr
     )
 
 
+def ingest_two_events(partition: int, topics, produce, make_kafka, warehouse, dagster_instance):
+    clickstream, _ = topics
+    produce(clickstream, [page_view("e1"), page_view("e2")], partition=partition)
+    materialize("clickstream", make_kafka, warehouse, dagster_instance)
+
+
 def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
@@ -53,9 +59,7 @@ def test_a_clean_ingest_passes_every_check_with_what_it_looked_at(
 def test_a_row_duplicated_outside_the_pipeline_fails_the_duplicate_check(
     topics, produce, make_kafka, warehouse, dagster_instance, warehouse_path
 ):
-    clickstream, _ = topics
-    produce(clickstream, [page_view("e1"), page_view("e2")], partition=0)
-    materialize("clickstream", make_kafka, warehouse, dagster_instance)
+    ingest_two_events(0, topics, produce, make_kafka, warehouse, dagster_instance)
     conn = connect(warehouse_path)
     [(batch_id,)] = conn.execute(
         "SELECT DISTINCT ingest_batch_id FROM raw_clickstream_events"
@@ -66,7 +70,7 @@ def test_a_row_duplicated_outside_the_pipeline_fails_the_duplicate_check(
     )
     conn.close()
 
-    check = outcomes(warehouse_path, clickstream, [batch_id])["no_duplicate_event_ids"]
+    check = outcomes(warehouse_path, topics[0], [batch_id])["no_duplicate_event_ids"]
 
     assert not check.passed and check.severity == "ERROR"
     assert check.metadata == {"event_ids_checked": 2, "duplicates": 1}
@@ -75,14 +79,12 @@ def test_a_row_duplicated_outside_the_pipeline_fails_the_duplicate_check(
 def test_a_ledger_behind_the_stored_offsets_fails_and_names_the_partition(
     topics, produce, make_kafka, warehouse, dagster_instance, warehouse_path
 ):
-    clickstream, _ = topics
-    produce(clickstream, [page_view("e1"), page_view("e2")], partition=1)
-    materialize("clickstream", make_kafka, warehouse, dagster_instance)
+    ingest_two_events(1, topics, produce, make_kafka, warehouse, dagster_instance)
     conn = connect(warehouse_path)
     conn.execute("UPDATE ingest_offsets SET next_offset = 1")
     conn.close()
 
-    check = outcomes(warehouse_path, clickstream, [])["ledger_covers_stored_offsets"]
+    check = outcomes(warehouse_path, topics[0], [])["ledger_covers_stored_offsets"]
 
     assert not check.passed
     assert check.metadata["inconsistent_partitions"] == [
