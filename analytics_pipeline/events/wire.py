@@ -29,7 +29,8 @@ KINDS: tuple[Kind, ...] = ("clickstream", "backend")
 MAX_VALUE_BYTES = 1024 * 1024
 MAX_EVENT_ID_CHARS = 128
 FUTURE_TOLERANCE_HOURS = 24
-RFC3339 = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?"
+# RFC 3339 date-time in three groups: date and time, fraction, UTC offset (may be missing).
+RFC3339 = r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$"
 
 
 class Reason(StrEnum):
@@ -292,15 +293,11 @@ def _rules(kind: Kind, paths: _Paths) -> list[tuple[str, Reason, str]]:
             f"unknown {kind} type (known: {', '.join(types)})",
         ),
         (
-            f"{t('ts')} <> 'VARCHAR' OR NOT regexp_full_match({text('ts')}, {_quote(RFC3339)})",
+            f"{t('ts')} <> 'VARCHAR' OR ts_parts.clock = ''",
             Reason.INVALID_FIELD,
             "ts must be an RFC 3339 timestamp",
         ),
-        (
-            f"regexp_extract({text('ts')}, {_quote(RFC3339)}, 2) = ''",
-            Reason.TS_WITHOUT_OFFSET,
-            "ts has no UTC offset",
-        ),
+        ("ts_parts.zone = ''", Reason.TS_WITHOUT_OFFSET, "ts has no UTC offset"),
         ("ts IS NULL", Reason.INVALID_FIELD, "ts is not a valid date and time"),
         (
             f"ts > $now + INTERVAL {FUTURE_TOLERANCE_HOURS} HOUR",
@@ -347,6 +344,7 @@ def validation_sql(kind: Kind) -> str:
             "object",
             "types",
             "texts",
+            "ts_parts",
             "failed",
             *(f"{paths.type_of(p)}, {paths.text(p)}" for p in paths.paths),
         ]
@@ -367,11 +365,17 @@ WITH decoded AS (
     SELECT *,
            {paths.columns()}
     FROM listed
-), timed AS (
-    SELECT *,
-           TRY_CAST(upper(regexp_replace({paths.text("ts")}, '(\\.\\d{{6}})\\d+', '\\1'))
-                    AS TIMESTAMPTZ) AS ts
+), split AS (
+    -- One regular-expression match per message gives all three parts (no match: all '').
+    SELECT *, regexp_extract({paths.text("ts")}, {_quote(RFC3339)},
+                             ['clock', 'fraction', 'zone']) AS ts_parts
     FROM typed
+), timed AS (
+    -- Fractions beyond microseconds are cut, as TIMESTAMPTZ keeps microseconds.
+    SELECT *,
+           TRY_CAST(upper(ts_parts.clock || left(ts_parts.fraction, 7) || ts_parts.zone)
+                    AS TIMESTAMPTZ) AS ts
+    FROM split
 ), checked AS (
     SELECT *, CASE
 {first_failing}
