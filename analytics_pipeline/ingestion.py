@@ -168,9 +168,9 @@ def ingest_ranges(
     progress: Callable[[IngestReport], None] | None = None,
     part_size: int = STAGE_PART,
 ) -> IngestReport:
-    """Read `ranges` of `topic` and store them chunk by chunk; returns what happened.
+    """Read `ranges` of `topic` and store them batch by batch; returns what happened.
 
-    After each chunk's transaction the consumer group's offsets are committed too (unless
+    After each batch's transaction the consumer group's offsets are committed too (unless
     `commit_offsets` is off), so standard Kafka lag tools see the progress. A batch is
     validated `part_size` messages at a time while the next part is polled.
     """
@@ -204,12 +204,12 @@ def ingest_ranges(
     active = {p for p in partitions if positions[p] < ends[p]}
     last_progress = time.monotonic()
 
-    def committed(result: BatchResult, chunk_ends: dict[int, int]) -> None:
+    def committed(result: BatchResult, batch_ends: dict[int, int]) -> None:
         """Runs once a batch's transaction is durable: report it, then tell Kafka."""
         report.add(result)
         if commit_offsets:
             consumer.commit(
-                {partitions[p]: OffsetAndMetadata(o, "", -1) for p, o in chunk_ends.items()}
+                {partitions[p]: OffsetAndMetadata(o, "", -1) for p, o in batch_ends.items()}
             )
         if progress is not None:
             progress(report)
@@ -241,21 +241,27 @@ def ingest_ranges(
                 elif time.monotonic() - last_progress > stall_timeout_s:
                     raise _stalled(topic, stall_timeout_s, positions, ends, active)
                 batch_done = batch_size + len(part) >= max_batch or not active
+                # The last part carries the batch's end offsets, so the ledger also moves past
+                # offsets that hold no message.
+                batch_ends = (
+                    {p: min(positions[p], ends[p]) for p in partitions} if batch_done else None
+                )
                 if len(part) >= part_size or batch_done:
                     prepared = prepare_batch(
-                        kind=kind, topic=topic, records=part, ledger=ledger, seq_start=batch_size
+                        kind=kind,
+                        topic=topic,
+                        records=part,
+                        ledger=ledger,
+                        end_offsets=batch_ends,
+                        seq_start=batch_size,
                     )
                     merge_part(batch, prepared.result)
                     batch_size, part = batch_size + len(part), []
                     writer.submit(partial(writing.add, prepared))
                 if batch_done:
-                    chunk_ends = {p: min(positions[p], ends[p]) for p in partitions}
-                    merge_part(
-                        batch, BatchResult(topic=topic, next_offsets=_past(chunk_ends, ledger))
-                    )
                     writer.submit(
                         partial(writing.commit, batch),
-                        then=partial(committed, chunk_ends=chunk_ends),
+                        then=partial(committed, batch_ends=batch_ends),
                     )
                     batch, batch_size = BatchResult(topic=topic), 0
                     writing = BatchWriter(conn, kind, _now())
@@ -279,11 +285,6 @@ def _stalled(
         f"no messages from {topic} for {timeout_s:.0f}s (partition {stuck}); "
         "the offsets may have been deleted or the broker is unavailable"
     )
-
-
-def _past(offsets: Mapping[int, int], ledger: Mapping[int, int]) -> dict[int, int]:
-    """The offsets that move the ledger forward."""
-    return {p: o for p, o in offsets.items() if o > ledger.get(p, 0)}
 
 
 class _BackgroundWriter:
