@@ -1,5 +1,5 @@
 -- The funnel of SPEC §6 for every day D in [$first_day, $last_day] (see funnel.py).
--- Inputs: user_journeys.signup_day (the UTC date of a user's one sign-up time) and
+-- Inputs: user_signups.signup_day (the UTC date of a user's one sign-up time) and
 -- user_meaningful_days (the UTC dates with a meaningful action). M(D) = meaningful dates
 -- <= D, W = $w.
 
@@ -14,15 +14,7 @@ INSERT INTO users_by_activation_stage (
 )
 WITH signed_up AS (
     SELECT user_id, signed_up_at, signup_inferred, signup_day
-    FROM (
-        SELECT
-            user_id, signed_up_at, signup_inferred,
-            coalesce(
-                signup_day,
-                DATE '1970-01-01' + CAST(floor(epoch(signed_up_at) / 86400) AS INTEGER)
-            ) AS signup_day
-        FROM user_journeys
-    )
+    FROM user_signups
     WHERE signup_day <= $last_day::DATE
 ),
 meaningful AS (
@@ -63,15 +55,7 @@ INSERT INTO users_by_activation_stage (
 )
 WITH signed_up AS (
     SELECT user_id, signed_up_at, signup_inferred, signup_day
-    FROM (
-        SELECT
-            user_id, signed_up_at, signup_inferred,
-            coalesce(
-                signup_day,
-                DATE '1970-01-01' + CAST(floor(epoch(signed_up_at) / 86400) AS INTEGER)
-            ) AS signup_day
-        FROM user_journeys
-    )
+    FROM user_signups
     WHERE signup_day <= $last_day::DATE
 ),
 meaningful AS (

@@ -28,3 +28,15 @@ CREATE TABLE IF NOT EXISTS funnel_daily (
     newly_inactive INTEGER NOT NULL,
     inactive_after_days INTEGER      -- the W the day was computed with
 );
+
+-- Each user's sign-up and its UTC day, the funnel's input (funnel.sql). signup_day is
+-- derived from signed_up_at for rows written before user_journeys stored it.
+CREATE VIEW IF NOT EXISTS user_signups AS
+SELECT
+    user_id,
+    signed_up_at,
+    signup_inferred,
+    coalesce(
+        signup_day, DATE '1970-01-01' + CAST(floor(epoch(signed_up_at) / 86400) AS INTEGER)
+    ) AS signup_day
+FROM user_journeys;
