@@ -38,9 +38,15 @@ def run(
     conn: duckdb.DuckDBPyConnection, filename: str, name: str, params: Mapping[str, Any]
 ) -> duckdb.DuckDBPyConnection:
     """Execute statement `name` of `filename` with the subset of `params` it uses."""
-    sql = load_statements(filename)[name]
+    return execute(conn, load_statements(filename)[name], params, label=f"{filename}:{name}")
+
+
+def execute(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any], *, label: str = "SQL"
+) -> duckdb.DuckDBPyConnection:
+    """Execute `sql` with the subset of `params` it mentions outside `--` comments."""
     wanted = dict.fromkeys(_PARAMETER.findall(_LINE_COMMENT.sub("", sql)))
     missing = [key for key in wanted if key not in params]
     if missing:
-        raise KeyError(f"{filename}:{name} needs parameters {missing}")
+        raise KeyError(f"{label} needs parameters {missing}")
     return conn.execute(sql, {key: params[key] for key in wanted} if wanted else None)

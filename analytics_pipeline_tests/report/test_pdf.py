@@ -242,14 +242,18 @@ def test_rendering_across_processes_gives_the_same_pdfs(report, tmp_path, monkey
         assert without_timestamp(other.path) == without_timestamp(pdf.path)
 
 
+# Rendering cost of each part (its users; the overview a fixed share).
+PART_COSTS = {
+    "overview": 300,
+    "signed_up": 3000,
+    "activated": 1500,
+    "active": 3000,
+    "inactive": 2500,
+}
+
+
 def test_parts_are_balanced_over_processes_by_user_count():
-    costs = {
-        "overview": 300,
-        "signed_up": 3000,
-        "activated": 1500,
-        "active": 3000,
-        "inactive": 2500,
-    }
+    costs = PART_COSTS
     groups = balance(costs, 2)
     totals = sorted(sum(costs[part] for part in group) for group in groups)
     assert totals == [4800, 5500]
@@ -257,13 +261,7 @@ def test_parts_are_balanced_over_processes_by_user_count():
 
 
 def test_workers_get_less_to_render_for_their_start_up_time():
-    costs = {
-        "overview": 300,
-        "signed_up": 3000,
-        "activated": 1500,
-        "active": 3000,
-        "inactive": 2500,
-    }
+    costs = PART_COSTS
     own, worker = balance(costs, 2, head_start=1500)
     assert sum(costs[part] for part in own) == 5800
     assert sum(costs[part] for part in worker) == 4500

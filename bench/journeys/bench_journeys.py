@@ -37,6 +37,7 @@ from analytics_pipeline.warehouse.funnel import (
     days_with_wrong_stage_total,
 )
 from analytics_pipeline.warehouse.journeys import rebuild_journeys, update_journeys
+from analytics_pipeline.warehouse.named_sql import execute
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE.parent / ".work" / "journeys"
@@ -257,8 +258,7 @@ def timed(fn: Callable[[], object], cpu: list[float] | None = None) -> float:
 def run_sql(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> None:
     """Run one statement of this file (its table names filled in) with the parameters it uses."""
     sql = sql.replace("{CLICKSTREAM}", CLICKSTREAM).replace("{BACKEND}", BACKEND)
-    wanted = {k: v for k, v in params.items() if f"${k}" in sql}
-    conn.execute(sql, wanted or None)
+    execute(conn, sql, params, label="bench_journeys")
 
 
 def run_checks(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> None:
