@@ -43,6 +43,18 @@ def dump_cursor(cursor: Mapping[str, Mapping[int, int]]) -> str:
     )
 
 
+def advance_cursor(
+    cursor: Mapping[str, Mapping[int, int]], ends: Mapping[str, Mapping[int, int]]
+) -> dict[str, dict[int, int]]:
+    """The cursor of the topics in `ends`: each partition moves to its end offset, never back."""
+    advanced = {}
+    for topic, topic_ends in ends.items():
+        offsets = advanced[topic] = dict(cursor.get(topic, {}))
+        for partition, end in topic_ends.items():
+            offsets[partition] = max(offsets.get(partition, 0), end)
+    return advanced
+
+
 def ranges_config(ranges: Sequence[OffsetRange]) -> dict:
     return {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end} for r in ranges]}
 
@@ -81,13 +93,6 @@ def build_ingest_sensor(
         runs = plan_topic_runs(cursor, ends, kafka.max_batch)
         if not runs:
             return dg.SkipReason(f"no new messages on {', '.join(ends)}")
-        new_cursor = {
-            topic: {
-                **cursor.get(topic, {}),
-                **{p: max(cursor.get(topic, {}).get(p, 0), e) for p, e in topic_ends.items()},
-            }
-            for topic, topic_ends in ends.items()
-        }
         requests = []
         for run in runs:
             kinds = [kind for kind in KINDS if topic_of[kind] in run]
@@ -110,6 +115,8 @@ def build_ingest_sensor(
                     },
                 )
             )
-        return dg.SensorResult(run_requests=requests, cursor=dump_cursor(new_cursor))
+        return dg.SensorResult(
+            run_requests=requests, cursor=dump_cursor(advance_cursor(cursor, ends))
+        )
 
     return ingest_sensor
