@@ -95,12 +95,16 @@ def _insert_raw_sql(kind: Kind) -> str:
         ]
     )
     table = RAW_TABLES[kind]
+    # An explicit ANTI JOIN: DuckDB builds its hash table on the small incoming side and
+    # streams the stored event_ids past it. The equivalent NOT EXISTS became a MARK join that
+    # hashed every stored event_id instead: at 27.7 M stored rows, 5.4 s for 20 new messages
+    # (0.7 s now).
     return f"""
         INSERT INTO {table} ({names})
         SELECT {values}
         FROM validated AS v
+        ANTI JOIN {table} AS r ON r.event_id = v.event_id
         WHERE v.reason IS NULL
-          AND NOT EXISTS (SELECT 1 FROM {table} AS r WHERE r.event_id = v.event_id)
         QUALIFY row_number() OVER (PARTITION BY v.event_id ORDER BY v.seq) = 1
     """
 
