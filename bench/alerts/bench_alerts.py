@@ -487,7 +487,12 @@ def main() -> int:
     summary = markdown_summary(args, result, stage_medians, call_s)
     print("\n" + summary)
     if args.write_results:
-        write_latest_run(summary)
+        sys.path.insert(0, str(HERE.parent))
+        from latest_block import write_latest_block
+
+        write_latest_block(
+            HERE / "RESULTS.md", "bench_alerts.py", summary, title="Alert latency benchmark"
+        )
 
     if not args.keep:
         cleanup(database, topics, work)
@@ -516,23 +521,6 @@ def markdown_summary(
         f"| (the chat.postMessage call itself) | {call_s:.3f} |",
     ]
     return "\n".join(lines)
-
-
-LATEST_BEGIN = "<!-- latest run: written by bench_alerts.py -->"
-LATEST_END = "<!-- end of latest run -->"
-
-
-def write_latest_run(summary: str) -> None:
-    """Replace the 'latest run' block of RESULTS.md; the hand-written analysis stays."""
-    path = HERE / "RESULTS.md"
-    text = path.read_text(encoding="utf-8")
-    if LATEST_BEGIN in text and LATEST_END in text:
-        head, rest = text.split(LATEST_BEGIN, 1)
-        tail = rest.split(LATEST_END, 1)[1]
-        text = f"{head}{LATEST_BEGIN}\n{summary}\n{LATEST_END}{tail}"
-    else:
-        text += f"\n## Latest run\n\n{LATEST_BEGIN}\n{summary}\n{LATEST_END}\n"
-    path.write_text(text, encoding="utf-8")
 
 
 def cleanup(database: str, topics: list[str], work: Path) -> None:

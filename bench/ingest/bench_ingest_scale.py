@@ -1,0 +1,142 @@
+"""Ingest cost against a large warehouse: does a run slow down as the raw table grows?
+
+Usage: .venv/bin/python bench/ingest/bench_ingest_scale.py [--rows 1600000 6800000 27600000]
+
+Every stored row takes part in de-duplication (a new event_id must not be stored yet) and in
+the raw checks, so a run's cost grows with the table. This fills a scratch warehouse with real
+simulator rows from the ingest benchmark's topic, grows it by copying them under new event_ids
+to each size in `--rows`, and at each size times (median of 3) a 20-message run (what an alert
+waits for), a 50,000-message run, and the three raw checks. Results go to
+bench/ingest/SCALE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_ingest  # noqa: E402  (the topics and Kafka helpers of the throughput benchmark)
+
+RUN_SIZES = (20, 50_000)
+
+
+def _ingest(kafka, conn, topic: str, partition: int, start: int, size: int) -> float:
+    from analytics_pipeline.ingestion import OffsetRange, ingest_ranges
+
+    consumer = kafka.consumer(group_id=None)
+    started = time.perf_counter()
+    try:
+        report = ingest_ranges(
+            consumer,
+            conn,
+            kind="clickstream",
+            topic=topic,
+            ranges=[OffsetRange(partition, start, start + size)],
+            max_batch=bench_ingest.MAX_BATCH,
+            commit_offsets=False,
+        )
+    finally:
+        consumer.close()
+    assert report.received == size, report
+    return time.perf_counter() - started
+
+
+def _checks(conn, topic: str) -> float:
+    from analytics_pipeline.warehouse import raw_checks
+
+    last = conn.execute("SELECT max(ingest_batch_id) FROM raw_clickstream_events").fetchone()
+    started = time.perf_counter()
+    raw_checks.run_checks(
+        conn, kind="clickstream", topic=topic, warn_share=0.05, batch_ids=[last[0]]
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_600_000, 6_800_000, 27_600_000])
+    parser.add_argument("--events", type=int, default=1_000_000, help="ingest benchmark topics")
+    args = parser.parse_args()
+
+    from analytics_pipeline.resources.kafka import KafkaResource
+    from analytics_pipeline.warehouse import connect
+
+    topic = bench_ingest.prepare(args.events)[0]
+    ends = bench_ingest.end_offsets(topic)
+    kafka = KafkaResource(bootstrap_servers=bench_ingest.BOOTSTRAP)
+    seed_size = 50_000
+    needed = seed_size + 3 * sum(RUN_SIZES) * len(args.rows)
+    if sum(ends.values()) < needed:
+        sys.exit(f"{topic} has {sum(ends.values()):,} messages; need about {needed:,}")
+    next_offset = dict.fromkeys(ends, 0)
+
+    def take(size: int) -> tuple[int, int]:
+        """(partition, start) of `size` messages not ingested yet."""
+        partition = max(ends, key=lambda p: ends[p] - next_offset[p])
+        start = next_offset[partition]
+        next_offset[partition] += size
+        return partition, start
+
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        conn = connect(Path(folder) / "scale.duckdb")
+        _ingest(kafka, conn, topic, *take(seed_size), seed_size)
+        for target in sorted(args.rows):
+            print(f"growing the raw table to {target:,} rows ...", file=sys.stderr)
+            while (stored := _count(conn)) < target:
+                conn.execute(
+                    "INSERT INTO raw_clickstream_events SELECT * REPLACE "
+                    "(gen_random_uuid()::VARCHAR AS event_id) FROM raw_clickstream_events "
+                    f"LIMIT {target - stored}"
+                )
+            conn.execute("CHECKPOINT")
+            row = {"rows": _count(conn)}
+            for size in RUN_SIZES:
+                times = []
+                for _ in range(3):
+                    times.append(_ingest(kafka, conn, topic, *take(size), size))
+                row[size] = statistics.median(times)
+            row["checks"] = statistics.median(_checks(conn, topic) for _ in range(3))
+            print(row, file=sys.stderr)
+            rows.append(row)
+        conn.close()
+    write_results(rows)
+
+
+def _count(conn) -> int:
+    return conn.execute("SELECT count(*) FROM raw_clickstream_events").fetchone()[0]
+
+
+def write_results(rows: list[dict]) -> None:
+    lines = [
+        f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores)",
+        "",
+        "| stored rows | 20-message run | 50,000-message run | raw checks |",
+        "|---:|---:|---:|---:|",
+        *(f"| {r['rows']:,} | {r[20]:.2f} | {r[50_000]:.2f} | {r['checks']:.2f} |" for r in rows),
+    ]
+    summary = "\n".join(lines)
+    sys.path.insert(0, str(HERE.parent))
+    from latest_block import write_latest_block
+
+    write_latest_block(
+        HERE / "SCALE.md",
+        "bench_ingest_scale.py",
+        summary,
+        title="Ingest cost against a large warehouse",
+    )
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()
