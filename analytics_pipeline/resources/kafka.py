@@ -71,12 +71,17 @@ class KafkaResource(dg.ConfigurableResource):
         except KafkaError as error:
             raise self.unavailable(error) from None
 
-    def end_offsets(self, topic: str) -> dict[int, int]:
-        """{partition: end offset} of `topic`; {} when the topic does not exist yet."""
+    def end_offsets(self, topic: str, consumer: Any | None = None) -> dict[int, int]:
+        """{partition: end offset} of `topic`; {} when the topic does not exist yet.
+
+        Pass the run's own `consumer` to spare a second client (its connection and metadata
+        cost ~0.1 s per ingest step); without one, a short-lived client is used and closed.
+        """
         from kafka import TopicPartition
         from kafka.errors import KafkaError
 
-        consumer = self.consumer(group_id=None)
+        own = consumer is None
+        consumer = self.consumer(group_id=None) if own else consumer
         try:
             partitions = consumer.partitions_for_topic(topic)
             if not partitions:
@@ -86,7 +91,8 @@ class KafkaResource(dg.ConfigurableResource):
         except KafkaError as error:
             raise self.unavailable(error) from None
         finally:
-            consumer.close()
+            if own:
+                consumer.close()
 
     def unavailable(self, error: Exception) -> KafkaUnavailableError:
         return KafkaUnavailableError(

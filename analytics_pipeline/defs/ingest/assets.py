@@ -73,12 +73,12 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
         topic = getattr(kafka, topic_attr)
-        ends = kafka.end_offsets(topic)
-        ranges = [OffsetRange(r.partition, r.start, r.end) for r in config.ranges] or [
-            OffsetRange(p, 0, end) for p, end in ends.items()
-        ]
         consumer = kafka.consumer()
         try:
+            ends = kafka.end_offsets(topic, consumer)
+            ranges = [OffsetRange(r.partition, r.start, r.end) for r in config.ranges] or [
+                OffsetRange(p, 0, end) for p, end in ends.items()
+            ]
             with warehouse.connect() as conn:
                 report = ingest_ranges(
                     consumer,
