@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from analytics_pipeline.warehouse.raw_writer import sync_event_keys
+
 
 def schema_statements() -> list[str]:
     """The DDL files under warehouse/schema, in file-name order."""
@@ -36,6 +38,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     conn = duckdb.connect(str(path))
     conn.execute("SET TimeZone = 'UTC'")
     ensure_schema(conn)
+    sync_event_keys(conn)
     return conn
 
 

@@ -70,6 +70,7 @@ def main() -> None:
 
     from analytics_pipeline.resources.kafka import KafkaResource
     from analytics_pipeline.warehouse import connect
+    from analytics_pipeline.warehouse.raw_writer import sync_event_keys
 
     topic = bench_ingest.prepare(args.events)[0]
     ends = bench_ingest.end_offsets(topic)
@@ -99,6 +100,7 @@ def main() -> None:
                     "(gen_random_uuid()::VARCHAR AS event_id) FROM raw_clickstream_events "
                     f"LIMIT {target - stored}"
                 )
+            sync_event_keys(conn)  # the copies need their keys, as in a real warehouse
             conn.execute("CHECKPOINT")
             row = {"rows": _count(conn)}
             for size in RUN_SIZES:

@@ -1,0 +1,93 @@
+"""The raw tables' key tables: de-duplication without scanning every stored event_id.
+
+A real DuckDB file; the batches go through `store_batch`, the writer the ingest runs use.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analytics_pipeline.warehouse import connect
+from analytics_pipeline.warehouse.raw_checks import run_checks
+from analytics_pipeline.warehouse.raw_writer import RawRecord, store_batch
+from analytics_pipeline_tests.ingest.test_ingest import page_view
+
+TOPIC = "portal-clickstream"
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "warehouse.duckdb"
+
+
+def store(conn, first_offset: int, *event_ids: str):
+    records = [
+        RawRecord(0, first_offset + n, json.dumps(page_view(e)).encode())
+        for n, e in enumerate(event_ids)
+    ]
+    return store_batch(conn, kind="clickstream", topic=TOPIC, records=records)
+
+
+def stored_ids(conn) -> list[str]:
+    rows = conn.execute("SELECT event_id FROM raw_clickstream_events ORDER BY 1").fetchall()
+    return [r[0] for r in rows]
+
+
+def key_count(conn) -> int:
+    return conn.execute("SELECT count(*) FROM raw_clickstream_events_keys").fetchall()[0][0]
+
+
+def test_every_stored_row_gets_one_key_in_the_same_transaction(path):
+    conn = connect(path)
+    first = store(conn, 0, "e1", "e2", "e2")
+    second = store(conn, 3, "e2", "e3")
+
+    assert (first.stored, first.duplicates, second.stored, second.duplicates) == (2, 1, 1, 1)
+    assert stored_ids(conn) == ["e1", "e2", "e3"]
+    assert key_count(conn) == 3
+
+
+def test_an_equal_key_alone_is_not_a_duplicate(path):
+    """A key without the same event_id stored (a collision, or a row deleted) stores the row."""
+    conn = connect(path)
+    store(conn, 0, "e1")
+    conn.execute("INSERT INTO raw_clickstream_events_keys SELECT md5_number_lower('e9')")
+
+    result = store(conn, 1, "e9", "e1")
+
+    assert (result.stored, result.duplicates) == (1, 1)
+    assert stored_ids(conn) == ["e1", "e9"]
+
+
+def test_a_warehouse_without_keys_gets_them_when_opened_and_still_skips_repeats(path):
+    """As for a warehouse from before the key tables, or rows added by hand."""
+    conn = connect(path)
+    store(conn, 0, "e1", "e2")
+    conn.execute("DELETE FROM raw_clickstream_events_keys")
+    conn.close()
+
+    conn = connect(path)
+    assert key_count(conn) == 2
+    result = store(conn, 2, "e1", "e3")
+
+    assert (result.stored, result.duplicates) == (1, 1)
+    assert stored_ids(conn) == ["e1", "e2", "e3"]
+
+
+def test_the_duplicate_check_fails_when_the_keys_miss_rows(path):
+    conn = connect(path)
+    result = store(conn, 0, "e1", "e2")
+    conn.execute("DELETE FROM raw_clickstream_events_keys WHERE rowid = 0")
+
+    [check] = [
+        c
+        for c in run_checks(
+            conn, kind="clickstream", topic=TOPIC, warn_share=0.05, batch_ids=[result.batch_id]
+        )
+        if c.name == "no_duplicate_event_ids"
+    ]
+
+    assert not check.passed
+    assert "raw_clickstream_events_keys holds 1 keys for 2 rows" in check.description
