@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark of bench/, one after the other (they would distort each other
 # if run together). Each writes its own bench/<capability>/RESULTS.md (SCALE.md for the ingest
-# cost at 27.6 M stored rows). Needs the local stack
-# (`make up`, which `make bench` runs first). Takes about half an hour on 2 cores.
+# cost at 27.6 M stored rows, which needs ~4 GB in the temp folder). Needs the local stack
+# (`make up`, which `make bench` runs first). Takes about 35 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics_pipeline.warehouse.raw_writer import sync_event_keys
+from analytics_pipeline.warehouse.raw_tables import sync_event_keys
 
 
 def schema_statements() -> list[str]:
@@ -30,7 +30,8 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse at `path`, creating the file, its folder and the schema if needed."""
+    """Open the warehouse at `path`, creating the file, its folder and the schema if needed
+    (and rebuilding a raw table's de-duplication keys if they do not match it)."""
     path = Path(path)
     if read_only:
         return duckdb.connect(str(path), read_only=True)

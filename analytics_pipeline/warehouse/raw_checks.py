@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from analytics_pipeline.events.wire import Kind
-from analytics_pipeline.warehouse.raw_writer import EVENT_KEY, KEY_TABLES, RAW_TABLES
+from analytics_pipeline.warehouse.raw_tables import KEY_TABLES, RAW_TABLES, event_key
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,10 @@ def _no_duplicate_event_ids(
     """The rows this run stored must not share an event_id with any stored row.
 
     Checked per run, this keeps the whole table free of duplicates by induction. It looks for
-    the run's keys among all keys (8-byte, see raw_writer.KEY_TABLES) and compares event_ids
-    only for keys that repeat, instead of scanning every stored event_id on every run. The key
-    table must hold one key per raw row for that to prove anything; a mismatch fails too.
+    the run's keys among all keys (see raw_tables) and compares event_ids only in the batches
+    of keys that repeat, instead of scanning every stored event_id on every run. That proves
+    something only while the key table holds one key per row: if the counts differ, it fails
+    and compares the run's event_ids with every stored one.
     """
     table, keys = RAW_TABLES[kind], KEY_TABLES[kind]
     if not batch_ids:
@@ -40,51 +41,58 @@ def _no_duplicate_event_ids(
             "this run stored no rows",
             {"event_ids_checked": 0, "duplicates": 0},
         )
-    conn.execute(
+    # One run's batches are consecutive; zone maps on ingest_batch_id find its rows.
+    run_rows = f"SELECT * FROM {table} WHERE ingest_batch_id BETWEEN $first AND $last"
+    batches = {"first": min(batch_ids), "last": max(batch_ids)}
+    checked, rows, key_rows = conn.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE run_keys AS
-        SELECT DISTINCT {EVENT_KEY.format("event_id")} AS event_key FROM {table}
-        WHERE ingest_batch_id BETWEEN $first AND $last
-        """,  # table name from a constant
-        {"first": min(batch_ids), "last": max(batch_ids)},  # one run's batches are consecutive
-    )
-    checked, repeated, rows, key_rows = conn.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE repeated_keys AS
-        SELECT k.event_key FROM {keys} AS k SEMI JOIN run_keys AS r ON r.event_key = k.event_key
-        GROUP BY k.event_key HAVING count(*) > 1;
-        SELECT (SELECT count(*) FROM run_keys), (SELECT count(*) FROM repeated_keys),
+        SELECT (SELECT count(DISTINCT event_id) FROM ({run_rows})),
                (SELECT count(*) FROM {table}), (SELECT count(*) FROM {keys})
-        """  # table names from constants
+        """,  # table names from constants
+        batches,
     ).fetchall()[0]
-    duplicates = 0
-    if repeated:  # a repeated key: a duplicate, or (rarely) two event_ids with one key
-        duplicates = conn.execute(
-            f"""
-            SELECT count(*) FROM (
-                SELECT event_id FROM {table}
-                WHERE {EVENT_KEY.format("event_id")} IN (SELECT event_key FROM repeated_keys)
-                GROUP BY event_id HAVING count(*) > 1)
-            """
-        ).fetchall()[0][0]
-    conn.execute("DROP TABLE run_keys; DROP TABLE repeated_keys")
+    keys_match = rows == key_rows
+    if keys_match:
+        # Rows of keys that repeat a key of this run: a duplicate, or (rarely) a collision.
+        suspects = f"""
+            SELECT k.ingest_batch_id, k.event_key FROM {keys} AS k
+            WHERE k.event_key IN (
+                SELECT k2.event_key FROM {keys} AS k2
+                SEMI JOIN (SELECT {event_key("event_id")} AS event_key FROM ({run_rows})) AS n
+                    ON n.event_key = k2.event_key
+                GROUP BY k2.event_key HAVING count(*) > 1)
+        """
+        candidates = f"""
+            SELECT r.event_id FROM {table} AS r
+            SEMI JOIN ({suspects}) AS s
+                ON s.ingest_batch_id = r.ingest_batch_id AND s.event_key = {event_key("r.event_id")}
+        """
+    else:
+        candidates = f"""
+            SELECT r.event_id FROM {table} AS r
+            SEMI JOIN ({run_rows}) AS n ON n.event_id = r.event_id
+        """
+    duplicates = conn.execute(
+        f"SELECT count(*) FROM (SELECT event_id FROM ({candidates}) "
+        "GROUP BY event_id HAVING count(*) > 1)",
+        batches,
+    ).fetchall()[0][0]
     metadata = {"event_ids_checked": checked, "duplicates": duplicates}
-    if rows != key_rows:
+    stored_twice = (
+        f"{duplicates} of the {checked} event_ids this run stored are stored more than once"
+    )
+    if not keys_match:
         return CheckOutcome(
             "no_duplicate_event_ids",
             False,
             "ERROR",
-            f"{keys} holds {key_rows} keys for {rows} rows of {table}; reopening the "
-            "warehouse rebuilds it",
+            f"{stored_twice}, and {keys} holds {key_rows} keys for the {rows} rows of {table} "
+            "(rows were added or deleted outside the pipeline, so later duplicates may have "
+            "been stored). Reopening the warehouse rebuilds the keys; rows already stored twice "
+            "stay until removed by hand.",
             {**metadata, "rows": rows, "keys": key_rows},
         )
-    return CheckOutcome(
-        "no_duplicate_event_ids",
-        duplicates == 0,
-        "ERROR",
-        f"{duplicates} of the {checked} event_ids this run stored are stored more than once",
-        metadata,
-    )
+    return CheckOutcome("no_duplicate_event_ids", duplicates == 0, "ERROR", stored_twice, metadata)
 
 
 def _ledger_covers_stored_offsets(

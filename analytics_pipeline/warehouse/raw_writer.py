@@ -23,18 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from analytics_pipeline.events.wire import COLUMNS, Kind, validation_sql
-
-RAW_TABLES: Mapping[Kind, str] = {
-    "clickstream": "raw_clickstream_events",
-    "backend": "raw_backend_events",
-}
-# The de-duplication index of each raw table: the key of every stored event_id (see
-# schema/010_ingest.sql). A key is 8 bytes against ~36 for an event_id, so scanning the keys
-# is what keeps a batch's "stored yet?" question cheap at tens of millions of rows.
-KEY_TABLES: Mapping[Kind, str] = {kind: f"{table}_keys" for kind, table in RAW_TABLES.items()}
-# MD5 is stable across DuckDB versions (hash() is not). Equal keys are only candidates: the
-# writer compares the event_ids themselves before calling anything a duplicate.
-EVENT_KEY = "md5_number_lower({})"
+from analytics_pipeline.warehouse.raw_tables import KEY_TABLES, RAW_TABLES, event_key
 
 
 class RawRecord(NamedTuple):
@@ -88,14 +77,14 @@ def _insert_raw_sql(kind: Kind) -> str:
     )
     values = ", ".join(
         [
-            "f.kafka_partition",
-            "f.kafka_offset",
-            "f.event_id",
-            "f.type",
-            "f.ts",
-            "f.user_id",
-            *(f"f.{c}" for c in columns),
-            "f.payload",
+            "v.kafka_partition",
+            "v.kafka_offset",
+            "v.event_id",
+            "v.type",
+            "v.ts",
+            "v.user_id",
+            *(f"v.{c}" for c in columns),
+            "v.payload",
             "$now",
             "$batch_id",
             "$topic",
@@ -103,7 +92,7 @@ def _insert_raw_sql(kind: Kind) -> str:
     )
     return f"""
         INSERT INTO {RAW_TABLES[kind]} ({names})
-        SELECT {values} FROM validated AS f SEMI JOIN fresh ON fresh.seq = f.seq
+        SELECT {values} FROM validated AS v SEMI JOIN fresh AS f ON f.seq = v.seq
     """
 
 
@@ -111,24 +100,25 @@ def _fresh_sql(kind: Kind) -> str:
     """The rows of the part to store, into temp table `fresh(seq, event_id)`: valid, not
     stored yet, the first of each event_id.
 
-    "Stored yet" looks at the 8-byte keys first; only ids whose key is there are compared with
-    the raw table's event_ids. With no such id the join's build side is empty and DuckDB stops
-    its scan of the raw table at once. Explicit SEMI/ANTI JOINs keep every hash table on the
-    small side (a NOT EXISTS against the raw table was planned as a MARK join that hashed every
-    stored event_id: 5.4 s for 20 new messages at 27.7 M stored rows). Only seq and event_id
-    are kept: copying the wide rows here cost more than the insert itself.
+    "Stored yet" looks up the 8-byte keys (see raw_tables); only ids whose key is there are
+    compared with stored event_ids, and only in the rows of the batches the keys name, which
+    zone maps on ingest_batch_id find. With no candidate the join's build side is empty and
+    DuckDB does not scan the raw table at all. Explicit SEMI/ANTI JOINs keep every hash table
+    on the small side: a NOT EXISTS against the raw table was planned as a MARK join that
+    hashed every stored event_id (5.4 s for 20 new messages at 27.7 M stored rows). Only seq
+    and event_id are kept: copying the wide rows cost more than the insert itself.
     """
-    key = EVENT_KEY.format("c.event_id")
     return f"""
         CREATE OR REPLACE TEMP TABLE fresh AS
         WITH candidates AS (
-            SELECT c.event_id FROM validated AS c
-            SEMI JOIN {KEY_TABLES[kind]} AS k ON k.event_key = {key}
+            SELECT c.event_id, k.ingest_batch_id FROM validated AS c
+            JOIN {KEY_TABLES[kind]} AS k ON k.event_key = {event_key("c.event_id")}
             WHERE c.reason IS NULL
         ),
         stored AS (
             SELECT c.event_id FROM candidates AS c
-            SEMI JOIN {RAW_TABLES[kind]} AS r ON r.event_id = c.event_id
+            SEMI JOIN {RAW_TABLES[kind]} AS r
+                ON r.ingest_batch_id = c.ingest_batch_id AND r.event_id = c.event_id
         )
         SELECT v.seq, v.event_id FROM validated AS v
         ANTI JOIN stored AS s ON s.event_id = v.event_id
@@ -138,7 +128,9 @@ def _fresh_sql(kind: Kind) -> str:
 
 
 def _insert_keys_sql(kind: Kind) -> str:
-    return f"INSERT INTO {KEY_TABLES[kind]} SELECT {EVENT_KEY.format('event_id')} FROM fresh"
+    return f"""
+        INSERT INTO {KEY_TABLES[kind]} SELECT {event_key("event_id")}, $batch_id FROM fresh
+    """
 
 
 _INSERT_DEAD_LETTERS = """
@@ -163,33 +155,6 @@ _UPSERT_LEDGER = """
         next_offset = greatest(ingest_offsets.next_offset, excluded.next_offset),
         updated_at = excluded.updated_at
 """
-
-
-def sync_event_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Rebuild a key table that does not hold one key per raw row; returns the tables rebuilt.
-
-    That happens once for a warehouse created before the key tables existed, or after raw rows
-    were added or deleted by hand. Row counts are table metadata, so the check is free.
-    """
-    rebuilt = []
-    for kind, table in RAW_TABLES.items():
-        keys = KEY_TABLES[kind]
-        rows, key_rows = conn.execute(
-            f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {keys})"
-        ).fetchall()[0]
-        if rows != key_rows:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                conn.execute(f"DELETE FROM {keys}")
-                conn.execute(
-                    f"INSERT INTO {keys} SELECT {EVENT_KEY.format('event_id')} FROM {table}"
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            rebuilt.append(keys)
-    return rebuilt
 
 
 def read_ledger(conn: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:
@@ -281,7 +246,7 @@ class BatchWriter:
             conn.unregister("incoming")
         conn.execute(_fresh_sql(self.kind))
         stored = conn.execute(_insert_raw_sql(self.kind), params).fetchall()[0][0]
-        conn.execute(_insert_keys_sql(self.kind))
+        conn.execute(_insert_keys_sql(self.kind), {"batch_id": params["batch_id"]})
         written.stored += stored
         conn.execute(_INSERT_DEAD_LETTERS, params)
         for reason, count, min_ts, max_ts in conn.execute(_SUMMARY).fetchall():

@@ -11,6 +11,7 @@ import pytest
 
 from analytics_pipeline.warehouse import connect
 from analytics_pipeline.warehouse.raw_checks import run_checks
+from analytics_pipeline.warehouse.raw_tables import event_key
 from analytics_pipeline.warehouse.raw_writer import RawRecord, store_batch
 from analytics_pipeline_tests.ingest.test_ingest import page_view
 
@@ -53,7 +54,7 @@ def test_an_equal_key_alone_is_not_a_duplicate(path):
     """A key without the same event_id stored (a collision, or a row deleted) stores the row."""
     conn = connect(path)
     store(conn, 0, "e1")
-    conn.execute("INSERT INTO raw_clickstream_events_keys SELECT md5_number_lower('e9')")
+    conn.execute(f"INSERT INTO raw_clickstream_events_keys SELECT {event_key(repr('e9'))}, 1")
 
     result = store(conn, 1, "e9", "e1")
 
@@ -76,18 +77,44 @@ def test_a_warehouse_without_keys_gets_them_when_opened_and_still_skips_repeats(
     assert stored_ids(conn) == ["e1", "e2", "e3"]
 
 
-def test_the_duplicate_check_fails_when_the_keys_miss_rows(path):
-    conn = connect(path)
-    result = store(conn, 0, "e1", "e2")
-    conn.execute("DELETE FROM raw_clickstream_events_keys WHERE rowid = 0")
-
+def duplicate_check(conn, batch_id: int):
     [check] = [
         c
         for c in run_checks(
-            conn, kind="clickstream", topic=TOPIC, warn_share=0.05, batch_ids=[result.batch_id]
+            conn, kind="clickstream", topic=TOPIC, warn_share=0.05, batch_ids=[batch_id]
         )
         if c.name == "no_duplicate_event_ids"
     ]
+    return check
+
+
+def test_the_duplicate_check_counts_event_ids_when_the_keys_miss_rows(path):
+    """A row copied in by hand has no key: the check says so and still finds the duplicate."""
+    conn = connect(path)
+    result = store(conn, 0, "e1", "e2")
+    conn.execute(
+        "INSERT INTO raw_clickstream_events SELECT * FROM raw_clickstream_events "
+        "WHERE event_id = 'e2'"
+    )
+
+    check = duplicate_check(conn, result.batch_id)
 
     assert not check.passed
-    assert "raw_clickstream_events_keys holds 1 keys for 2 rows" in check.description
+    assert check.metadata == {"event_ids_checked": 2, "duplicates": 1, "rows": 3, "keys": 2}
+    assert "raw_clickstream_events_keys holds 2 keys for the 3 rows" in check.description
+
+
+def test_after_an_event_id_is_edited_by_hand_dropping_the_keys_restores_de_duplication(path):
+    """The documented repair for edits that keep the row count (see raw_tables)."""
+    conn = connect(path)
+    store(conn, 0, "e1", "e2")
+    conn.execute("UPDATE raw_clickstream_events SET event_id = 'e3' WHERE event_id = 'e2'")
+    conn.execute("DROP TABLE raw_clickstream_events_keys")
+    conn.close()
+
+    conn = connect(path)
+    result = store(conn, 2, "e3", "e4")
+
+    assert (result.stored, result.duplicates) == (1, 1)
+    assert stored_ids(conn) == ["e1", "e3", "e4"]
+    assert duplicate_check(conn, result.batch_id).passed

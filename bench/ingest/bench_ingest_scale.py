@@ -6,7 +6,8 @@ Every stored row takes part in de-duplication (a new event_id must not be stored
 the raw checks, so a run's cost grows with the table. This fills a scratch warehouse with real
 simulator rows from the ingest benchmark's topic, grows it by copying them under new event_ids
 to each size in `--rows`, and at each size times (median of 3) a 20-message run (what an alert
-waits for), a 50,000-message run, and the three raw checks. Results go to
+waits for), a 50,000-message run, 20 messages whose event_ids are stored already (re-sent by a
+producer: from the latest run, and from the oldest batch), and the three raw checks. Results go to
 bench/ingest/SCALE.md.
 """
 
@@ -51,6 +52,20 @@ def _ingest(kafka, conn, topic: str, partition: int, start: int, size: int) -> f
     return time.perf_counter() - started
 
 
+def _replay(kafka, conn, topic: str, partition: int, start: int, size: int) -> float:
+    """Ingest `size` stored messages again, as if a producer had re-sent them: every one is a
+    repeated event_id that the writer must find among the stored rows."""
+    where = "WHERE topic = $topic AND kafka_partition = $partition"
+    params = {"topic": topic, "partition": partition}
+    [(saved,)] = conn.execute(f"SELECT next_offset FROM ingest_offsets {where}", params).fetchall()
+    conn.execute(f"UPDATE ingest_offsets SET next_offset = {start} {where}", params)
+    stored = _count(conn)
+    seconds = _ingest(kafka, conn, topic, partition, start, size)
+    assert _count(conn) == stored, "a repeated event_id was stored"
+    conn.execute(f"UPDATE ingest_offsets SET next_offset = {saved} {where}", params)
+    return seconds
+
+
 def _checks(conn, topic: str) -> float:
     from analytics_pipeline.warehouse import raw_checks
 
@@ -70,7 +85,7 @@ def main() -> None:
 
     from analytics_pipeline.resources.kafka import KafkaResource
     from analytics_pipeline.warehouse import connect
-    from analytics_pipeline.warehouse.raw_writer import sync_event_keys
+    from analytics_pipeline.warehouse.raw_tables import sync_event_keys
 
     topic = bench_ingest.prepare(args.events)[0]
     ends = bench_ingest.end_offsets(topic)
@@ -91,14 +106,20 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         conn = connect(Path(folder) / "scale.duckdb")
-        _ingest(kafka, conn, topic, *take(seed_size), seed_size)
+        oldest = take(seed_size)
+        _ingest(kafka, conn, topic, *oldest, seed_size)
+        copies = 0
         for target in sorted(args.rows):
             print(f"growing the raw table to {target:,} rows ...", file=sys.stderr)
             while (stored := _count(conn)) < target:
+                # New event_ids, in batches of 50,000 as ingest runs would write them (batch ids
+                # below the real ones, so the real batches keep their own row groups).
+                copies += 1
                 conn.execute(
-                    "INSERT INTO raw_clickstream_events SELECT * REPLACE "
-                    "(gen_random_uuid()::VARCHAR AS event_id) FROM raw_clickstream_events "
-                    f"LIMIT {target - stored}"
+                    "INSERT INTO raw_clickstream_events SELECT * REPLACE ("
+                    "gen_random_uuid()::VARCHAR AS event_id, "
+                    f"-{copies} * 1000000 - (row_number() OVER () // 50000) AS ingest_batch_id"
+                    f") FROM raw_clickstream_events LIMIT {target - stored}"
                 )
             sync_event_keys(conn)  # the copies need their keys, as in a real warehouse
             conn.execute("CHECKPOINT")
@@ -106,8 +127,13 @@ def main() -> None:
             for size in RUN_SIZES:
                 times = []
                 for _ in range(3):
-                    times.append(_ingest(kafka, conn, topic, *take(size), size))
+                    recent = take(size)
+                    times.append(_ingest(kafka, conn, topic, *recent, size))
                 row[size] = statistics.median(times)
+            for name, (partition, start) in (("recent", recent), ("oldest", oldest)):
+                row[name] = statistics.median(
+                    _replay(kafka, conn, topic, partition, start + 20 * i, 20) for i in range(3)
+                )
             row["checks"] = statistics.median(_checks(conn, topic) for _ in range(3))
             print(row, file=sys.stderr)
             rows.append(row)
@@ -123,9 +149,14 @@ def write_results(rows: list[dict]) -> None:
     lines = [
         f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} cores)",
         "",
-        "| stored rows | 20-message run | 50,000-message run | raw checks |",
-        "|---:|---:|---:|---:|",
-        *(f"| {r['rows']:,} | {r[20]:.2f} | {r[50_000]:.2f} | {r['checks']:.2f} |" for r in rows),
+        "| stored rows | 20-message run | 50,000-message run | 20 repeated (recent) "
+        "| 20 repeated (oldest) | raw checks |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {r['rows']:,} | {r[20]:.2f} | {r[50_000]:.2f} | {r['recent']:.2f} "
+            f"| {r['oldest']:.2f} | {r['checks']:.2f} |"
+            for r in rows
+        ),
     ]
     summary = "\n".join(lines)
     sys.path.insert(0, str(HERE.parent))

@@ -8,7 +8,8 @@ from analytics_pipeline.ingestion import IngestReport, OffsetRange, ingest_range
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.warehouse import raw_checks
-from analytics_pipeline.warehouse.raw_writer import RAW_TABLES, read_ledger
+from analytics_pipeline.warehouse.raw_tables import RAW_TABLES
+from analytics_pipeline.warehouse.raw_writer import read_ledger
 
 DEAD_LETTER_WARN_SHARE = 0.05
 

@@ -3,9 +3,9 @@
 -- no_duplicate_event_ids check verifies it. It is deliberately not a PRIMARY KEY: DuckDB keeps
 -- such indexes in memory and maintains them row by row, which costs more than the whole rest
 -- of a batch at tens of millions of events (an ART index on a key column took 3-4 s and
--- 1.7 GB per 50,000 new keys at 28 M). Instead each raw table has a key table holding
--- md5_number_lower(event_id) of every stored row, written in the same transaction: a batch
--- scans those 8-byte keys, and compares event_ids only where a key repeats.
+-- 1.7 GB per 50,000 new keys at 28 M). Instead each raw table has a key table: an 8-byte hash
+-- of each stored row's event_id and its batch, created and kept in step with the raw table by
+-- warehouse/raw_tables.py.
 -- ingest_batch_id orders everything one ingest transaction wrote; downstream steps keep
 -- their own watermark on it (pipeline_watermarks) to process only what is new.
 CREATE SEQUENCE IF NOT EXISTS ingest_batch_seq START 1;
@@ -46,10 +46,6 @@ CREATE TABLE IF NOT EXISTS raw_backend_events (
     ingest_batch_id BIGINT NOT NULL,
     kafka_topic VARCHAR
 );
-
-CREATE TABLE IF NOT EXISTS raw_clickstream_events_keys (event_key UBIGINT NOT NULL);
-
-CREATE TABLE IF NOT EXISTS raw_backend_events_keys (event_key UBIGINT NOT NULL);
 
 CREATE TABLE IF NOT EXISTS dead_letter_events (
     topic VARCHAR NOT NULL,

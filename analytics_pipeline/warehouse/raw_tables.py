@@ -1,0 +1,86 @@
+"""The raw tables, and the key tables that let the writer de-duplicate them cheaply.
+
+Each raw table has a key table (`<raw table>_keys`) holding, for every stored row, an 8-byte
+hash of its event_id and the row's ingest_batch_id, written in the same transaction as the
+row. Asking "is this event_id stored yet?" then scans 8-byte keys instead of every stored
+event_id (~36-byte strings): at 27.6 M rows that is what keeps a small ingest run under
+0.3 s. Equal keys are only candidates. The writer compares the event_ids themselves, in the
+raw rows of the candidates' batches, which zone maps on ingest_batch_id find without a scan.
+
+`sync_event_keys` (run whenever the warehouse is opened for writing) rebuilds a key table
+whose row count differs from its raw table's: once for a warehouse made before the key
+tables, or after rows were added or deleted by hand. After an edit that keeps the counts
+(an UPDATE of event_id), drop the key table; the next open rebuilds it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import duckdb
+
+from analytics_pipeline.events.wire import Kind
+
+RAW_TABLES: Mapping[Kind, str] = {
+    "clickstream": "raw_clickstream_events",
+    "backend": "raw_backend_events",
+}
+KEY_TABLES: Mapping[Kind, str] = {kind: f"{table}_keys" for kind, table in RAW_TABLES.items()}
+
+log = logging.getLogger(__name__)
+
+
+def event_key(column: str) -> str:
+    """SQL for the key of the event_id in `column`: 64 bits of its MD5.
+
+    MD5 is the same in every DuckDB version (hash() is not), and the shift-and-mask form
+    computes the same value as md5_number_lower about 5x faster.
+    """
+    return f"((md5_number({column}) >> 64) & 18446744073709551615)::UBIGINT"
+
+
+KEY_COLUMNS = {"event_key": "UBIGINT", "ingest_batch_id": "BIGINT"}
+
+
+def sync_event_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create the key tables, and rebuild each one that does not hold one key per raw row
+    (or has another layout); returns those rebuilt.
+
+    Needs the raw tables (schema/010_ingest.sql). Row counts are table metadata, so the check
+    costs about a millisecond.
+    """
+    rebuilt = []
+    for kind, table in RAW_TABLES.items():
+        keys = KEY_TABLES[kind]
+        layout = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = 'main' "
+                "AND table_name = $keys",
+                {"keys": keys},
+            ).fetchall()
+        )
+        if layout and layout != KEY_COLUMNS:
+            log.warning("replacing %s: its columns %s are not %s", keys, layout, KEY_COLUMNS)
+            conn.execute(f"DROP TABLE {keys}")
+        columns = ", ".join(f"{name} {type_} NOT NULL" for name, type_ in KEY_COLUMNS.items())
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {keys} ({columns})")
+        rows, key_rows = conn.execute(
+            f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {keys})"
+        ).fetchall()[0]
+        if rows == key_rows:
+            continue
+        log.warning("rebuilding %s: %d keys for %d rows of %s", keys, key_rows, rows, table)
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(f"DELETE FROM {keys}")
+            conn.execute(
+                f"INSERT INTO {keys} SELECT {event_key('event_id')}, ingest_batch_id FROM {table}"
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        rebuilt.append(keys)
+    return rebuilt
