@@ -13,8 +13,6 @@ from pathlib import Path
 
 import duckdb
 
-from analytics_pipeline.warehouse.raw_tables import sync_event_keys
-
 
 def schema_statements() -> list[str]:
     """The DDL files under warehouse/schema, in file-name order."""
@@ -39,6 +37,8 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     conn = duckdb.connect(str(path))
     conn.execute("SET TimeZone = 'UTC'")
     ensure_schema(conn)
+    from analytics_pipeline.warehouse.raw_tables import sync_event_keys  # it uses transaction()
+
     sync_event_keys(conn)
     return conn
 

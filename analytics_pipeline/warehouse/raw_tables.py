@@ -21,6 +21,7 @@ from collections.abc import Mapping
 import duckdb
 
 from analytics_pipeline.events.wire import Kind
+from analytics_pipeline.warehouse.connection import transaction
 
 RAW_TABLES: Mapping[Kind, str] = {
     "clickstream": "raw_clickstream_events",
@@ -72,15 +73,10 @@ def sync_event_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
         if rows == key_rows:
             continue
         log.warning("rebuilding %s: %d keys for %d rows of %s", keys, key_rows, rows, table)
-        conn.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(conn):
             conn.execute(f"DELETE FROM {keys}")
             conn.execute(
                 f"INSERT INTO {keys} SELECT {event_key('event_id')}, ingest_batch_id FROM {table}"
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         rebuilt.append(keys)
     return rebuilt

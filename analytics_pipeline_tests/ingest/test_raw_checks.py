@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from analytics_pipeline.warehouse import connect
-from analytics_pipeline.warehouse.raw_checks import run_checks
+from analytics_pipeline.warehouse.raw_checks import CheckOutcome, run_checks
 from analytics_pipeline_tests.ingest.conftest import RAW_ASSETS
 from analytics_pipeline_tests.ingest.test_ingest import page_view
 
@@ -28,15 +28,20 @@ def evaluations(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEva
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def outcomes(warehouse_path, clickstream: str, batch_ids) -> dict[str, object]:
+def check_outcomes(conn, clickstream: str, batch_ids) -> dict[str, CheckOutcome]:
+    """The raw checks of the clickstream table by name, on an open connection."""
+    results = run_checks(
+        conn, kind="clickstream", topic=clickstream, warn_share=0.05, batch_ids=batch_ids
+    )
+    return {r.name: r for r in results}
+
+
+def outcomes(warehouse_path, clickstream: str, batch_ids) -> dict[str, CheckOutcome]:
     conn = connect(warehouse_path)
     try:
-        results = run_checks(
-            conn, kind="clickstream", topic=clickstream, warn_share=0.05, batch_ids=batch_ids
-        )
+        return check_outcomes(conn, clickstream, batch_ids)
     finally:
         conn.close()
-    return {r.name: r for r in results}
 
 
 def test_a_clean_ingest_passes_every_check_with_what_it_looked_at(
