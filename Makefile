@@ -1,10 +1,14 @@
 # analytics_pipeline: `make run` for the live demo, `make test` for the whole suite.
+#
+# Configuration: the environment always wins. The devstack scripts fill in only what it does not
+# set, first from your own git-ignored `.env`, then from the committed `.env.example`
+# (devstack/env.sh). `make config` shows the values in effect and where each comes from.
 SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: run test up down lint format bench clean venv sysdeps
+.PHONY: run test up down lint format bench clean venv sysdeps config
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +39,14 @@ format: venv
 test: venv sysdeps lint up
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# run.sh gets default SIGINT/SIGTERM handlers even when make was started with them ignored
+# (from a script, in the background), so Ctrl-C or a signal to the process group stops it.
 run: venv up
-	@bash devstack/run.sh
+	@env --default-signal=INT,TERM,HUP bash devstack/run.sh
+
+# The configuration in effect (environment, then .env, then .env.example); secrets hidden.
+config:
+	@bash devstack/config.sh
 
 bench: venv up
 	@bash bench/run_all.sh

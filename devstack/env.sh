@@ -1,8 +1,10 @@
-# Sourced by the devstack scripts: repository paths plus the .env defaults.
+# Sourced by the devstack scripts: repository paths plus the configuration defaults.
 #
-# A variable already set in the environment wins over .env, so `KAFKA_BOOTSTRAP_SERVERS=...
-# make run` or a CI setting is never overwritten. Paths are derived from this file's
-# location, so every clone (CI clones elsewhere) keeps its own state in <clone>/.devstack.
+# Precedence (SPEC §2): the environment always wins. A variable the environment does not set
+# comes from the user's own git-ignored `.env`, if there is one, and then from the committed
+# `.env.example` (the local-stack defaults). So `KAFKA_BOOTSTRAP_SERVERS=... make run` or a CI
+# setting is never overwritten. Paths are derived from this file's location, so every clone (CI
+# clones elsewhere) keeps its own state in <clone>/.devstack.
 
 DEVSTACK_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEVSTACK_STATE="${DEVSTACK_REPO}/.devstack"
@@ -11,8 +13,12 @@ DEVSTACK_PIDS="${DEVSTACK_STATE}/run"
 DEVSTACK_PYTHON="${DEVSTACK_REPO}/.venv/bin/python"
 export DEVSTACK_REPO DEVSTACK_STATE DEVSTACK_LOGS DEVSTACK_PIDS DEVSTACK_PYTHON
 
+# The files defaults come from, highest precedence first (after the environment).
+DEVSTACK_ENV_FILES=("${DEVSTACK_REPO}/.env" "${DEVSTACK_REPO}/.env.example")
+
+# Export NAME=value lines of a dotenv file for every NAME the environment does not set yet.
 devstack_load_env() {
-    local file="${1:-${DEVSTACK_REPO}/.env}" line name value
+    local file="$1" line name value
     [[ -f "$file" ]] || return 0
     while IFS= read -r line || [[ -n "$line" ]]; do
         line="${line%$'\r'}"
@@ -30,4 +36,7 @@ devstack_load_env() {
     done <"$file"
 }
 
-devstack_load_env
+for _devstack_env_file in "${DEVSTACK_ENV_FILES[@]}"; do
+    devstack_load_env "$_devstack_env_file"
+done
+unset _devstack_env_file
