@@ -5,7 +5,10 @@
 # the machine's Debian cluster for that port (pg_ctlcluster), or, when there is none, a private
 # cluster under .devstack/postgres. Either way it listens on 127.0.0.1 only. Then it makes sure
 # the role DAGSTER_PG_USERNAME (LOGIN, CREATEDB, password DAGSTER_PG_PASSWORD) and the database
-# DAGSTER_PG_DB exist. `stop` stops the server only if `start` started it.
+# DAGSTER_PG_DB exist, and so does the DuckLake catalog database named by ANALYTICS_LAKE_CATALOG
+# (owned by the role named there, password ANALYTICS_LAKE_PASSWORD), with English server
+# messages (lc_messages): DuckLake's retry tells conflicts apart by their English text.
+# `stop` stops the server only if `start` started it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -122,6 +125,96 @@ SQL
     role_and_db_ready || devstack_die "postgres: role ${PG_USER} still cannot log in to ${PG_DB} on ${PG_HOST}:${PG_PORT}"
 }
 
+# --- the lake's catalog database (ANALYTICS_LAKE_CATALOG) -----------------------------------
+
+LAKE_CATALOG="${ANALYTICS_LAKE_CATALOG-postgres:dbname=analytics_lake host=127.0.0.1 port=5432 user=dagster}"
+declare -A LAKE=()
+
+# Parse the libpq key=value string after `postgres:` into LAKE (values bare or 'quoted').
+parse_lake_catalog() {
+    local rest="${LAKE_CATALOG#postgres:}" value
+    [[ "$LAKE_CATALOG" == postgres:* ]] || return 1
+    while :; do
+        rest="${rest#"${rest%%[![:space:]]*}"}"
+        [[ -n "$rest" ]] || break
+        if [[ "$rest" =~ ^([A-Za-z_]+)[[:space:]]*=[[:space:]]*\'(([^\'\\]|\\.)*)\'(.*)$ ]]; then
+            value="${BASH_REMATCH[2]}"
+            LAKE["${BASH_REMATCH[1]}"]="${value//\\\'/\'}"
+            rest="${BASH_REMATCH[4]}"
+        elif [[ "$rest" =~ ^([A-Za-z_]+)[[:space:]]*=[[:space:]]*([^[:space:]]*)(.*)$ ]]; then
+            LAKE["${BASH_REMATCH[1]}"]="${BASH_REMATCH[2]}"
+            rest="${BASH_REMATCH[3]}"
+        else
+            devstack_die "postgres: cannot parse ANALYTICS_LAKE_CATALOG near '${rest}'; expected postgres:dbname=... host=... port=... user=..."
+        fi
+    done
+}
+
+same_server() {
+    local a="${LAKE[host]}" b="$PG_HOST"
+    [[ "$a" == localhost ]] && a=127.0.0.1
+    [[ "$b" == localhost ]] && b=127.0.0.1
+    [[ "$a" == "$b" && "${LAKE[port]}" == "$PG_PORT" ]]
+}
+
+# Messages in English: C, POSIX or en_*.
+english_messages() { [[ "$1" =~ ^(C|POSIX|en)([._].*)?$ ]]; }
+
+# "owner|lc_messages" of the catalog database, as the lake role sees it; empty if it cannot log in.
+lake_state() {
+    PGPASSWORD="$ANALYTICS_LAKE_PASSWORD" psql -X -At -h "${LAKE[host]}" -p "${LAKE[port]}" \
+        -U "${LAKE[user]}" -d "${LAKE[dbname]}" \
+        -c "SELECT pg_get_userbyid(datdba) || '|' || current_setting('lc_messages') FROM pg_database WHERE datname = current_database()" 2>/dev/null || true
+}
+
+lake_ready() {
+    local state
+    state="$(lake_state)"
+    [[ "${state%%|*}" == "${LAKE[user]}" ]] && english_messages "${state#*|}"
+}
+
+ensure_lake_db() {
+    if ! parse_lake_catalog; then
+        devstack_warn "postgres: ANALYTICS_LAKE_CATALOG is not a postgres: catalog; no catalog database created"
+        return 0
+    fi
+    [[ -n "${LAKE[dbname]:-}" ]] || devstack_die "postgres: ANALYTICS_LAKE_CATALOG names no dbname"
+    [[ -z "${LAKE[password]:-}" ]] ||
+        devstack_warn "postgres: ANALYTICS_LAKE_CATALOG contains a password; put it in ANALYTICS_LAKE_PASSWORD instead"
+    LAKE[host]="${LAKE[host]:-$PG_HOST}"
+    LAKE[port]="${LAKE[port]:-5432}"
+    LAKE[user]="${LAKE[user]:-$PG_USER}"
+    export ANALYTICS_LAKE_PASSWORD="${ANALYTICS_LAKE_PASSWORD:-$DAGSTER_PG_PASSWORD}"
+    local where="${LAKE[dbname]} on ${LAKE[host]}:${LAKE[port]} for role ${LAKE[user]}"
+    lake_ready && { devstack_say "postgres: lake catalog ready, database ${where}"; return 0; }
+
+    if ! same_server || ! is_local_host; then
+        [[ -n "$(lake_state)" ]] ||
+            devstack_die "postgres: cannot log in to the lake catalog ${where} (ANALYTICS_LAKE_CATALOG, ANALYTICS_LAKE_PASSWORD); create that database there"
+        devstack_die "postgres: the lake catalog ${where} is not owned by ${LAKE[user]} or its lc_messages is not English; DuckLake needs both (ALTER DATABASE ... OWNER TO ...; ALTER DATABASE ... SET lc_messages = 'C')"
+    fi
+    if [[ "${LAKE[user]}" == "$PG_USER" && "$ANALYTICS_LAKE_PASSWORD" != "$DAGSTER_PG_PASSWORD" ]]; then
+        devstack_die "postgres: ANALYTICS_LAKE_CATALOG uses role ${PG_USER} like DAGSTER_PG_USERNAME, but ANALYTICS_LAKE_PASSWORD differs from DAGSTER_PG_PASSWORD; one role has one password"
+    fi
+    devstack_say "postgres: creating the lake catalog database ${where}"
+    # As for the Dagster role: values through \getenv, nothing spliced into SQL, no password on
+    # a command line. The role's password is set only when this creates the role.
+    LAKE_DB="${LAKE[dbname]}" LAKE_USER="${LAKE[user]}" superuser_psql -v ON_ERROR_STOP=1 <<'SQL' ||
+\getenv lake_user LAKE_USER
+\getenv lake_pass ANALYTICS_LAKE_PASSWORD
+\getenv lake_db LAKE_DB
+SELECT format('CREATE ROLE %I WITH LOGIN PASSWORD %L', :'lake_user', :'lake_pass')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'lake_user') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'lake_db', :'lake_user')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'lake_db') \gexec
+SELECT format('ALTER DATABASE %I OWNER TO %I', :'lake_db', :'lake_user') \gexec
+SELECT format('ALTER DATABASE %I SET lc_messages = %L', :'lake_db', 'C') \gexec
+SQL
+        devstack_die "postgres: could not create the lake catalog database as the postgres superuser"
+    lake_ready || devstack_die "postgres: role ${LAKE[user]} still cannot use the lake catalog ${where} (check ANALYTICS_LAKE_PASSWORD)"
+    devstack_say "postgres: lake catalog ready, database ${where}"
+}
+
 start() {
     if pg_answers; then
         devstack_say "postgres: answering on ${PG_HOST}:${PG_PORT}"
@@ -138,6 +231,7 @@ start() {
     fi
     ensure_role_and_db
     devstack_say "postgres: ready, database ${PG_DB} for role ${PG_USER} on ${PG_HOST}:${PG_PORT}"
+    ensure_lake_db
 }
 
 stop() {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the local stack (`make up`): Kafka, PostgreSQL, the Slack stub.
+# Start the local stack (`make up`): Kafka, PostgreSQL (with the Dagster database and the
+# lake's catalog database), the Slack stub, and the lake's local data folder.
 #
 # Idempotent: what already runs is reused. Returns only once every service answers, and
 # prints where the logs are. State (jars, data, logs, pid files) lives in <repo>/.devstack.
@@ -23,5 +24,13 @@ bash "${here}/kafka.sh" start 9>&-
 bash "${here}/postgres.sh" start 9>&-
 bash "${here}/slack.sh" start 9>&-
 
-devstack_say "stack is up. Kafka ${KAFKA_BOOTSTRAP_SERVERS}, PostgreSQL ${DAGSTER_PG_HOST}:${DAGSTER_PG_PORT}/${DAGSTER_PG_DB}"
+# The lake's Parquet files: a local folder (relative to the repository) is created here; an
+# object-store URL (s3://...) is left to its owner.
+lake_data="${ANALYTICS_LAKE_DATA_PATH:-data/lake/}"
+if [[ "$lake_data" != *://* ]]; then
+    [[ "$lake_data" == /* ]] || lake_data="${DEVSTACK_REPO}/${lake_data}"
+    mkdir -p "$lake_data" || devstack_die "cannot create the lake data folder ${lake_data} (ANALYTICS_LAKE_DATA_PATH)"
+fi
+
+devstack_say "stack is up. Kafka ${KAFKA_BOOTSTRAP_SERVERS}, PostgreSQL ${DAGSTER_PG_HOST}:${DAGSTER_PG_PORT}/${DAGSTER_PG_DB}, lake data ${lake_data}"
 devstack_say "logs: ${DEVSTACK_LOGS}/ (kafka/server.log, slack_stub.log); stop with: make down"
