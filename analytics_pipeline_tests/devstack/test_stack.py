@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +16,7 @@ from analytics_pipeline_tests.fixtures.stack import (
     REPO_ROOT,
     pg_query,
     run_up_script,
+    stack_setting,
     wait_until,
 )
 
@@ -137,3 +141,97 @@ def test_dagster_daemon_runs_on_the_test_instance_and_stops_at_teardown(
     assert {"SENSOR", "SCHEDULER", "QUEUED_RUN_COORDINATOR"} <= kinds
     daemon.stop()
     assert not daemon.alive()
+
+
+# --- the lake's catalog database (make up) --------------------------------------------------
+
+
+def lake_catalog_fields(catalog: str) -> dict[str, str]:
+    """The key=value pairs of a `postgres:` DuckLake catalog string (unquoted values)."""
+    assert catalog.startswith("postgres:"), catalog
+    return dict(pair.split("=", 1) for pair in catalog.removeprefix("postgres:").split())
+
+
+def lake_database_state(stack, catalog: str, password: str) -> tuple[int, str, str]:
+    """(oid, owner, lc_messages) of the catalog database, seen by the catalog's own role."""
+    import psycopg2
+
+    fields = lake_catalog_fields(catalog)
+    conn = psycopg2.connect(
+        host=fields["host"],
+        port=int(fields["port"]),
+        user=fields["user"],
+        password=password,
+        dbname=fields["dbname"],
+        connect_timeout=5,
+    )
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT oid, pg_get_userbyid(datdba), current_setting('lc_messages') "
+                "FROM pg_database WHERE datname = current_database()"
+            )
+            return cursor.fetchone()
+    finally:
+        conn.close()
+
+
+def run_up_with(env: dict[str, str]) -> str:
+    """Run devstack/up.sh with `env` over the environment; return its output."""
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "devstack" / "up.sh")],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    return result.stdout
+
+
+def test_up_created_the_lake_catalog_database_owned_by_its_role_with_english_messages(stack):
+    catalog = stack_setting("ANALYTICS_LAKE_CATALOG")
+    _, owner, messages = lake_database_state(
+        stack, catalog, stack_setting("ANALYTICS_LAKE_PASSWORD")
+    )
+
+    assert owner == lake_catalog_fields(catalog)["user"]
+    assert messages in {"C", "POSIX"} or messages.startswith(("C.", "en")), messages
+    data_path = Path(stack_setting("ANALYTICS_LAKE_DATA_PATH"))
+    assert (data_path if data_path.is_absolute() else REPO_ROOT / data_path).is_dir()
+
+
+def test_up_creates_a_new_catalog_database_once_and_a_second_up_keeps_it(stack, tmp_path):
+    from psycopg2 import sql
+
+    name = f"lake_up_test_{uuid.uuid4().hex[:8]}"
+    server = f"host={stack.pg_host} port={stack.pg_port} user={stack.pg_user}"
+    catalog = f"postgres:dbname={name} {server}"
+    data_path = tmp_path / "lake" / "data"
+    env = {
+        "ANALYTICS_LAKE_CATALOG": catalog,
+        "ANALYTICS_LAKE_PASSWORD": stack.pg_password,
+        "ANALYTICS_LAKE_DATA_PATH": f"{data_path}/",
+    }
+    try:
+        first = run_up_with(env)
+        assert f"creating the lake catalog database {name}" in first
+        oid, owner, messages = lake_database_state(stack, catalog, stack.pg_password)
+        assert (owner, messages) == (stack.pg_user, "C")
+        assert data_path.is_dir()
+        pg_query(stack, name, "CREATE TABLE survivor (x int)")
+        pg_query(stack, name, "INSERT INTO survivor VALUES (7)")
+
+        second = run_up_with(env)
+
+        assert f"lake catalog ready, database {name}" in second
+        assert "creating the lake catalog" not in second
+        assert lake_database_state(stack, catalog, stack.pg_password)[0] == oid
+        assert pg_query(stack, name, "SELECT x FROM survivor") == [(7,)]
+    finally:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        pg_query(stack, stack.pg_db, drop)
