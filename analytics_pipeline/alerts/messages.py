@@ -1,8 +1,11 @@
 """The Slack message of an alert: a plain `text` fallback plus Block Kit blocks.
 
 Every string that comes from users or events (user ids, deployment ids, error messages, paths)
-goes through `escape`, Slack's own mrkdwn escaping of `&`, `<` and `>`, so a user id such as
-`<!channel>` or `<@U123>` is shown literally and can never ping anyone or forge a link.
+is shown only inside a code span, built by `code`: Slack's own mrkdwn escaping of `&`, `<` and
+`>` (so `<!channel>` or `<@U123>` is shown literally and can never ping anyone or forge a
+link), a look-alike for the backtick (so the value can never close its code span) and line
+breaks folded into spaces (a code span ends at a line break). Slack formats nothing inside a
+code span, so `*`, `_` and `~` in a value stay plain characters.
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ from typing import Any
 
 from analytics_pipeline.alerts import rules
 
-# Slack limits a section's text to 3000 characters; error messages are cut well before that.
+# Slack limits a section field's text to 2000 characters; a value, once escaped, is cut to
+# this, so a value full of `<` (4 characters each once escaped) still fits.
 MAX_FIELD_CHARS = 1500
+# Shown instead of a backtick inside a code span: U+02CB MODIFIER LETTER GRAVE ACCENT.
+BACKTICK_LOOKALIKE = "\u02cb"
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_LINE_BREAKS = str.maketrans(dict.fromkeys("\r\n\t\v\f\x85\u2028\u2029", " "))
 
 
 @dataclass(frozen=True)
@@ -35,12 +43,42 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
 
 
-def escape(value: object) -> str:
-    """Escape a user-supplied value for Slack mrkdwn (`&` first, then `<` and `>`)."""
-    text = str(value)
-    if len(text) > MAX_FIELD_CHARS:
-        text = text[: MAX_FIELD_CHARS - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape(value: object, limit: int = MAX_FIELD_CHARS) -> str:
+    """Escape a user-supplied value for Slack mrkdwn (`&`, `<`, `>` as entities), cut so the
+    escaped text is at most `limit` characters and never ends inside an entity."""
+    out: list[str] = []
+    size = 0
+    for char in str(value):
+        piece = _ENTITIES.get(char, char)
+        if size + len(piece) > limit - 1:
+            out.append("…")
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
+
+
+def code(value: object, limit: int = MAX_FIELD_CHARS) -> str:
+    """A user-supplied value as an inline code span that nothing in it can close or format;
+    `_unknown_` for a missing or empty value."""
+    if value is None or value == "":
+        return "_unknown_"
+    text = str(value).translate(_LINE_BREAKS).replace("`", BACKTICK_LOOKALIKE)
+    return f"`{escape(text, limit)}`"
+
+
+def _code_list(values: list[Any], limit: int = MAX_FIELD_CHARS) -> str:
+    """Values as code spans joined by commas, cut (at a whole value) to about `limit`."""
+    shown: list[str] = []
+    size = 0
+    for value in values:
+        piece = code(value, limit=200)
+        if size + len(piece) + 2 > limit:
+            shown.append("…")
+            break
+        shown.append(piece)
+        size += len(piece) + 2
+    return ", ".join(shown)
 
 
 def _when(value: Any) -> str:
@@ -49,7 +87,7 @@ def _when(value: Any) -> str:
         try:
             value = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            return escape(value)
+            return code(value)
     if not isinstance(value, datetime):
         return "?"
     if value.tzinfo is not None:
@@ -57,14 +95,10 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _code(value: Any) -> str:
-    return f"`{escape(value)}`" if value not in (None, "") else "_unknown_"
-
-
 def _headline(alert: OutboxAlert) -> tuple[str, str, list[tuple[str, str]]]:
     """(emoji, title, [(label, mrkdwn value)]) of one alert; values are already escaped."""
     d = alert.details
-    user = _code(alert.user_id)
+    user = code(alert.user_id)
     if alert.rule == rules.NEW_SIGNUP:
         return ":tada:", "New sign-up", [("User", user), ("Signed up", _when(alert.event_ts))]
     if alert.rule == rules.DEPLOYMENT_FAILED:
@@ -72,30 +106,30 @@ def _headline(alert: OutboxAlert) -> tuple[str, str, list[tuple[str, str]]]:
             ":x:",
             "Deployment failed",
             [
-                ("Deployment", _code(d.get("deployment_id"))),
+                ("Deployment", code(d.get("deployment_id"))),
                 ("User", user),
                 ("Failed at", _when(d.get("failed_at") or alert.event_ts)),
-                ("Error", escape(d.get("error_message") or "no error message")),
+                ("Error", code(d.get("error_message") or "no error message")),
             ],
         )
     if alert.rule == rules.DEPLOYMENT_SLOW:
         minutes = _minutes(d.get("threshold_minutes"))
         if d.get("finished_as"):
-            status = f"finished ({escape(d['finished_as'])}) at {_when(d.get('finished_at'))}"
+            status = f"finished ({code(d['finished_as'])}) at {_when(d.get('finished_at'))}"
         else:
             status = f"still running after {minutes} minutes"
         return (
             ":turtle:",
             "Deployment is slow",
             [
-                ("Deployment", _code(d.get("deployment_id"))),
+                ("Deployment", code(d.get("deployment_id"))),
                 ("User", user),
                 ("Started", _when(d.get("started_at") or alert.event_ts)),
                 ("Status", status),
             ],
         )
     if alert.rule == rules.API_ERRORS:
-        requests = ", ".join(f"`{escape(r)}`" for r in d.get("requests") or []) or "_unknown_"
+        requests = _code_list(d.get("requests") or []) or "_unknown_"
         return (
             ":warning:",
             "Repeated API errors",
@@ -123,7 +157,7 @@ def _headline(alert: OutboxAlert) -> tuple[str, str, list[tuple[str, str]]]:
                 ("Between", f"{_when(d.get('first_at'))} and {_when(d.get('last_at'))}"),
             ],
         )
-    return ":bell:", f"Alert {escape(alert.rule)}", [("User", user)]
+    return ":bell:", "Alert", [("Rule", code(alert.rule)), ("User", user)]
 
 
 def _minutes(value: Any) -> str:
@@ -148,7 +182,7 @@ def render(alert: OutboxAlert) -> SlackMessage:
         },
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"alert `{escape(alert.alert_key)}`"}],
+            "elements": [{"type": "mrkdwn", "text": f"alert {code(alert.alert_key)}"}],
         },
     ]
     return SlackMessage(text=text, blocks=blocks)
