@@ -2,7 +2,8 @@
 # The local Slack stub (devstack/slack_stub.py): `bash devstack/slack.sh start|stop`.
 #
 # It speaks the few Slack Web API methods the pipeline calls and shows what it received on
-# http://127.0.0.1:8765/. Messages and files are kept in .devstack/slack.
+# http://127.0.0.1:8765/. Messages and files are kept in .devstack/slack. It accepts exactly
+# one token, SLACK_BOT_TOKEN (from the environment, else .env), the one `make run` uses.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,6 +21,18 @@ STUB_START_TIMEOUT="${DEVSTACK_SLACK_START_TIMEOUT:-20}"
 STUB_PYTHON="$DEVSTACK_PYTHON"
 [[ -x "$STUB_PYTHON" ]] || STUB_PYTHON="$(command -v python3 || true)"
 
+# True when the stub accepts SLACK_BOT_TOKEN (read from the environment, never an argument).
+stub_takes_token() {
+    "$STUB_PYTHON" - "http://${STUB_HOST}:${STUB_PORT}/api/auth.test" <<'PY' >/dev/null 2>&1
+import json, os, sys, urllib.request
+request = urllib.request.Request(
+    sys.argv[1], data=b"", headers={"Authorization": "Bearer " + os.environ["SLACK_BOT_TOKEN"]}
+)
+with urllib.request.urlopen(request, timeout=5) as response:
+    sys.exit(0 if json.load(response).get("ok") else 1)
+PY
+}
+
 stub_answers() {
     "$STUB_PYTHON" - "$STUB_HEALTH" <<'PY' >/dev/null 2>&1
 import sys, urllib.request
@@ -34,11 +47,15 @@ start() {
         return 0
     fi
     [[ -n "$STUB_PYTHON" ]] || devstack_die "slack stub: no python found; run: make venv"
+    [[ -n "${SLACK_BOT_TOKEN:-}" ]] ||
+        devstack_die "slack stub: SLACK_BOT_TOKEN is not set (in the environment or .env); set it to the token the stub must accept"
+    export SLACK_BOT_TOKEN
     local pid
     if pid="$(devstack_live_pid "$STUB_PIDFILE" "$STUB_MARKER")"; then
         :
     elif devstack_port_open "$STUB_HOST" "$STUB_PORT"; then
         stub_answers || devstack_die "slack stub: port ${STUB_PORT} is taken by something that is not the Slack stub"
+        stub_takes_token || devstack_die "slack stub: the one on ${STUB_HOST}:${STUB_PORT} (not started by this checkout) refuses SLACK_BOT_TOKEN; stop it or set SLACK_BOT_TOKEN to its token"
         devstack_say "slack stub: one this checkout did not start already answers on ${STUB_HOST}:${STUB_PORT}; using it"
         return 0
     else
@@ -59,6 +76,7 @@ start() {
         fi
         sleep 0.2
     done
+    stub_takes_token || devstack_die "slack stub: it refuses SLACK_BOT_TOKEN: it was started with another token; restart it: make down && make up"
     devstack_say "slack stub: ready (pid $pid) on http://${STUB_HOST}:${STUB_PORT}/, log ${STUB_LOG}"
 }
 

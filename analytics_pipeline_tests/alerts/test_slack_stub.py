@@ -23,11 +23,34 @@ def test_auth_test_accepts_the_bot_token(slack_resource: SlackResource) -> None:
 def test_a_wrong_token_is_refused_with_invalid_auth_and_nothing_is_stored(
     slack_stub: SlackStub,
 ) -> None:
-    client = WebClient(token="xoxb-wrong", base_url=slack_stub.api_url)
+    for wrong in ("xoxb-wrong", slack_stub.token + "x", "xoxp-" + slack_stub.token[5:]):
+        client = WebClient(token=wrong, base_url=slack_stub.api_url)
+        with pytest.raises(SlackApiError) as raised:
+            client.chat_postMessage(channel="#portal-alerts", text="hello")
+        assert raised.value.response["error"] == "invalid_auth"
     with pytest.raises(SlackApiError) as raised:
-        client.chat_postMessage(channel="#portal-alerts", text="hello")
-    assert raised.value.response["error"] == "invalid_auth"
+        WebClient(base_url=slack_stub.api_url).auth_test()
+    assert raised.value.response["error"] == "not_authed"
     assert slack_stub.messages() == []
+
+
+def test_the_token_is_checked_before_an_injected_fault_is_played(
+    slack_stub: SlackStub, slack_resource: SlackResource
+) -> None:
+    slack_stub.fail("chat.postMessage", [{"status": 500}])
+    with pytest.raises(SlackApiError) as raised:
+        WebClient(token="xoxb-wrong", base_url=slack_stub.api_url).chat_postMessage(
+            channel="#portal-alerts", text="hello"
+        )
+    assert raised.value.response["error"] == "invalid_auth"  # not the queued 500
+    with pytest.raises(SlackApiError) as played:
+        slack_resource.client().chat_postMessage(channel="#portal-alerts", text="hello")
+    assert played.value.response.status_code == 500  # still queued for the right token
+
+
+def test_the_stub_will_not_start_without_a_token(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="SLACK_BOT_TOKEN is not set"):
+        start_stub_process(tmp_path, token=None)
 
 
 def test_post_message_stores_text_blocks_and_thread_with_unique_increasing_ts(
