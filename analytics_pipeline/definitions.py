@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from analytics_pipeline.defs import alerts, funnel, ingest, journeys, report
+from analytics_pipeline.defs import alerts, funnel, ingest, journeys, maintenance, report
 from analytics_pipeline.resources import build_resources
 from analytics_pipeline.settings import load_settings
 
@@ -16,7 +16,8 @@ defs = dg.Definitions.merge(
     funnel.defs,
     alerts.defs,
     report.defs,
-    # Every run's steps share one process: DuckDB admits one writer process anyway, and a
-    # subprocess per step would add seconds of Python start-up to each ingest run.
+    maintenance.defs,
+    # Every run's steps share one process and its attached lake: a subprocess per step would
+    # add seconds of Python start-up and a catalog attach to each ingest run.
     dg.Definitions(resources=build_resources(settings), executor=dg.in_process_executor),
 )

@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SLACK_PUBLIC_API_URL = "https://slack.com/api/"
-SECRET_VARIABLES = frozenset({"SLACK_BOT_TOKEN", "KAFKA_SASL_PASSWORD", "DAGSTER_PG_PASSWORD"})
+SECRET_VARIABLES = frozenset(
+    {"SLACK_BOT_TOKEN", "KAFKA_SASL_PASSWORD", "DAGSTER_PG_PASSWORD", "ANALYTICS_LAKE_PASSWORD"}
+)
+DEFAULT_LAKE_CATALOG = "postgres:dbname=analytics_lake host=127.0.0.1 port=5432 user=dagster"
 
 
 class ConfigError(ValueError):
@@ -27,7 +30,11 @@ class Settings:
     kafka_sasl_password: str | None = field(default=None, repr=False)
     clickstream_topic: str = "portal-clickstream"
     backend_topic: str = "portal-backend"
-    duckdb_path: Path = Path("data/analytics.duckdb")
+    lake_catalog: str = DEFAULT_LAKE_CATALOG
+    lake_password: str | None = field(default=None, repr=False)
+    lake_data_path: str = "data/lake/"
+    lake_metadata_schema: str | None = None
+    lake_retention_days: int = 7
     reports_dir: Path = Path("data/reports")
     inactive_after_days: int = 15
     deploy_slow_minutes: int = 10
@@ -74,6 +81,40 @@ def _iso_date(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _lake_catalog(env: Mapping[str, str]) -> str:
+    catalog = _text(env, "ANALYTICS_LAKE_CATALOG", DEFAULT_LAKE_CATALOG) or DEFAULT_LAKE_CATALOG
+    if not catalog.startswith("postgres:"):
+        raise ConfigError(
+            "ANALYTICS_LAKE_CATALOG must be 'postgres:' and a libpq connection string, e.g. "
+            f"{DEFAULT_LAKE_CATALOG!r}"
+        )
+    if "password" in catalog.lower():
+        raise ConfigError(
+            "ANALYTICS_LAKE_CATALOG must not contain the password; set ANALYTICS_LAKE_PASSWORD"
+        )
+    if "'" in catalog:
+        raise ConfigError("ANALYTICS_LAKE_CATALOG must not contain quotes")
+    return catalog
+
+
+def _identifier(env: Mapping[str, str], name: str) -> str | None:
+    raw = _text(env, name, None)
+    if raw is not None and not raw.replace("_", "a").isalnum():
+        raise ConfigError(f"{name} must be a plain identifier (letters, digits, _), got {raw!r}")
+    return raw
+
+
+def _data_path(env: Mapping[str, str]) -> str:
+    """A URL as given; a local folder made absolute (runs start in other working directories)
+    and ending in a slash, as DuckLake expects."""
+    raw = _text(env, "ANALYTICS_LAKE_DATA_PATH", "data/lake/") or "data/lake/"
+    if "'" in raw:
+        raise ConfigError("ANALYTICS_LAKE_DATA_PATH must not contain quotes")
+    if "://" in raw:
+        return raw if raw.endswith("/") else raw + "/"
+    return str(Path(raw).resolve()) + "/"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `env` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -109,7 +150,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or Settings.clickstream_topic,
         backend_topic=_text(env, "ANALYTICS_BACKEND_TOPIC", Settings.backend_topic)
         or Settings.backend_topic,
-        duckdb_path=Path(_text(env, "ANALYTICS_DUCKDB_PATH", "data/analytics.duckdb") or ""),
+        lake_catalog=_lake_catalog(env),
+        lake_password=_text(env, "ANALYTICS_LAKE_PASSWORD", None),
+        lake_data_path=_data_path(env),
+        lake_metadata_schema=_identifier(env, "ANALYTICS_LAKE_METADATA_SCHEMA"),
+        lake_retention_days=_positive_int(env, "ANALYTICS_LAKE_RETENTION_DAYS", 7),
         reports_dir=Path(_text(env, "ANALYTICS_REPORTS_DIR", "data/reports") or ""),
         inactive_after_days=_positive_int(env, "ANALYTICS_INACTIVE_AFTER_DAYS", 15),
         deploy_slow_minutes=_positive_int(env, "ANALYTICS_DEPLOY_SLOW_MINUTES", 10),

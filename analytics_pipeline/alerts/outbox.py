@@ -1,8 +1,9 @@
-"""The alerts outbox in DuckDB: reading journey events for the rules, and the `alerts` table.
+"""The alerts outbox in the lake: reading journey events for the rules, and the `alerts` table.
 
 Rules run incrementally: the watermark "alerts" in `pipeline_watermarks` is the last
-journey_events.ingest_batch_id they have seen. Rows go in with INSERT … ON CONFLICT DO NOTHING
-on `alert_key`, so re-evaluating the same events never stores (or posts) an alert twice.
+journey_events.ingest_batch_id they have seen. Only alerts whose `alert_key` is not stored yet
+go in (the lake has no unique constraints: an anti-join on the key inside the same
+transaction), so re-evaluating the same events never stores (or posts) an alert twice.
 All SQL takes parameters; nothing user-supplied is formatted into it.
 """
 
@@ -72,6 +73,13 @@ WHERE deployment_id IS NULL OR deployment_id NOT IN (
 )
 """
 
+NEW_KEYS_SQL = """
+CREATE OR REPLACE TEMP TABLE _fresh_alerts AS
+SELECT n.* FROM _new_alerts AS n
+ANTI JOIN alerts AS a ON a.alert_key = n.alert_key
+QUALIFY row_number() OVER (PARTITION BY n.alert_key ORDER BY n.event_ts) = 1
+"""
+
 INSERT_ALERTS_SQL = """
 INSERT INTO alerts (
     alert_key, rule, user_id, event_ts, status, attempts, created_at, entity, period, details,
@@ -80,14 +88,15 @@ INSERT INTO alerts (
 SELECT
     alert_key, rule, user_id, event_ts, $status, 0, $now, entity, period, CAST(details AS JSON),
     $now
-FROM _new_alerts
-ON CONFLICT (alert_key) DO NOTHING
-RETURNING rule
+FROM _fresh_alerts
 """
 
 SET_WATERMARK_SQL = """
-INSERT INTO pipeline_watermarks (name, value, updated_at) VALUES ($name, $value, $now)
-ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+MERGE INTO pipeline_watermarks AS w
+USING (SELECT $name AS name, $value::BIGINT AS value, $now::TIMESTAMPTZ AS updated_at) AS n
+ON w.name = n.name
+WHEN MATCHED THEN UPDATE SET value = n.value, updated_at = n.updated_at
+WHEN NOT MATCHED THEN INSERT (name, value, updated_at) VALUES (n.name, n.value, n.updated_at)
 """
 
 PENDING_SQL = """
@@ -115,7 +124,6 @@ RECORD_ATTEMPT_FAILED_SQL = """
 UPDATE alerts SET attempts = attempts + 1, last_error = $error, updated_at = $now,
     status = CASE WHEN attempts + 1 >= $max_attempts THEN 'failed' ELSE 'pending' END
 WHERE alert_key = $key
-RETURNING status
 """
 
 # Slack's configuration is wrong (token, channel): not the alert's fault, attempts unchanged.
@@ -126,7 +134,6 @@ UPDATE alerts SET last_error = $error, updated_at = $now WHERE alert_key = $key
 SKIP_PENDING_SQL = """
 UPDATE alerts SET status = 'skipped', last_error = $reason, updated_at = $now
 WHERE status = 'pending'
-RETURNING alert_key
 """
 
 
@@ -243,7 +250,10 @@ def insert_alerts(
     )
     conn.register("_new_alerts", table)
     try:
-        rows = conn.execute(INSERT_ALERTS_SQL, {"status": status, "now": now}).fetchall()
+        conn.execute(NEW_KEYS_SQL)
+        rows = conn.execute("SELECT rule FROM _fresh_alerts").fetchall()
+        conn.execute(INSERT_ALERTS_SQL, {"status": status, "now": now})
+        conn.execute("DROP TABLE _fresh_alerts")
     finally:
         conn.unregister("_new_alerts")
     counts: dict[str, int] = {}
@@ -294,10 +304,11 @@ def record_attempt_failed(
     conn: duckdb.DuckDBPyConnection, key: str, *, error: str, max_attempts: int, now: datetime
 ) -> str:
     """Count one failed attempt; returns the alert's new status (pending or failed)."""
-    row = conn.execute(
+    conn.execute(
         RECORD_ATTEMPT_FAILED_SQL,
         {"key": key, "error": error, "max_attempts": max_attempts, "now": now},
-    ).fetchone()
+    )
+    row = conn.execute("SELECT status FROM alerts WHERE alert_key = $key", {"key": key}).fetchone()
     return str(row[0]) if row else "pending"
 
 
@@ -307,7 +318,8 @@ def record_blocked(conn: duckdb.DuckDBPyConnection, key: str, *, error: str, now
 
 def skip_pending(conn: duckdb.DuckDBPyConnection, *, reason: str, now: datetime) -> int:
     """Slack is not configured: pending alerts become `skipped` (SPEC §2)."""
-    return len(conn.execute(SKIP_PENDING_SQL, {"reason": reason, "now": now}).fetchall())
+    row = conn.execute(SKIP_PENDING_SQL, {"reason": reason, "now": now}).fetchone()
+    return int(row[0]) if row else 0
 
 
 def failed_alerts(conn: duckdb.DuckDBPyConnection, limit: int = 10) -> list[dict[str, Any]]:

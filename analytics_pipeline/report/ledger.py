@@ -58,15 +58,15 @@ def record_rendered(
     """Note the fresh PDF; a new row starts `pending`, an existing one keeps its status."""
     conn.execute(
         """
-        INSERT INTO report_deliveries AS d
+        MERGE INTO report_deliveries AS d
+        USING (SELECT $day::DATE AS day, $stage AS stage) AS n
+        ON d.day = n.day AND d.stage = n.stage
+        WHEN MATCHED THEN UPDATE SET
+            pdf_path = $pdf_path, user_count = $users, page_count = $pages,
+            rendered_at = now(), updated_at = now()
+        WHEN NOT MATCHED THEN INSERT
             (day, stage, status, pdf_path, user_count, page_count, rendered_at, updated_at)
-        VALUES ($day, $stage, 'pending', $pdf_path, $users, $pages, now(), now())
-        ON CONFLICT (day, stage) DO UPDATE SET
-            pdf_path = excluded.pdf_path,
-            user_count = excluded.user_count,
-            page_count = excluded.page_count,
-            rendered_at = excluded.rendered_at,
-            updated_at = excluded.updated_at
+            VALUES (n.day, n.stage, 'pending', $pdf_path, $users, $pages, now(), now())
         """,
         {
             "day": day,

@@ -17,7 +17,13 @@ def _secret(value: str | None, name: str) -> str | dg.EnvVar | None:
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
-        "warehouse": WarehouseResource(duckdb_path=str(settings.duckdb_path.resolve())),
+        "warehouse": WarehouseResource(
+            catalog=settings.lake_catalog,
+            data_path=settings.lake_data_path,
+            password=_secret(settings.lake_password, "ANALYTICS_LAKE_PASSWORD"),
+            metadata_schema=settings.lake_metadata_schema,
+            snapshot_retention_days=settings.lake_retention_days,
+        ),
         "kafka": KafkaResource(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             security_protocol=settings.kafka_security_protocol,

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse as a Dagster resource."""
+"""The DuckLake warehouse as a Dagster resource."""
 
 from __future__ import annotations
 
@@ -8,18 +8,38 @@ from contextlib import contextmanager
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.warehouse import connect
+from analytics_pipeline.warehouse import Lake, connect, unavailable
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """Short-lived connections to the warehouse file; only runs in the `duckdb` pool use it."""
+    """Connections to the lake. Any run may write it; readers never block writers."""
 
-    duckdb_path: str
+    catalog: str
+    data_path: str
+    password: str | None = None
+    metadata_schema: str | None = None
+    snapshot_retention_days: float = 7.0
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(
+            catalog=self.catalog,
+            data_path=self.data_path,
+            password=self.password,
+            metadata_schema=self.metadata_schema,
+        )
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        conn = connect(self.duckdb_path)
+        """A read-write connection, closed afterwards. A catalog that goes away mid-run
+        surfaces as LakeUnavailableError naming its host and database."""
+        lake = self.lake
+        conn = connect(lake)
         try:
             yield conn
+        except duckdb.IOException as error:
+            if "postgres" in str(error).lower():
+                raise unavailable(lake, error) from error
+            raise
         finally:
             conn.close()

@@ -1,5 +1,22 @@
-"""DuckDB warehouse: schema, connections, and the SQL of each step."""
+"""The DuckLake warehouse: attaching it, its schema, transactions, and the SQL of each step."""
 
-from analytics_pipeline.warehouse.connection import connect, ensure_schema, transaction
+from analytics_pipeline.warehouse.connection import (
+    connect,
+    ensure_schema,
+    is_conflict,
+    retry_conflicts,
+    transaction,
+)
+from analytics_pipeline.warehouse.lake import Lake, LakeUnavailableError, reading, unavailable
 
-__all__ = ["connect", "ensure_schema", "transaction"]
+__all__ = [
+    "Lake",
+    "LakeUnavailableError",
+    "connect",
+    "ensure_schema",
+    "is_conflict",
+    "reading",
+    "retry_conflicts",
+    "transaction",
+    "unavailable",
+]

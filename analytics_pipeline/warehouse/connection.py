@@ -1,17 +1,34 @@
-"""Opening the warehouse file and creating its schema.
+"""Connections to the lake for writers, its schema, transactions, and commit-conflict retries.
 
-DuckDB allows one writer process: only Dagster runs (serialised by the `duckdb` pool) call
-`connect`; sensors, the daemon and the webserver never do. Keep connections short.
+Any number of processes may read and write the lake at once. Two transactions that change
+the same table (an UPDATE or DELETE in one, any write in the other) conflict when the second
+commits: DuckLake then rolls it back and `retry_conflicts` runs it again after a back-off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
-from pathlib import Path
+from typing import TypeVar
 
 import duckdb
+
+from analytics_pipeline.warehouse.lake import Lake, LakeUnavailableError, open_cursor, unavailable
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+CONFLICT_ATTEMPTS = 8
+CONFLICT_BASE_DELAY_S = 0.2
+
+_ready: set[tuple[str, str, str | None]] = set()
+_ready_lock = threading.Lock()
 
 
 def schema_statements() -> list[str]:
@@ -22,25 +39,40 @@ def schema_statements() -> list[str]:
 
 
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create every table that does not exist yet (idempotent)."""
-    for ddl in schema_statements():
-        conn.execute(ddl)
+    """Create every table and view that does not exist yet (idempotent), in one commit."""
+
+    def create() -> None:
+        with transaction(conn):
+            for ddl in schema_statements():
+                conn.execute(ddl)
+
+    retry_conflicts(create, what="creating the lake's tables")
 
 
-def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse at `path`, creating the file, its folder and the schema if needed
-    (and rebuilding a raw table's de-duplication keys if they do not match it)."""
-    path = Path(path)
-    if read_only:
-        return duckdb.connect(str(path), read_only=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(path))
-    conn.execute("SET TimeZone = 'UTC'")
-    ensure_schema(conn)
-    from analytics_pipeline.warehouse.raw_tables import sync_event_keys  # it uses transaction()
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to `lake`; the first one in a process creates the schema and
+    rebuilds a raw table's de-duplication keys if they do not match it."""
+    try:
+        conn = open_cursor(lake)
+        key = (lake.catalog, lake.data_path, lake.metadata_schema)
+        with _ready_lock:
+            if key not in _ready:
+                ensure_schema(conn)
+                from analytics_pipeline.warehouse.raw_tables import sync_event_keys
 
-    sync_event_keys(conn)
+                sync_event_keys(conn)
+                _ready.add(key)
+    except LakeUnavailableError:
+        raise
+    except duckdb.IOException as error:
+        raise unavailable(lake, error) from None
     return conn
+
+
+def forget_schema(lake: Lake) -> None:
+    """Make the next `connect` in this process check the schema again (tests)."""
+    with _ready_lock:
+        _ready.discard((lake.catalog, lake.data_path, lake.metadata_schema))
 
 
 @contextmanager
@@ -50,6 +82,42 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended it already
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def is_conflict(error: BaseException) -> bool:
+    """True for a DuckLake commit conflict: another transaction changed the same table."""
+    return isinstance(error, duckdb.TransactionException) and "conflict" in str(error).lower()
+
+
+def retry_conflicts(
+    work: Callable[[], T],
+    *,
+    what: str,
+    attempts: int = CONFLICT_ATTEMPTS,
+    base_delay_s: float = CONFLICT_BASE_DELAY_S,
+    on_retry: Callable[[str], None] | None = None,
+) -> T:
+    """Run `work` (one whole transaction), again after a back-off while its commit conflicts.
+
+    `work` must start from what is committed each time (it re-reads what it depends on), so a
+    retry never applies anything twice. Each retry is reported through `on_retry` (a run's
+    log) or this module's logger.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except duckdb.Error as error:
+            if not is_conflict(error) or attempt == attempts:
+                raise
+            delay = base_delay_s * 2 ** (attempt - 1) * (0.5 + random.random())
+            message = (
+                f"commit conflict while {what} (attempt {attempt} of {attempts}): another "
+                f"writer changed the same table; retrying in {delay:.2f} s"
+            )
+            (on_retry or log.warning)(message)
+            time.sleep(delay)
+    raise AssertionError("unreachable")

@@ -101,12 +101,12 @@ WHERE i.anonymous_id IS NULL
     OR (l.linked_at = i.linked_at AND l.link_event_id < i.link_event_id);
 
 -- name: upsert_identities
-INSERT INTO user_identities (anonymous_id, user_id, linked_at, link_event_id)
-SELECT anonymous_id, new_user_id, linked_at, link_event_id FROM _jb_identity_changes
-ON CONFLICT (anonymous_id) DO UPDATE SET
-    user_id = excluded.user_id,
-    linked_at = excluded.linked_at,
-    link_event_id = excluded.link_event_id;
+MERGE INTO user_identities AS i
+USING _jb_identity_changes AS c ON i.anonymous_id = c.anonymous_id
+WHEN MATCHED THEN UPDATE SET
+    user_id = c.new_user_id, linked_at = c.linked_at, link_event_id = c.link_event_id
+WHEN NOT MATCHED THEN INSERT (anonymous_id, user_id, linked_at, link_event_id)
+    VALUES (c.anonymous_id, c.new_user_id, c.linked_at, c.link_event_id);
 
 -- name: batch_events
 -- The batch's actions, attributed: own user_id first, else the (now updated) identity link.
@@ -349,11 +349,7 @@ WHERE user_id IN (
 );
 
 -- name: update_journeys_seen
--- Existing users are updated in place, only in the columns that changed: DuckDB rewrites
--- every updated column of a touched row group at checkpoint, so fewer updated columns mean
--- fewer bytes written. (Not delete + re-insert: DuckDB commits a delete and re-insert of the
--- same primary keys slowly; ON CONFLICT DO UPDATE is slow when many rows of a row group
--- conflict.)
+-- Existing users are updated in place, only the rows whose columns changed.
 UPDATE user_journeys
 SET last_seen_at = n.last_seen_at, actions = n.actions
 FROM _jb_new_journeys AS n
@@ -446,9 +442,11 @@ SELECT
     (SELECT min(day) FROM funnel_days) AS earliest_funnel_day;
 
 -- name: set_watermark
-INSERT INTO pipeline_watermarks (name, value, updated_at)
-VALUES ($name, $upto, $now)
-ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at;
+MERGE INTO pipeline_watermarks AS w
+USING (SELECT $name AS name, $upto::BIGINT AS value, $now::TIMESTAMPTZ AS updated_at) AS n
+ON w.name = n.name
+WHEN MATCHED THEN UPDATE SET value = n.value, updated_at = n.updated_at
+WHEN NOT MATCHED THEN INSERT (name, value, updated_at) VALUES (n.name, n.value, n.updated_at);
 
 -- name: drop_batch
 DROP TABLE IF EXISTS _jb_raw;

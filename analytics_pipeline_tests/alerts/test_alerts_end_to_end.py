@@ -94,6 +94,7 @@ def test_signups_produced_to_kafka_reach_the_stub_once_each_through_the_daemon(
     dagster_instance: dg.DagsterInstance,
     slack_stub: SlackStub,
     tmp_path: Path,
+    lake_env: dict[str, str],
 ) -> None:
     """The first sign-up is posted by its ingest run; the second meets a Slack 500 there and is
     posted by the send_alerts run that send_alerts_sensor launches."""
@@ -102,7 +103,7 @@ def test_signups_produced_to_kafka_reach_the_stub_once_each_through_the_daemon(
         {
             "ANALYTICS_CLICKSTREAM_TOPIC": clickstream,
             "ANALYTICS_BACKEND_TOPIC": backend,
-            "ANALYTICS_DUCKDB_PATH": str(tmp_path / "e2e.duckdb"),
+            **lake_env,
             "ANALYTICS_REPORTS_DIR": str(tmp_path / "reports"),
             "SLACK_BOT_TOKEN": slack_stub.token,
             "SLACK_API_URL": slack_stub.api_url,

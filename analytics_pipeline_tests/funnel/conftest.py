@@ -16,9 +16,9 @@ import dagster as dg
 import pytest
 
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, StackInfo, pg_query
-from analytics_pipeline_tests.journeys.conftest import conn, duckdb_path, raw
+from analytics_pipeline_tests.journeys.conftest import conn, raw
 
-__all__ = ["conn", "duckdb_path", "raw"]
+__all__ = ["conn", "raw"]
 
 
 @contextmanager

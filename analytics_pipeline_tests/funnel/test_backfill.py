@@ -18,9 +18,10 @@ from analytics_pipeline.defs.funnel.assets import (
     users_by_activation_stage,
 )
 from analytics_pipeline.defs.funnel.sensors import RANGE_END_TAG, RANGE_START_TAG
-from analytics_pipeline.resources.warehouse import WarehouseResource
+from analytics_pipeline.warehouse import reading
 from analytics_pipeline.warehouse.journeys import update_journeys
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT
+from analytics_pipeline_tests.fixtures.warehouse import lake_environment, warehouse_resource
 from analytics_pipeline_tests.funnel.synthetic import population
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 
@@ -33,7 +34,7 @@ def materialize(instance, path: Path, *, partition: str | None = None, days=None
     return dg.materialize(
         FUNNEL_ASSETS,
         instance=instance,
-        resources={"warehouse": WarehouseResource(duckdb_path=str(path))},
+        resources={"warehouse": warehouse_resource(path)},
         partition_key=partition,
         tags=tags,
     )
@@ -47,15 +48,13 @@ def funnel_tables(conn: duckdb.DuckDBPyConnection) -> tuple[list, list]:
     return stages, daily
 
 
-def test_a_multi_day_backfill_in_one_run_equals_single_day_runs(
-    conn, raw, duckdb_path, funnel_instance
-):
+def test_a_multi_day_backfill_in_one_run_equals_single_day_runs(conn, raw, lake, funnel_instance):
     raw.add(population(FIRST, days=20, users=60, seed=11))
     update_journeys(conn, **TOPICS)
 
     # each Dagster run costs seconds: 6 days through Dagster here; the SQL of longer ranges
     # is compared with single days in test_range_sql.py
-    result = materialize(funnel_instance, duckdb_path, days=("2026-03-14", "2026-03-19"))
+    result = materialize(funnel_instance, lake, days=("2026-03-14", "2026-03-19"))
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {ONE_STAGE_CHECK: True, COUNTS_ADD_UP_CHECK: True, MATCHES_STAGES_CHECK: True}
@@ -70,16 +69,14 @@ def test_a_multi_day_backfill_in_one_run_equals_single_day_runs(
 
     conn.execute("DELETE FROM users_by_activation_stage; DELETE FROM funnel_daily")
     for day in range(14, 20):
-        assert materialize(funnel_instance, duckdb_path, partition=f"2026-03-{day:02d}").success
+        assert materialize(funnel_instance, lake, partition=f"2026-03-{day:02d}").success
     assert funnel_tables(conn) == backfilled
 
 
-def test_funnel_metadata_shows_the_day_as_markdown_with_changes(
-    conn, raw, duckdb_path, funnel_instance
-):
+def test_funnel_metadata_shows_the_day_as_markdown_with_changes(conn, raw, lake, funnel_instance):
     raw.add(population(FIRST, days=5, users=20, seed=3))
     update_journeys(conn, **TOPICS)
-    result = materialize(funnel_instance, duckdb_path, days=("2026-03-01", "2026-03-03"))
+    result = materialize(funnel_instance, lake, days=("2026-03-01", "2026-03-03"))
 
     by_partition = {
         m.partition: m.metadata
@@ -102,17 +99,17 @@ def test_funnel_metadata_shows_the_day_as_markdown_with_changes(
 
 
 def test_the_documented_cli_backfill_command_runs_one_range(
-    conn, raw, duckdb_path, funnel_dagster_home, funnel_instance, tmp_path
+    conn, raw, lake, funnel_dagster_home, funnel_instance, tmp_path
 ):
     raw.add(population(FIRST, days=10, users=15, seed=5))
     update_journeys(conn, **TOPICS)
     expected_rows = 10
-    conn.close()  # the CLI is another process: DuckDB allows one writer process
+    conn.close()
 
     env = {
         **os.environ,
         "DAGSTER_HOME": str(funnel_dagster_home),
-        "ANALYTICS_DUCKDB_PATH": str(duckdb_path),
+        **lake_environment(lake),
     }
     command = [
         str(REPO_ROOT / ".venv" / "bin" / "dagster"),
@@ -125,14 +122,13 @@ def test_the_documented_cli_backfill_command_runs_one_range(
         "-m",
         "analytics_pipeline.definitions",
     ]
-    # run outside the repository: the dagster CLI loads ./.env over the environment, which
-    # would point it at data/analytics.duckdb instead of this test's file
+    # run from the repository root, as the README says: the environment wins there too
     done = subprocess.run(
-        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
-    with duckdb.connect(str(duckdb_path), read_only=True) as check:
+    with reading(lake) as check:
         days = check.execute("SELECT count(*) FROM funnel_daily").fetchone()
     assert days == (expected_rows,)
     runs = funnel_instance.get_runs(

@@ -13,8 +13,8 @@ from analytics_pipeline.defs.funnel.sensors import (
     funnel_staleness_sensor,
 )
 from analytics_pipeline.defs.journeys.assets import FUNNEL_STALE_FROM, USER_JOURNEYS, journeys
-from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.warehouse.funnel import compute_funnel
+from analytics_pipeline_tests.fixtures.warehouse import warehouse_resource
 from analytics_pipeline_tests.journeys.raw_events import (
     at,
     code_run,
@@ -29,9 +29,9 @@ DAYS = ("2026-03-01", "2026-03-06")
 class Pipeline:
     """Runs the real assets and the sensor against one warehouse file and one instance."""
 
-    def __init__(self, instance: dg.DagsterInstance, duckdb_path) -> None:
+    def __init__(self, instance: dg.DagsterInstance, lake) -> None:
         self.instance = instance
-        self.resources = {"warehouse": WarehouseResource(duckdb_path=str(duckdb_path))}
+        self.resources = {"warehouse": warehouse_resource(lake)}
         self.cursor: str | None = None
 
     def journeys(self) -> dict[str, object]:
@@ -86,9 +86,9 @@ def daily(conn) -> dict[date, tuple]:
 
 
 def test_a_late_event_makes_only_its_partitions_stale_until_rematerialised(
-    conn, raw, duckdb_path, fresh_funnel_instance
+    conn, raw, lake, fresh_funnel_instance
 ):
-    pipeline = Pipeline(fresh_funnel_instance, duckdb_path)
+    pipeline = Pipeline(fresh_funnel_instance, lake)
     raw.add(
         signup("u1", at("2026-03-01")),
         topic_created("u1", at("2026-03-02")),
@@ -139,9 +139,9 @@ def test_a_late_event_makes_only_its_partitions_stale_until_rematerialised(
 
 
 def test_a_late_event_that_changes_no_funnel_day_makes_nothing_stale(
-    conn, raw, duckdb_path, fresh_funnel_instance
+    conn, raw, lake, fresh_funnel_instance
 ):
-    pipeline = Pipeline(fresh_funnel_instance, duckdb_path)
+    pipeline = Pipeline(fresh_funnel_instance, lake)
     raw.add(signup("v1", at("2026-03-01")), page_view("anon-v1", at("2026-03-01"), user_id="v1"))
     pipeline.journeys()
     pipeline.funnel(partition="2026-03-02")

@@ -1,36 +1,31 @@
-"""Produce → sensor tick → queued run → rows in DuckDB, through a real dagster-daemon."""
+"""Produce → sensor tick → queued run → rows in the lake, through a real dagster-daemon."""
 
 from __future__ import annotations
 
-import duckdb
 from dagster import DagsterRunStatus, RunsFilter
 
+from analytics_pipeline.warehouse import reading
 from analytics_pipeline_tests.fixtures.stack import wait_until
 
 TS = "2026-11-20T10:00:00Z"
 
 
-def count_rows(path, table: str) -> int | None:
-    """Row count, or None while a run holds the file's write lock (DuckDB: one writer process)."""
-    if not path.exists():
-        return None
-    try:
-        conn = duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException:
-        return None
-    try:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    except duckdb.CatalogException:
-        return None
-    finally:
-        conn.close()
+def count_rows(lake, table: str) -> int:
+    """Row count as a reader sees it while the runs write (0 before the table exists)."""
+    with reading(lake) as conn:
+        exists = conn.execute(
+            "SELECT count(*) FROM duckdb_tables() "
+            "WHERE database_name = current_database() AND table_name = $table",
+            {"table": table},
+        ).fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if exists else 0
 
 
-def test_produced_events_reach_duckdb_through_the_daemon(
-    topics, produce, dagster_daemon, dagster_instance, tmp_path
+def test_produced_events_reach_the_lake_through_the_daemon(
+    topics, produce, dagster_daemon, dagster_instance, tmp_path, lake, lake_env
 ):
     clickstream, backend = topics
-    warehouse = tmp_path / "e2e.duckdb"
+    warehouse = lake
     produce(
         clickstream,
         [
@@ -68,7 +63,7 @@ def test_produced_events_reach_duckdb_through_the_daemon(
         {
             "ANALYTICS_CLICKSTREAM_TOPIC": clickstream,
             "ANALYTICS_BACKEND_TOPIC": backend,
-            "ANALYTICS_DUCKDB_PATH": str(warehouse),
+            **lake_env,
             "ANALYTICS_REPORTS_DIR": str(tmp_path / "reports"),
             "SLACK_BOT_TOKEN": "",
         }

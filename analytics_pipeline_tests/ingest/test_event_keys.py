@@ -9,10 +9,11 @@ import json
 
 import pytest
 
+from analytics_pipeline.ingest.writer import RawRecord, store_batch
 from analytics_pipeline.warehouse import connect
+from analytics_pipeline.warehouse.connection import forget_schema
 from analytics_pipeline.warehouse.raw_checks import CheckOutcome
 from analytics_pipeline.warehouse.raw_tables import event_key
-from analytics_pipeline.warehouse.raw_writer import RawRecord, store_batch
 from analytics_pipeline_tests.ingest.test_ingest import page_view
 from analytics_pipeline_tests.ingest.test_raw_checks import check_outcomes
 
@@ -20,8 +21,14 @@ TOPIC = "portal-clickstream"
 
 
 @pytest.fixture
-def path(tmp_path):
-    return tmp_path / "warehouse.duckdb"
+def path(lake):
+    return lake
+
+
+def reopen(lake):
+    """Connect as a new process would: it checks the schema and the keys again."""
+    forget_schema(lake)
+    return connect(lake)
 
 
 def store(conn, first_offset: int, *event_ids: str):
@@ -70,7 +77,7 @@ def test_a_warehouse_without_keys_gets_them_when_opened_and_still_skips_repeats(
     conn.execute("DELETE FROM raw_clickstream_events_keys")
     conn.close()
 
-    conn = connect(path)
+    conn = reopen(path)
     assert key_count(conn) == 2
     result = store(conn, 2, "e1", "e3")
 
@@ -107,7 +114,7 @@ def test_after_an_event_id_is_edited_by_hand_dropping_the_keys_restores_de_dupli
     conn.execute("DROP TABLE raw_clickstream_events_keys")
     conn.close()
 
-    conn = connect(path)
+    conn = reopen(path)
     result = store(conn, 2, "e3", "e4")
 
     assert (result.stored, result.duplicates) == (1, 1)

@@ -8,9 +8,11 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-from analytics_pipeline.ingestion import OffsetRange, StalledPartitionError, ingest_ranges
+from analytics_pipeline.ingest.loop import StalledPartitionError, ingest_ranges
+from analytics_pipeline.ingest.ranges import OffsetRange
 from analytics_pipeline.resources.kafka import CONSUMER_GROUP
 from analytics_pipeline.warehouse import connect
+from analytics_pipeline.warehouse.connection import forget_schema
 
 TS = "2026-11-20T10:00:00.250Z"
 
@@ -54,8 +56,8 @@ def produce_oversized(bootstrap: str, topic: str, value: bytes, partition: int) 
         producer.close()
 
 
-def rows(warehouse_path, sql: str, params=None) -> list[tuple]:
-    conn = connect(warehouse_path)
+def rows(lake, sql: str, params=None) -> list[tuple]:
+    conn = connect(lake)
     try:
         return conn.execute(sql, params or {}).fetchall()
     finally:
@@ -63,7 +65,7 @@ def rows(warehouse_path, sql: str, params=None) -> list[tuple]:
 
 
 def test_every_valid_type_is_stored_and_every_invalid_kind_dead_lettered(
-    topics, produce, ingest, warehouse_path, kafka_bootstrap
+    topics, produce, ingest, lake, kafka_bootstrap
 ):
     clickstream, backend = topics
     click_values = [
@@ -121,7 +123,7 @@ def test_every_valid_type_is_stored_and_every_invalid_kind_dead_lettered(
     backend_meta = ingest("backend")
 
     assert rows(
-        warehouse_path,
+        lake,
         "SELECT event_id, type, kafka_partition, kafka_offset, anonymous_id, "
         "user_id, session_id, page_url FROM raw_clickstream_events ORDER BY kafka_offset",
     ) == [
@@ -133,7 +135,7 @@ def test_every_valid_type_is_stored_and_every_invalid_kind_dead_lettered(
         ("c11", "page_view", 0, 15, "anon-1", None, "s-1", "/home"),
     ]
     assert rows(
-        warehouse_path,
+        lake,
         "SELECT kafka_offset, reason FROM dead_letter_events "
         "WHERE topic = $t ORDER BY kafka_offset",
         {"t": clickstream},
@@ -150,18 +152,16 @@ def test_every_valid_type_is_stored_and_every_invalid_kind_dead_lettered(
         (14, "invalid_field"),
     ]
     raw_values = rows(
-        warehouse_path,
+        lake,
         "SELECT kafka_offset, raw_value FROM dead_letter_events "
         "WHERE topic = $t AND kafka_offset IN (1, 3)",
         {"t": clickstream},
     )
     assert dict(raw_values) == {1: b"\xff\xfe not utf-8", 3: b"{not json"}
-    [(payload,)] = rows(
-        warehouse_path, "SELECT payload FROM raw_clickstream_events WHERE event_id = 'c11'"
-    )
+    [(payload,)] = rows(lake, "SELECT payload FROM raw_clickstream_events WHERE event_id = 'c11'")
     assert json.loads(payload)["extra_field"] == {"kept": "in payload"}
     assert rows(
-        warehouse_path,
+        lake,
         "SELECT event_id, user_id, method, path, status, duration_ms, error_code, "
         "error_message, deployment_id, deployment_status FROM raw_backend_events ORDER BY event_id",
     ) == [
@@ -170,7 +170,7 @@ def test_every_valid_type_is_stored_and_every_invalid_kind_dead_lettered(
         ("b3", "user-1", "GET", "/x", 503, 2.0, "E503", "unavailable", None, None),
     ]
     assert rows(
-        warehouse_path,
+        lake,
         "SELECT topic, kafka_partition, next_offset FROM ingest_offsets ORDER BY ALL",
     ) == sorted(
         [
@@ -184,30 +184,30 @@ def test_every_valid_type_is_stored_and_every_invalid_kind_dead_lettered(
     assert backend_meta["rows_added"] == 3
 
 
-def test_replayed_offset_range_stores_nothing_twice(topics, produce, ingest, warehouse_path):
+def test_replayed_offset_range_stores_nothing_twice(topics, produce, ingest, lake):
     clickstream, _ = topics
     produce(clickstream, [page_view(f"e{i}") for i in range(5)], partition=0)
     first = ingest("clickstream", [(0, 0, 5)])
     again = ingest("clickstream", [(0, 0, 5)])
     assert first["rows_added"] == 5
     assert again["rows_added"] == 0 and again["messages_read"] == 0
-    assert rows(warehouse_path, "SELECT count(*) FROM raw_clickstream_events") == [(5,)]
+    assert rows(lake, "SELECT count(*) FROM raw_clickstream_events") == [(5,)]
 
 
-def test_overlapping_ranges_store_each_message_once(topics, produce, ingest, warehouse_path):
+def test_overlapping_ranges_store_each_message_once(topics, produce, ingest, lake):
     clickstream, _ = topics
     produce(clickstream, [page_view(f"e{i}") for i in range(10)], partition=1)
     ingest("clickstream", [(1, 0, 6)])
     overlap = ingest("clickstream", [(1, 3, 10)])
     assert overlap["rows_added"] == 4
     assert rows(
-        warehouse_path,
+        lake,
         "SELECT list(kafka_offset ORDER BY kafka_offset) FROM raw_clickstream_events",
     ) == [(list(range(10)),)]
 
 
 def test_duplicate_event_id_in_a_later_batch_is_stored_once_first_wins(
-    topics, produce, ingest, warehouse_path
+    topics, produce, ingest, lake
 ):
     clickstream, _ = topics
     produce(clickstream, [page_view("dup", page_url="/first"), page_view("x1")], partition=0)
@@ -220,61 +220,58 @@ def test_duplicate_event_id_in_a_later_batch_is_stored_once_first_wins(
     later = ingest("clickstream")
     assert later["rows_added"] == 0 and later["duplicates_skipped"] == 2
     assert rows(
-        warehouse_path,
+        lake,
         "SELECT page_url, kafka_offset FROM raw_clickstream_events WHERE event_id = 'dup'",
     ) == [("/first", 0)]
 
 
-def test_message_after_an_invalid_one_in_the_same_batch_is_ingested(
-    topics, produce, ingest, warehouse_path
-):
+def test_message_after_an_invalid_one_in_the_same_batch_is_ingested(topics, produce, ingest, lake):
     clickstream, _ = topics
     produce(clickstream, [b"garbage", page_view("after")], partition=0)
     ingest("clickstream")
-    assert rows(warehouse_path, "SELECT event_id, kafka_offset FROM raw_clickstream_events") == [
-        ("after", 1)
-    ]
+    assert rows(lake, "SELECT event_id, kafka_offset FROM raw_clickstream_events") == [("after", 1)]
 
 
 def test_failed_run_leaves_the_warehouse_unchanged_and_the_next_stores_once(
-    topics, produce, ingest, warehouse_path
+    topics, produce, ingest, lake
 ):
     clickstream, _ = topics
     produce(clickstream, [page_view(f"e{i}") for i in range(4)] + [b"bad"], partition=0)
-    # Make the ledger write (the last statement of the batch transaction) fail for real.
-    conn = connect(warehouse_path)
+    # Make the ledger write (the last statement of the batch transaction) fail for real: a
+    # ledger without the column it writes.
+    conn = connect(lake)
     conn.execute("DROP TABLE ingest_offsets")
     conn.execute(
         "CREATE TABLE ingest_offsets (topic VARCHAR, kafka_partition INTEGER, "
-        "next_offset BIGINT CHECK (next_offset < 0), updated_at TIMESTAMPTZ, "
-        "PRIMARY KEY (topic, kafka_partition))"
+        "next_offset BIGINT, updated_at TIMESTAMPTZ)"
     )
     conn.close()
 
     failed = ingest("clickstream", raise_on_error=False)
 
     assert not failed.success
-    assert rows(warehouse_path, "SELECT count(*) FROM raw_clickstream_events") == [(0,)]
-    assert rows(warehouse_path, "SELECT count(*) FROM dead_letter_events") == [(0,)]
-    conn = connect(warehouse_path)
+    assert rows(lake, "SELECT count(*) FROM raw_clickstream_events") == [(0,)]
+    assert rows(lake, "SELECT count(*) FROM dead_letter_events") == [(0,)]
+    conn = connect(lake)
     conn.execute("DROP TABLE ingest_offsets")
-    conn.close()  # connect() recreates the real table on next open
+    conn.close()
+    forget_schema(lake)  # the next connect() recreates the real table
 
     retried = ingest("clickstream")
     assert retried["rows_added"] == 4 and retried["dead_letters"] == 1
-    assert rows(
-        warehouse_path, "SELECT count(*), count(DISTINCT event_id) FROM raw_clickstream_events"
-    ) == [(4, 4)]
+    assert rows(lake, "SELECT count(*), count(DISTINCT event_id) FROM raw_clickstream_events") == [
+        (4, 4)
+    ]
 
 
-def test_a_run_splits_its_range_into_bounded_transactions(topics, produce, ingest, warehouse_path):
+def test_a_run_splits_its_range_into_bounded_transactions(topics, produce, ingest, lake):
     clickstream, _ = topics
     produce(clickstream, [page_view(f"e{i}") for i in range(25)], partition=0)
     meta = ingest("clickstream", max_batch=10)
     assert meta["transactions"] == 3 and meta["rows_added"] == 25
-    assert rows(
-        warehouse_path, "SELECT count(DISTINCT ingest_batch_id) FROM raw_clickstream_events"
-    ) == [(3,)]
+    assert rows(lake, "SELECT count(DISTINCT ingest_batch_id) FROM raw_clickstream_events") == [
+        (3,)
+    ]
 
 
 def test_progress_is_committed_to_the_consumer_group(topics, produce, ingest, kafka_bootstrap):
@@ -288,10 +285,10 @@ def test_progress_is_committed_to_the_consumer_group(topics, produce, ingest, ka
         consumer.close()
 
 
-def ingest_directly(kafka, warehouse_path, topic: str, ranges, part_size: int = 2, **options):
+def ingest_directly(kafka, lake, topic: str, ranges, part_size: int = 2, **options):
     """ingest_ranges with a real consumer and DuckDB file, outside Dagster (small parts)."""
     consumer = kafka.consumer()
-    conn = connect(warehouse_path)
+    conn = connect(lake)
     try:
         return ingest_ranges(
             consumer,
@@ -308,7 +305,7 @@ def ingest_directly(kafka, warehouse_path, topic: str, ranges, part_size: int = 
 
 
 def test_a_batch_validated_in_parts_is_one_transaction_and_first_event_id_wins(
-    topics, produce, kafka, warehouse_path
+    topics, produce, kafka, lake
 ):
     clickstream, _ = topics
     values = [page_view(f"e{i}", page_url=f"/p{i}") for i in range(9)]
@@ -316,25 +313,21 @@ def test_a_batch_validated_in_parts_is_one_transaction_and_first_event_id_wins(
     values[7] = page_view("e1", page_url="/again")  # same event_id as offset 1, a later part
     produce(clickstream, values, partition=0)
 
-    report = ingest_directly(
-        kafka, warehouse_path, clickstream, [OffsetRange(0, 0, 9)], max_batch=9
-    )
+    report = ingest_directly(kafka, lake, clickstream, [OffsetRange(0, 0, 9)], max_batch=9)
 
     assert (report.batches, report.received, report.stored) == (1, 9, 7)
     assert (report.duplicates, dict(report.dead_letters)) == (1, {"not_json": 1})
     assert rows(
-        warehouse_path,
+        lake,
         "SELECT count(DISTINCT ingest_batch_id), count(*) FROM raw_clickstream_events",
     ) == [(1, 7)]
-    assert rows(
-        warehouse_path, "SELECT page_url FROM raw_clickstream_events WHERE event_id = 'e1'"
-    ) == [("/p1",)]
-    assert rows(warehouse_path, "SELECT next_offset FROM ingest_offsets") == [(9,)]
+    assert rows(lake, "SELECT page_url FROM raw_clickstream_events WHERE event_id = 'e1'") == [
+        ("/p1",)
+    ]
+    assert rows(lake, "SELECT next_offset FROM ingest_offsets") == [(9,)]
 
 
-def test_a_run_failing_after_some_parts_were_validated_writes_nothing(
-    topics, produce, kafka, warehouse_path
-):
+def test_a_run_failing_after_some_parts_were_validated_writes_nothing(topics, produce, kafka, lake):
     clickstream, _ = topics
     produce(clickstream, [page_view(f"e{i}") for i in range(5)], partition=0)
 
@@ -342,16 +335,14 @@ def test_a_run_failing_after_some_parts_were_validated_writes_nothing(
         # Offsets 5-7 never arrive: the run stops after validating parts of its batch.
         ingest_directly(
             kafka,
-            warehouse_path,
+            lake,
             clickstream,
             [OffsetRange(0, 0, 8)],
             max_batch=8,
             stall_timeout_s=1,
         )
 
-    assert rows(warehouse_path, "SELECT count(*) FROM raw_clickstream_events") == [(0,)]
-    assert rows(warehouse_path, "SELECT count(*) FROM ingest_offsets") == [(0,)]
-    report = ingest_directly(
-        kafka, warehouse_path, clickstream, [OffsetRange(0, 0, 5)], max_batch=8
-    )
+    assert rows(lake, "SELECT count(*) FROM raw_clickstream_events") == [(0,)]
+    assert rows(lake, "SELECT count(*) FROM ingest_offsets") == [(0,)]
+    report = ingest_directly(kafka, lake, clickstream, [OffsetRange(0, 0, 5)], max_batch=8)
     assert report.stored == 5

@@ -1,6 +1,16 @@
 """The sensor's range planning: bounded, contiguous, deterministic."""
 
-from analytics_pipeline.ingestion import OffsetRange, effective_ranges, plan_runs, run_key
+from analytics_pipeline.ingest.ranges import (
+    OffsetRange,
+    effective_ranges,
+    plan_topic_runs,
+    run_key,
+)
+
+
+def plan_runs(cursor, end_offsets, max_batch):
+    """The runs planned for one topic."""
+    return [run["t"] for run in plan_topic_runs({"t": cursor}, {"t": end_offsets}, max_batch)]
 
 
 def test_new_partitions_start_at_zero_and_caught_up_partitions_are_skipped():

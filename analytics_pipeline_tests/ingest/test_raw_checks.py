@@ -36,8 +36,8 @@ def check_outcomes(conn, clickstream: str, batch_ids) -> dict[str, CheckOutcome]
     return {r.name: r for r in results}
 
 
-def outcomes(warehouse_path, clickstream: str, batch_ids) -> dict[str, CheckOutcome]:
-    conn = connect(warehouse_path)
+def outcomes(lake, clickstream: str, batch_ids) -> dict[str, CheckOutcome]:
+    conn = connect(lake)
     try:
         return check_outcomes(conn, clickstream, batch_ids)
     finally:
@@ -62,10 +62,10 @@ def test_a_clean_ingest_passes_every_check_with_what_it_looked_at(
 
 
 def test_a_row_duplicated_outside_the_pipeline_fails_the_duplicate_check(
-    topics, produce, make_kafka, warehouse, dagster_instance, warehouse_path
+    topics, produce, make_kafka, warehouse, dagster_instance, lake
 ):
     ingest_two_events(0, topics, produce, make_kafka, warehouse, dagster_instance)
-    conn = connect(warehouse_path)
+    conn = connect(lake)
     [(batch_id,)] = conn.execute(
         "SELECT DISTINCT ingest_batch_id FROM raw_clickstream_events"
     ).fetchall()
@@ -75,21 +75,21 @@ def test_a_row_duplicated_outside_the_pipeline_fails_the_duplicate_check(
     )
     conn.close()
 
-    check = outcomes(warehouse_path, topics[0], [batch_id])["no_duplicate_event_ids"]
+    check = outcomes(lake, topics[0], [batch_id])["no_duplicate_event_ids"]
 
     assert not check.passed and check.severity == "ERROR"
-    assert check.metadata == {"event_ids_checked": 2, "duplicates": 1}
+    assert check.metadata == {"event_ids_checked": 2, "duplicates": 1, "rows": 3, "keys": 2}
 
 
 def test_a_ledger_behind_the_stored_offsets_fails_and_names_the_partition(
-    topics, produce, make_kafka, warehouse, dagster_instance, warehouse_path
+    topics, produce, make_kafka, warehouse, dagster_instance, lake
 ):
     ingest_two_events(1, topics, produce, make_kafka, warehouse, dagster_instance)
-    conn = connect(warehouse_path)
+    conn = connect(lake)
     conn.execute("UPDATE ingest_offsets SET next_offset = 1")
     conn.close()
 
-    check = outcomes(warehouse_path, topics[0], [])["ledger_covers_stored_offsets"]
+    check = outcomes(lake, topics[0], [])["ledger_covers_stored_offsets"]
 
     assert not check.passed
     assert check.metadata["inconsistent_partitions"] == [

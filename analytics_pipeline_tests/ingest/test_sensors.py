@@ -4,6 +4,7 @@ touching DuckDB."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -34,7 +35,7 @@ def test_empty_topics_skip_without_a_run(make_kafka, warehouse):
 
 
 def test_new_messages_give_one_bounded_run_per_range_and_advance_the_cursor(
-    topics, produce, make_kafka, warehouse, warehouse_path
+    topics, produce, make_kafka, warehouse, lake
 ):
     clickstream, backend = topics
     produce(clickstream, [b"m"] * 7, partition=0)
@@ -49,7 +50,7 @@ def test_new_messages_give_one_bounded_run_per_range_and_advance_the_cursor(
     assert {r.job_name for r in result.run_requests} == {"ingest_clickstream"}
     assert all(r.run_key.startswith(f"{clickstream}|") for r in result.run_requests)
     assert json.loads(result.cursor) == {clickstream: {"0": 7, "1": 5}, backend: {"0": 0, "1": 0}}
-    assert not warehouse_path.exists(), "the sensor must never open the warehouse"
+    assert not Path(lake.data_path).exists(), "the sensor must never open the warehouse"
 
 
 def test_both_topics_share_one_run_and_its_size_bound(topics, produce, make_kafka, warehouse):

@@ -15,6 +15,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from analytics_pipeline.ingest.writer import next_batch_id
+
 Event = dict[str, Any]
 
 _ids = itertools.count(1)
@@ -85,9 +87,7 @@ class RawBatches:
         flat: list[Event] = []
         for item in events:
             flat.extend([item] if isinstance(item, dict) else item)
-        row = self.conn.execute("SELECT nextval('ingest_batch_seq')").fetchone()
-        assert row is not None
-        batch_id = int(row[0])
+        batch_id = next_batch_id(self.conn)
         now = datetime.now(UTC)
         clicks = [self._clickstream_row(e, batch_id, now) for e in flat if is_clickstream(e)]
         backend = [self._backend_row(e, batch_id, now) for e in flat if not is_clickstream(e)]

@@ -14,11 +14,11 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
+from analytics_pipeline.ingest.writer import RawRecord, store_batch
 from analytics_pipeline.simulate.traffic import generate_traffic
 from analytics_pipeline.warehouse import connect
 from analytics_pipeline.warehouse.funnel import compute_funnel
 from analytics_pipeline.warehouse.journeys import rebuild_journeys, update_journeys
-from analytics_pipeline.warehouse.raw_writer import RawRecord, store_batch
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 
 START = date(2026, 3, 1)
@@ -78,7 +78,7 @@ def snapshot(conn: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_incremental_batches_equal_one_full_rebuild(tmp_path, seed):
+def test_incremental_batches_equal_one_full_rebuild(new_lake, seed):
     rng = random.Random(seed)
     events = list(generate_traffic(80, 21, seed, start=START))
     events += conflicting_links(events, rng, count=12)
@@ -86,7 +86,7 @@ def test_incremental_batches_equal_one_full_rebuild(tmp_path, seed):
     rng.shuffle(shuffled)
     cuts = sorted(rng.sample(range(1, len(shuffled)), 9))
 
-    incremental = connect(tmp_path / "incremental.duckdb")
+    incremental = connect(new_lake("incremental"))
     feeder = Feeder(incremental)
     reattributed = rebuilt = 0
     for begin, end in zip([0, *cuts], [*cuts, len(shuffled)], strict=True):
@@ -103,7 +103,7 @@ def test_incremental_batches_equal_one_full_rebuild(tmp_path, seed):
     assert rebuilt > 0, "some late links should move events away from a user"
     got = snapshot(incremental)
 
-    whole = connect(tmp_path / "whole.duckdb")
+    whole = connect(new_lake("whole"))
     Feeder(whole).feed(events)
     update_journeys(whole, **TOPICS)
     expected = snapshot(whole)

@@ -10,15 +10,15 @@ from analytics_pipeline.defs.journeys.assets import (
     JourneysConfig,
     journeys,
 )
-from analytics_pipeline.resources.warehouse import WarehouseResource
+from analytics_pipeline_tests.fixtures.warehouse import warehouse_resource
 from analytics_pipeline_tests.journeys.raw_events import at, code_run, identify, page_view, signup
 
 
-def materialize(instance, duckdb_path, rebuild: bool = False) -> dg.ExecuteInProcessResult:
+def materialize(instance, lake, rebuild: bool = False) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [journeys],
         instance=instance,
-        resources={"warehouse": WarehouseResource(duckdb_path=str(duckdb_path))},
+        resources={"warehouse": warehouse_resource(lake)},
         run_config=dg.RunConfig({"journeys": JourneysConfig(rebuild=rebuild)}),
     )
 
@@ -31,16 +31,14 @@ def metadata_by_asset(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, 
     }
 
 
-def test_journeys_run_reports_what_it_added_and_checks_its_rows(
-    conn, raw, duckdb_path, dagster_instance
-):
+def test_journeys_run_reports_what_it_added_and_checks_its_rows(conn, raw, lake, dagster_instance):
     raw.add(
         page_view("a1", at("2026-03-01", 9)),
         signup("u1", at("2026-03-01", 10)),
         identify("a1", "u1", at("2026-03-01", 10)),
         code_run("u1", at("2026-03-02")),
     )
-    result = materialize(dagster_instance, duckdb_path)
+    result = materialize(dagster_instance, lake)
     assert result.success
     metadata = metadata_by_asset(result)
     assert set(metadata) == {"user_identities", "journey_events", "user_journeys"}
@@ -54,7 +52,7 @@ def test_journeys_run_reports_what_it_added_and_checks_its_rows(
     assert (check.check_name, check.passed) == (RAW_EVENT_CHECK, True)
     assert check.metadata["events_checked"].value == 3
 
-    again = materialize(dagster_instance, duckdb_path)
+    again = materialize(dagster_instance, lake)
     quiet = metadata_by_asset(again)
     assert quiet["journey_events"]["rows_added"] == 0
     assert FUNNEL_STALE_FROM not in quiet["user_journeys"]
@@ -67,13 +65,13 @@ def test_journeys_run_reports_what_it_added_and_checks_its_rows(
 
 
 def test_rebuild_config_recomputes_everything_and_checks_every_row(
-    conn, raw, duckdb_path, dagster_instance
+    conn, raw, lake, dagster_instance
 ):
     raw.add(signup("u1", at("2026-03-01")), code_run("u1", at("2026-03-02")))
-    materialize(dagster_instance, duckdb_path)
+    materialize(dagster_instance, lake)
     before = conn.execute("SELECT * FROM user_journeys").fetchall()
 
-    result = materialize(dagster_instance, duckdb_path, rebuild=True)
+    result = materialize(dagster_instance, lake, rebuild=True)
     metadata = metadata_by_asset(result)
     assert metadata["journey_events"]["rows_added"] == 2
     assert metadata["user_journeys"][FUNNEL_STALE_FROM] == "2026-03-01"

@@ -89,7 +89,7 @@ def post_new_alerts(
 @dg.asset(
     key=signals.ALERTS_KEY,
     deps=[dg.AssetKey("journey_events")],
-    pool="duckdb",
+    pool="ingest",
     group_name="alerts",
     kinds={"duckdb"},
     tags=AFTER_INGEST_TAGS,

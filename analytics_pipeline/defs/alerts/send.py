@@ -27,7 +27,7 @@ class SendConfig(RulesConfig):
 
 
 @dg.op(
-    pool="duckdb",
+    pool="ingest",
     description=(
         "Evaluates deployment_slow at the current time, then posts pending alerts with "
         "chat.postMessage and records sent / attempts / last_error on each."
@@ -95,7 +95,9 @@ def send_pending_alerts(
 @dg.job(
     name=SEND_ALERTS_JOB,
     description="Posts pending alerts to Slack; launched by send_alerts_sensor.",
-    # Ahead of queued ingest runs in the `duckdb` pool, so an alert is not stuck behind them.
+    # In the `ingest` pool, whose runs also post alerts: one poster at a time, so a pending
+    # alert is never posted by two runs at once. Ahead of queued ingest runs in that pool, so
+    # an alert is not stuck behind them.
     # No run retries (dagster.yaml enables them): a bad token fails every retry alike, and
     # the sensor relaunches after transient trouble itself, with a back-off.
     tags={"dagster/priority": "5", "dagster/max_retries": "0"},

@@ -44,7 +44,7 @@ def _failures_metadata(rows: list, first: date, last: date) -> dict[str, object]
     deps=[dg.AssetKey("user_journeys"), dg.AssetKey("journey_events")],
     group_name="funnel",
     kinds={"duckdb"},
-    pool="duckdb",
+    pool="funnel",
     check_specs=[
         dg.AssetCheckSpec(
             ONE_STAGE_CHECK,
@@ -87,7 +87,7 @@ def users_by_activation_stage(context: dg.AssetExecutionContext, warehouse: Ware
     deps=[USERS_BY_ACTIVATION_STAGE],
     group_name="funnel",
     kinds={"duckdb"},
-    pool="duckdb",
+    pool="funnel",
     check_specs=[
         dg.AssetCheckSpec(
             COUNTS_ADD_UP_CHECK,

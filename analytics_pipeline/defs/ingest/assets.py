@@ -4,12 +4,13 @@ import dagster as dg
 from pydantic import Field
 
 from analytics_pipeline.events.wire import Kind
-from analytics_pipeline.ingestion import IngestReport, OffsetRange, ingest_ranges
+from analytics_pipeline.ingest.loop import IngestReport, ingest_ranges
+from analytics_pipeline.ingest.ranges import OffsetRange
+from analytics_pipeline.ingest.writer import read_ledger
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.warehouse import raw_checks
 from analytics_pipeline.warehouse.raw_tables import RAW_TABLES
-from analytics_pipeline.warehouse.raw_writer import read_ledger
 
 DEAD_LETTER_WARN_SHARE = 0.05
 
@@ -49,6 +50,7 @@ def _metadata(report: IngestReport, lag: dict[int, int]) -> dict[str, dg.Metadat
         "event_time_min": dg.MetadataValue.text(str(report.min_ts) if report.min_ts else "-"),
         "event_time_max": dg.MetadataValue.text(str(report.max_ts) if report.max_ts else "-"),
         "transactions": dg.MetadataValue.int(report.batches),
+        "commit_conflicts_retried": dg.MetadataValue.int(report.conflicts_retried),
     }
 
 
@@ -59,7 +61,7 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=table,
         group_name="ingest",
-        pool="duckdb",
+        pool="ingest",
         kinds={"duckdb", "kafka"},
         description=(
             f"Validated {kind} events from Kafka, de-duplicated by event_id. Invalid messages "
@@ -88,6 +90,7 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
                     topic=topic,
                     ranges=ranges,
                     max_batch=kafka.max_batch,
+                    warn=context.log.warning,
                     progress=lambda r: context.log.info(
                         f"{topic}: {r.received} messages read, {r.stored} stored, "
                         f"{sum(r.dead_letters.values())} dead letters"

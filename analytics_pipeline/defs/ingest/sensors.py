@@ -2,7 +2,8 @@
 
 One sensor watches both topics, so each tick queues at most one run, covering whichever topics
 have new messages: a backend event (sign-ups, deployments: what alerts) never waits behind a
-separate clickstream run in the one-writer `duckdb` pool.
+separate clickstream run in the `ingest` pool (one ingest writer at a time: every ingest
+transaction moves the same batch counter, so concurrent ones would only conflict and retry).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
-from analytics_pipeline.ingestion import OffsetRange, plan_topic_runs, topics_run_key
+from analytics_pipeline.ingest.ranges import OffsetRange, plan_topic_runs, topics_run_key
 from analytics_pipeline.resources.kafka import KafkaResource
 
 # The tick wait is part of every alert's latency (issue 4). dagster-daemon evaluates sensors

@@ -124,7 +124,7 @@ def _metadata(result: JourneysResult) -> dict[str, dict[str, object]]:
     ],
     name="journeys",
     group_name="journeys",
-    pool="duckdb",
+    pool="ingest",
     can_subset=False,
 )
 def journeys(

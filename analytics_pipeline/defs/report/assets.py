@@ -96,7 +96,7 @@ def _metadata(report: "DailyReport") -> dict[str, Any]:
 @dg.asset(
     partitions_def=report_partitions,
     deps=[dg.AssetKey("funnel_daily"), dg.AssetKey("users_by_activation_stage")],
-    pool="duckdb",
+    pool="report",
     group_name="report",
     kinds={"pdf", "slack"},
     description=(

@@ -11,7 +11,7 @@
 -- clickstream event carrying both ids), ordered by (ts, event_id). The earliest link wins,
 -- whatever order events arrive in, so incremental runs equal a full rebuild.
 CREATE TABLE IF NOT EXISTS user_identities (
-    anonymous_id VARCHAR PRIMARY KEY,
+    anonymous_id VARCHAR NOT NULL,
     user_id VARCHAR NOT NULL,
     linked_at TIMESTAMPTZ NOT NULL,
     link_event_id VARCHAR NOT NULL
@@ -60,7 +60,7 @@ FROM journey_events_anonymous;
 -- ts, or first_seen_at (the first action's ts) with signup_inferred = true; signup_day is
 -- its UTC date.
 CREATE TABLE IF NOT EXISTS user_journeys (
-    user_id VARCHAR PRIMARY KEY,
+    user_id VARCHAR NOT NULL,
     signed_up_at TIMESTAMPTZ NOT NULL,
     signup_inferred BOOLEAN NOT NULL,
     first_meaningful_at TIMESTAMPTZ,

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS users_by_activation_stage (
 );
 
 CREATE TABLE IF NOT EXISTS funnel_daily (
-    day DATE PRIMARY KEY,
+    day DATE NOT NULL,
     new_signups INTEGER NOT NULL,
     signed_up INTEGER NOT NULL,
     activated INTEGER NOT NULL,

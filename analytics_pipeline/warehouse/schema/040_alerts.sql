@@ -2,7 +2,7 @@
 -- configured) keyed by a stable alert_key, so a key is stored and posted once; the Slack op
 -- sends what is pending and records the outcome here.
 CREATE TABLE IF NOT EXISTS alerts (
-    alert_key VARCHAR PRIMARY KEY,          -- rule + entity + period, e.g. api_errors:u-7:2026-11-26T10
+    alert_key VARCHAR NOT NULL,          -- rule + entity + period, e.g. api_errors:u-7:2026-11-26T10
     rule VARCHAR NOT NULL,                  -- new_signup, deployment_failed, deployment_slow, api_errors, login_trouble
     user_id VARCHAR,
     event_ts TIMESTAMPTZ NOT NULL,          -- the event that completed the rule

@@ -19,6 +19,5 @@ CREATE TABLE IF NOT EXISTS report_deliveries (
     replies_planned INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
     detail VARCHAR,
-    updated_at TIMESTAMPTZ,
-    PRIMARY KEY (day, stage)
+    updated_at TIMESTAMPTZ
 );
