@@ -7,10 +7,16 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from analytics_pipeline.dashboard import command as dashboard_command
+from analytics_pipeline.dashboard import sql as sql_command
 from analytics_pipeline.simulate import command as simulate_command
 
 # One `register(subparsers)` per subcommand: adding a command is one line.
-COMMANDS: tuple[Callable[[Any], None], ...] = (simulate_command.register,)
+COMMANDS: tuple[Callable[[Any], None], ...] = (
+    simulate_command.register,
+    sql_command.register,
+    dashboard_command.register,
+)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
