@@ -574,16 +574,16 @@ class SlackStubHandler(BaseHTTPRequestHandler):
         return True
 
     def _answer_late(self, method: str, fault: dict[str, Any], result: dict[str, Any]) -> None:
-        """A slow Slack: the call is done (a message is stored); the answer comes late or,
-        with `drop`, never."""
-        if not self.state.wait(min(float(fault["answer_after"] or 0), MAX_HOLD_S)):
-            self._close_unanswered()  # the stub was reset meanwhile
-            return
+        """A slow Slack: the call is done (a message is stored, and the call logged now); the
+        answer comes late or, with `drop`, never."""
+        hold = min(float(fault["answer_after"] or 0), MAX_HOLD_S)
         if fault.get("drop"):
-            self.state.log_call(method, 0, None, note="handled, answer dropped")
-            self._close_unanswered()
+            self.state.log_call(method, 0, None, note=f"handled, answer dropped after {hold:g} s")
+        else:
+            self.state.log_call(method, 200, None, note=f"handled, answered after {hold:g} s")
+        if not self.state.wait(hold) or fault.get("drop"):
+            self._close_unanswered()  # dropped, or the stub was reset meanwhile
             return
-        self.state.log_call(method, 200, None, note="handled, answered late")
         self._send_json_quietly({"ok": True, **result})
 
     def _close_unanswered(self) -> None:

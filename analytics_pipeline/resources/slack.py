@@ -2,15 +2,22 @@
 
 `bot_token` unset means Slack is off: alerts and reports are recorded as `skipped`. The client
 honours HTTP 429 `Retry-After` (up to `max_rate_limit_wait_s` per call; a longer wait is left to
-a later run) and retries a dropped connection once; it never retries 5xx itself, because Slack
-may have posted the message already.
+a later run) and retries once a connection that failed before the request was sent. It never
+retries by itself once Slack may have the request (a 5xx, a timeout, a connection dropped while
+waiting for the answer): Slack may have posted the message already, and only the caller can
+check (the alerts sender looks in the channel's history).
 """
 
 from __future__ import annotations
 
+from urllib.error import URLError
+
 import dagster as dg
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -78,13 +85,14 @@ class SlackResource(dg.ConfigurableResource):
         wait_s = max_rate_limit_wait_s
         if wait_s is None:
             wait_s = self.max_rate_limit_wait_s
+        # urllib raises URLError only while connecting or sending; a timeout or a dropped
+        # connection while reading the answer comes raw (TimeoutError, RemoteDisconnected,
+        # ConnectionResetError) and is not retried: the request may have been carried out.
         handlers: list[RetryHandler] = [
-            h for h in client.retry_handlers if not isinstance(h, RateLimitErrorRetryHandler)
-        ]
-        handlers.append(
+            ConnectionErrorRetryHandler(max_retry_count=1, error_types=[URLError]),
             BoundedRateLimitRetryHandler(
                 max_retry_count=self.max_rate_limit_retries, max_wait_s=wait_s
-            )
-        )
+            ),
+        ]
         client.retry_handlers = handlers
         return client

@@ -106,9 +106,10 @@ def test_a_500_leaves_the_alert_pending_and_the_next_run_posts_it_once(
 
     assert first.success  # a Slack outage is not a failed run; the alerts wait
     assert observation(first)["pending"] == 2 and observation(first)["retry_after_s"] == 60
-    assert [(a["status"], a["attempts"]) for a in journey.alerts()] == [
-        ("pending", 1),
-        ("pending", 0),
+    # Slack's trouble is not the alert's: no attempt counted, the error shown on the one tried.
+    assert [(a["status"], a["attempts"], a["last_error"]) for a in journey.alerts()] == [
+        ("pending", 0, "internal_error (HTTP 500)"),
+        ("pending", 0, None),
     ]
     assert slack_stub.messages() == []
 
@@ -128,7 +129,7 @@ def test_an_unreachable_slack_leaves_alerts_pending(
 
     assert result.success
     (alert,) = journey.alerts()
-    assert alert["status"] == "pending" and alert["attempts"] == 1
+    assert alert["status"] == "pending" and alert["attempts"] == 0
     assert "network error" in alert["last_error"]
 
 
@@ -276,7 +277,9 @@ def test_when_the_quick_post_fails_the_send_job_posts_the_alert_once(
     slack_stub.fail("chat.postMessage", [{"status": 503}])
 
     assert alerts_runner.evaluate(post=True).success  # Slack trouble never fails an ingest run
-    assert [(a["status"], a["attempts"]) for a in journey.alerts()] == [("pending", 1)]
+    assert [(a["status"], a["attempts"], a["last_error"]) for a in journey.alerts()] == [
+        ("pending", 0, "internal_error (HTTP 503)")
+    ]
 
     journey.add("signed_up", minutes_ago(1), user="user-2").commit()
     alerts_runner.evaluate(post=True)  # Slack failed a moment ago: no new attempt here
