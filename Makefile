@@ -42,7 +42,7 @@ test: venv sysdeps lint up
 # run.sh gets default SIGINT/SIGTERM handlers even when make was started with them ignored
 # (from a script, in the background), so Ctrl-C or a signal to the process group stops it.
 run: venv up
-	@env --default-signal=INT,TERM,HUP bash devstack/run.sh
+	@env --default-signal=INT,TERM,HUP,PIPE bash devstack/run.sh
 
 # The configuration in effect (environment, then .env, then .env.example); secrets hidden.
 config:

@@ -4,7 +4,7 @@
 # stay in the foreground until Ctrl-C, then stop everything this script started.
 #
 # Ctrl-C (SIGINT), SIGTERM or SIGHUP stop everything within DEVSTACK_RUN_STOP_TIMEOUT seconds
-# (default 8): each child runs in its own process group, which first gets SIGINT (dagster dev
+# (default 7): each child runs in its own process group, which first gets SIGINT (dagster dev
 # shuts its services down cleanly), then SIGTERM, then SIGKILL. Anything that left its group is
 # found by the DEVSTACK_RUN_ID marker in its environment. Kafka, PostgreSQL and the Slack stub
 # keep running (`make down` stops them).
@@ -25,7 +25,7 @@ CLI="${DEVSTACK_REPO}/.venv/bin/analytics-pipeline"
 WEB_HOST=127.0.0.1
 WEB_PORT="${DAGSTER_WEBSERVER_PORT:-3000}"
 DASHBOARD_PORT="${ANALYTICS_DASHBOARD_PORT:-8501}"
-STOP_TIMEOUT="${DEVSTACK_RUN_STOP_TIMEOUT:-8}"
+STOP_TIMEOUT="${DEVSTACK_RUN_STOP_TIMEOUT:-7}"
 DAGSTER_HOME="${DEVSTACK_DAGSTER_HOME:-${DEVSTACK_STATE}/dagster_home}"
 export DAGSTER_HOME
 
@@ -71,15 +71,23 @@ start_child() {
     local name="$1" log="$2"
     shift 2
     if [[ "$log" == - ]]; then
-        setsid env --default-signal=INT,TERM,HUP "$@" </dev/null &
+        setsid env --default-signal=INT,TERM,HUP,PIPE "$@" </dev/null &
     else
-        setsid env --default-signal=INT,TERM,HUP "$@" </dev/null >>"$log" 2>&1 &
+        setsid env --default-signal=INT,TERM,HUP,PIPE "$@" </dev/null >>"$log" 2>&1 &
     fi
     child_names+=("$name")
     child_pids+=("$!")
 }
 
-group_alive() { kill -0 -- "-$1" 2>/dev/null; }
+# True while a live (not zombie) process belongs to one of our children's process groups.
+groups_alive() {
+    ((${#child_pids[@]})) || return 1
+    ps -e -o pgid=,stat= 2>/dev/null | awk -v groups=" ${child_pids[*]} " '
+        $2 !~ /^Z/ && index(groups, " " $1 " ") { found = 1; exit }
+        END { exit !found }'
+}
+
+now_us() { printf '%s' "${EPOCHREALTIME//[.,]/}"; }
 
 # Pids of live processes whose environment carries our marker. (This script's own environ is
 # the one it started with, before the marker; grep itself runs without it.)
@@ -92,11 +100,7 @@ marked_pids() {
 }
 
 anything_alive() {
-    local pid
-    for pid in "${child_pids[@]}"; do
-        group_alive "$pid" && return 0
-    done
-    [[ -n "$(marked_pids)" ]]
+    groups_alive || [[ -n "$(marked_pids)" ]]
 }
 
 signal_all() {
@@ -109,14 +113,21 @@ signal_all() {
     fi
 }
 
-# Wait until nothing we started is alive, for at most $1 seconds (tenths resolution).
+# Wait until nothing we started is alive, for at most $1 seconds of wall-clock time.
 wait_all_gone() {
-    local tenths=$(($1 * 10)) i
-    for ((i = 0; i < tenths; i++)); do
-        anything_alive || return 0
+    local deadline=$(($(now_us) + $1 * 1000000))
+    while anything_alive; do
+        (($(now_us) < deadline)) || return 1
         sleep 0.1
     done
-    ! anything_alive
+}
+
+# One line per process still alive, for the messages: "pid command".
+survivors() {
+    local pid
+    for pid in $(marked_pids); do
+        printf '  %s %s\n' "$pid" "$(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | cut -c1-110)"
+    done
 }
 
 stopped=0
@@ -124,21 +135,32 @@ stop_everything() {
     ((stopped)) && return 0
     stopped=1
     trap '' INT TERM HUP # a second Ctrl-C must not cut the clean-up short
+    set +e               # nor a failed message (`make run | tee log`: tee died with Ctrl-C)
     ((${#child_pids[@]})) || return 0
     anything_alive || return 0
     devstack_say "stopping ${child_names[*]} (at most ${STOP_TIMEOUT}s)"
-    local term_after=$((STOP_TIMEOUT / 2)) kill_after
-    kill_after=$((STOP_TIMEOUT - term_after - 1))
+    # SIGINT is what Ctrl-C means to every child; Dagster maps SIGTERM to the same handler, so
+    # SIGTERM only helps the rest. A run worker finishes its step first; past the time left it
+    # is killed (ingest resumes exactly-once from the ledger).
+    local int_wait=$((STOP_TIMEOUT - 3))
+    ((int_wait >= 1)) || int_wait=1
     signal_all INT
-    wait_all_gone "$term_after" && { devstack_say "stopped"; return 0; }
+    wait_all_gone "$int_wait" && { devstack_say "stopped"; return 0; }
+    devstack_say "still running after ${int_wait}s, sending SIGTERM:"
+    survivors
     signal_all TERM
-    wait_all_gone "$kill_after" && { devstack_say "stopped"; return 0; }
-    devstack_warn "still running after $((STOP_TIMEOUT - 1))s; sending SIGKILL"
+    wait_all_gone 1 && { devstack_say "stopped"; return 0; }
+    devstack_warn "still running after $((int_wait + 1))s; sending SIGKILL"
     signal_all KILL
-    wait_all_gone 1 || devstack_warn "could not stop: $(marked_pids | tr '\n' ' ')"
+    wait_all_gone 1 && { devstack_say "stopped"; return 0; }
+    devstack_warn "could not stop:"
+    survivors >&2
 }
 
 signal_received=""
+# Writing to a closed pipe (`make run | tee`, tee stopped by the same Ctrl-C) must fail the
+# write, not kill this script before it has stopped the children.
+trap '' PIPE
 trap 'signal_received=INT' INT
 trap 'signal_received=TERM' TERM
 trap 'signal_received=HUP' HUP
@@ -165,7 +187,7 @@ fi
 # --- end of the dashboard ------------------------------------------------------------------
 
 # --- dagster dev (webserver, daemon, code server), output on this terminal ------------------
-(cd "$DAGSTER_HOME" && exec setsid env --default-signal=INT,TERM,HUP \
+(cd "$DAGSTER_HOME" && exec setsid env --default-signal=INT,TERM,HUP,PIPE \
     "${DEVSTACK_REPO}/.venv/bin/dagster" dev -w "${DEVSTACK_REPO}/workspace.yaml" \
     -h "$WEB_HOST" -p "$WEB_PORT") </dev/null &
 child_names+=("dagster-dev")
