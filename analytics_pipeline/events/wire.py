@@ -3,17 +3,22 @@
 Validating message by message in Python costs more than reading the message from Kafka, so
 the rules below are compiled once into SQL that checks a whole batch inside DuckDB (in C++,
 off the consuming thread). The rules stay plain data: adding a field or a type is one line.
-`parse_message` runs the same query for one message, for tests and tools.
+This module only builds text; `analytics_pipeline.warehouse.validation.parse_message` runs the
+query for one message, for tests and tools.
 
-The query reads a relation `incoming(seq, value BLOB, …)` and the parameter `$now`, and yields
-per message all of `incoming`'s columns, `reason` and `detail` (NULL when valid), the parsed
-`ts`, the `payload` text, and the columns of the raw table of its topic kind.
+The query reads a relation `incoming(seq, value BLOB, …)` (`seq` unique) and the parameter
+`$now`, and yields per message all of `incoming`'s columns, `reason` and `detail` (NULL when
+valid), the parsed `ts`, the `payload` text, and the columns of the raw table of its kind.
+
+DuckDB's JSON reader is lenient (trailing commas, `NaN`/`Infinity`) and keeps the first of
+two equal keys where Python keeps the last, so strict RFC 8259 is enforced on top of it:
+regular expressions that skip string literals find what the reader tolerated, and duplicate
+keys are counted per object. Limits let every accepted payload load in Python (`json.loads`
+recurses per nesting level and refuses integers of over 4300 digits).
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,16 +26,48 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Literal
 
-import duckdb
-
 Kind = Literal["clickstream", "backend"]
 KINDS: tuple[Kind, ...] = ("clickstream", "backend")
 
 MAX_VALUE_BYTES = 1024 * 1024
 MAX_EVENT_ID_CHARS = 128
+MAX_USER_ID_CHARS = 128
 FUTURE_TOLERANCE_HOURS = 24
-# RFC 3339 date-time in three groups: date and time, fraction, UTC offset (may be missing).
-RFC3339 = r"^(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$"
+MAX_DEPTH = 64  # nesting levels of arrays and objects (RFC 8259 §9 lets parsers set a limit)
+MAX_NUMBER_DIGITS = 1000  # digits in a row within a number (Python refuses ints over 4300)
+# RFC 3339 date-time, the UTC offset optional: tells a missing offset from other mistakes.
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?$"
+# The same with the offset and every part in range; the day of its month is left to the cast.
+RFC3339_STRICT = (
+    r"^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[Tt ](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(?:\.\d+)?(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$"
+)
+# The earliest instant Python's datetime holds (DuckDB goes on into years BC).
+MIN_TS = "0001-01-01 00:00:00+00"
+
+# --- strict JSON on top of DuckDB's lenient reader (RE2 syntax, linear time) ---------------
+
+# A string literal; only applied to text DuckDB's reader accepted, so strings are well formed.
+_STRING = r'"(?:[^"\\]|\\.)*"'
+# Text that is outside string literals up to a match of what strict JSON forbids there: a comma
+# before a closing bracket, `NaN`/`Infinity` in any case (no strict token has N, I, i or "na"),
+# or an over-long run of digits. `true`, `false`, `null` and exponents have none of these.
+NON_STRICT_JSON = (
+    rf"(?s)^(?:[^\"]|{_STRING})*?"
+    rf"(?:,[ \t\n\r]*[\]}}]|[NIi]|n[aA]|[0-9]{{{MAX_NUMBER_DIGITS}}}[0-9])"
+)
+
+
+def _nesting(levels: int) -> str:
+    """A regular expression for text whose arrays and objects nest at most `levels` deep."""
+    other = rf'[^"\[\]{{}}]|{_STRING}'
+    pattern = f"(?:{other})*"
+    for _ in range(levels):
+        pattern = rf"(?:{other}|[\[{{]{pattern}[\]}}])*"
+    return "(?s)" + pattern
+
+
+NESTING_OK = _nesting(MAX_DEPTH)
 
 
 class Reason(StrEnum):
@@ -274,8 +311,16 @@ def _rules(kind: Kind, paths: _Paths) -> list[tuple[str, Reason, str]]:
         ),
         (f"octet_length(value) > {MAX_VALUE_BYTES}", Reason.TOO_LARGE, "the value is over 1 MiB"),
         ("text IS NULL", Reason.NOT_UTF8, "the value is not UTF-8"),
-        ("NOT json_valid(text)", Reason.NOT_JSON, "the value is not JSON"),
-        ("json_type(text) <> 'OBJECT'", Reason.NOT_OBJECT, "the JSON value is not an object"),
+        ("NOT json_ok", Reason.NOT_JSON, "the value is not JSON"),
+        (
+            "non_strict",
+            Reason.NOT_JSON,
+            "the value is not strict JSON (a trailing comma, NaN or Infinity, or a number of "
+            f"over {MAX_NUMBER_DIGITS} digits)",
+        ),
+        ("too_deep", Reason.NOT_JSON, f"arrays and objects nest over {MAX_DEPTH} levels deep"),
+        ("object IS NULL", Reason.NOT_OBJECT, "the JSON value is not an object"),
+        ("duplicate_key", Reason.INVALID_FIELD, "an object has the same key twice"),
     ]
     for name in ("event_id", "type", "ts"):
         rules.append((f"{t(name)} IS NULL", Reason.MISSING_FIELD, f"{name} is required"))
@@ -293,21 +338,32 @@ def _rules(kind: Kind, paths: _Paths) -> list[tuple[str, Reason, str]]:
             f"unknown {kind} type (known: {', '.join(types)})",
         ),
         (
-            f"{t('ts')} <> 'VARCHAR' OR ts_parts.clock = ''",
+            f"{t('ts')} <> 'VARCHAR' OR (NOT ts_ok AND NOT regexp_full_match({text('ts')}, "
+            f"{_quote(RFC3339)}))",
             Reason.INVALID_FIELD,
             "ts must be an RFC 3339 timestamp",
         ),
-        ("ts_parts.zone = ''", Reason.TS_WITHOUT_OFFSET, "ts has no UTC offset"),
-        ("ts IS NULL", Reason.INVALID_FIELD, "ts is not a valid date and time"),
+        (
+            f"NOT ts_ok AND NOT regexp_matches({text('ts')}, '([Zz]|[+-]\\d{{2}}:\\d{{2}})$')",
+            Reason.TS_WITHOUT_OFFSET,
+            "ts has no UTC offset",
+        ),
+        (
+            "ts IS NULL",
+            Reason.INVALID_FIELD,
+            "ts is not a valid date and time (hours 00-23, a day of its month, minutes and "
+            "seconds 00-59, an offset within +/-23:59, from year 1)",
+        ),
         (
             f"ts > $now + INTERVAL {FUTURE_TOLERANCE_HOURS} HOUR",
             Reason.TS_IN_FUTURE,
             f"ts is more than {FUTURE_TOLERANCE_HOURS} h in the future",
         ),
         (
-            f"{t('user_id')} NOT IN ('VARCHAR', 'NULL')",
+            f"{t('user_id')} NOT IN ('VARCHAR', 'NULL') OR ({t('user_id')} = 'VARCHAR' AND "
+            f"length({text('user_id')}) NOT BETWEEN 1 AND {MAX_USER_ID_CHARS})",
             Reason.INVALID_FIELD,
-            "user_id must be a string or null",
+            f"user_id must be null or a string of 1-{MAX_USER_ID_CHARS} characters",
         ),
     ]
     for field in COMMON_FIELDS[kind]:
@@ -341,10 +397,17 @@ def validation_sql(kind: Kind) -> str:
     )
     internal = ", ".join(
         [
+            "text",
+            "json_ok",
+            "non_strict",
+            "key_lists",
+            "too_deep",
             "object",
             "types",
             "texts",
-            "ts_parts",
+            "all_keys",
+            "duplicate_key",
+            "ts_ok",
             "failed",
             *(f"{paths.type_of(p)}, {paths.text(p)}" for p in paths.paths),
         ]
@@ -354,10 +417,27 @@ WITH decoded AS (
     SELECT *, CASE WHEN octet_length(value) <= {MAX_VALUE_BYTES}
                    THEN TRY(decode(value)) END AS text
     FROM incoming
+), syntax AS (
+    -- DuckDB's reader is lenient; what it tolerates is then looked for outside strings.
+    SELECT *, CASE WHEN json_ok THEN regexp_matches(text, {_quote(NON_STRICT_JSON)}) END
+                  AS non_strict
+    FROM (SELECT *, json_valid(text) AS json_ok FROM decoded)
+), nested AS (
+    -- The keys of every object, the top one included, one (possibly empty) list per value:
+    -- nothing nests deeper than there are values.
+    SELECT *, CASE WHEN len(key_lists) > {MAX_DEPTH}
+                   THEN NOT regexp_full_match(text, {_quote(NESTING_OK)})
+                   ELSE false END AS too_deep
+    FROM (
+        SELECT *, CASE WHEN json_ok AND NOT non_strict
+                       THEN json_keys('[' || text || ']', '$..*') END AS key_lists
+        FROM syntax
+    )
 ), parsed AS (
-    SELECT *, CASE WHEN json_valid(text) AND json_type(text) = 'OBJECT'
+    SELECT *, CASE WHEN json_ok AND NOT non_strict AND NOT too_deep
+                        AND json_type(text) = 'OBJECT'
                    THEN text END AS object
-    FROM decoded
+    FROM nested
 ), listed AS (
     SELECT *, {paths.lists()}
     FROM parsed
@@ -365,17 +445,25 @@ WITH decoded AS (
     SELECT *,
            {paths.columns()}
     FROM listed
-), split AS (
-    -- One regular-expression match per message gives all three parts (no match: all '').
-    SELECT *, regexp_extract({paths.text("ts")}, {_quote(RFC3339)},
-                             ['clock', 'fraction', 'zone']) AS ts_parts
-    FROM typed
+), keyed AS (
+    -- A key twice in one object means a key twice among all keys: only then is each object
+    -- looked at (nearly every message has no key twice at all).
+    SELECT *, CASE WHEN object IS NULL OR len(all_keys) = list_unique(all_keys) THEN false
+                   ELSE list_bool_or(list_transform(key_lists,
+                                                    lambda keys: len(keys) > list_unique(keys)))
+              END AS duplicate_key
+    FROM (SELECT *, flatten(key_lists) AS all_keys FROM typed)
 ), timed AS (
-    -- Fractions beyond microseconds are cut, as TIMESTAMPTZ keeps microseconds.
-    SELECT *,
-           TRY_CAST(upper(ts_parts.clock || left(ts_parts.fraction, 7) || ts_parts.zone)
-                    AS TIMESTAMPTZ) AS ts
-    FROM split
+    -- The cast keeps microseconds and cuts further digits.
+    SELECT * REPLACE (CASE WHEN ts >= TIMESTAMPTZ {_quote(MIN_TS)} THEN ts END AS ts)
+    FROM (
+        SELECT *, CASE WHEN ts_ok THEN TRY_CAST(upper({paths.text("ts")}) AS TIMESTAMPTZ) END
+                      AS ts
+        FROM (
+            SELECT *, regexp_full_match({paths.text("ts")}, {_quote(RFC3339_STRICT)}) AS ts_ok
+            FROM keyed
+        )
+    )
 ), checked AS (
     SELECT *, CASE
 {first_failing}
@@ -393,33 +481,3 @@ SELECT
     {columns}
 FROM checked
 """
-
-
-# --- one message, for tests and tools --------------------------------------------------------
-
-_local = threading.local()
-
-
-def _scratch() -> duckdb.DuckDBPyConnection:
-    conn = getattr(_local, "conn", None)
-    if conn is None:
-        conn = _local.conn = duckdb.connect()
-        conn.execute("SET TimeZone = 'UTC'")
-    return conn
-
-
-def parse_message(kind: Kind, value: bytes | None, now: datetime) -> WireEvent | Rejection:
-    """Validate one message value of the `kind` topic as of `now` (aware), with the same query
-    the ingest path runs on whole batches."""
-    conn = _scratch()
-    conn.execute("CREATE OR REPLACE TEMP TABLE incoming (seq BIGINT, value BLOB)")
-    conn.execute("INSERT INTO incoming VALUES (0, $value)", {"value": value})
-    row = conn.execute(
-        f"SELECT reason, detail, event_id, type, ts, user_id FROM ({validation_sql(kind)})",
-        {"now": now},
-    ).fetchall()[0]
-    reason, detail, event_id, event_type, ts, user_id = row
-    if reason is not None:
-        return Rejection(Reason(reason), detail)
-    assert value is not None
-    return WireEvent(event_id, event_type, ts, user_id, json.loads(value), value.decode())

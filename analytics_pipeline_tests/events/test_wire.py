@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from analytics_pipeline.events.wire import Reason, Rejection, WireEvent, parse_message
+from analytics_pipeline.events.wire import Reason, Rejection, WireEvent
+from analytics_pipeline.warehouse.validation import parse_message
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -211,3 +212,158 @@ def test_ts_just_inside_24_hours_ahead_is_accepted():
     assert isinstance(
         parse_message("backend", encode(backend(ts="2026-11-27T12:00:00Z")), NOW), WireEvent
     )
+
+
+# --- issue 10: strict RFC 8259 JSON, real RFC 3339 times, user_id of 1-128 characters ---------
+
+
+def text_of(body: dict) -> str:
+    """The compact JSON of `body` without its closing brace, to append raw text to."""
+    return json.dumps(body, separators=(",", ":"))[:-1]
+
+
+STRICT_JSON = [
+    ("trailing comma", text_of(clickstream()) + ",}"),
+    ("trailing comma in an array", text_of(clickstream()) + ',"tags":[1,2,]}'),
+    ("trailing comma with spaces", text_of(clickstream()) + " ,\n }"),
+    ("NaN", text_of(clickstream()) + ',"x":NaN}'),
+    ("Infinity", text_of(clickstream()) + ',"x":Infinity}'),
+    ("-Infinity", text_of(clickstream()) + ',"x":-Infinity}'),
+    ("lower-case nan", text_of(clickstream()) + ',"x":nan}'),
+    ("inf", text_of(clickstream()) + ',"x":[inf]}'),
+    ("block comment", text_of(clickstream()) + "/* c */}"),
+    ("line comment", text_of(clickstream()) + "// c\n}"),
+    ("single quotes", text_of(clickstream()) + ",'x':'y'}"),
+    ("a number of 1001 digits", text_of(clickstream()) + ',"x":' + "1" * 1001 + "}"),
+    ("nested 65 deep", text_of(clickstream()) + ',"x":' + "[" * 64 + "]" * 64 + "}"),
+    ("an unpaired surrogate", text_of(clickstream()) + ',"x":"\\ud800"}'),
+]
+
+
+@pytest.mark.parametrize("text", [t for _, t in STRICT_JSON], ids=[n for n, _ in STRICT_JSON])
+def test_what_strict_json_forbids_is_not_json(text):
+    parsed = parse_message("clickstream", text.encode(), NOW)
+    assert isinstance(parsed, Rejection), text
+    assert parsed.reason == Reason.NOT_JSON
+
+
+LOOKS_LENIENT_BUT_IS_STRICT = [
+    ("NaN, Infinity and ,] inside strings", ',"x":"NaN, Infinity, [1,], {,}, nan"'),
+    ("escaped quotes before a comma", ',"x":"a\\",]"'),
+    ("nested 64 deep", ',"x":' + "[" * 63 + "]" * 63),
+    ("a number of 1000 digits", ',"x":' + "1" * 1000),
+    ("the same key in two objects", ',"x":{"a":1},"y":{"a":1},"z":[{"a":1},{"a":2}]'),
+]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [e for _, e in LOOKS_LENIENT_BUT_IS_STRICT],
+    ids=[n for n, _ in LOOKS_LENIENT_BUT_IS_STRICT],
+)
+def test_strict_json_that_looks_lenient_is_accepted(extra):
+    text = text_of(clickstream()) + extra + "}"
+    parsed = parse_message("clickstream", text.encode(), NOW)
+    assert isinstance(parsed, WireEvent), parsed
+    assert parsed.body == json.loads(text)
+
+
+DUPLICATE_KEYS = [
+    ("at the top", text_of(clickstream()) + ',"page_url":"/other"}'),
+    ("spelled with an escape", text_of(clickstream()) + ',"\\u0070age_url":"/other"}'),
+    (
+        "in a known object",
+        text_of(clickstream(viewport={"width": 1, "height": 2}))[:-1] + ',"width":3}}',
+    ),
+    ("deep in an unknown field", text_of(clickstream()) + ',"x":[{"a":{"b":1,"b":1}}]}'),
+]
+
+
+@pytest.mark.parametrize("text", [t for _, t in DUPLICATE_KEYS], ids=[n for n, _ in DUPLICATE_KEYS])
+def test_an_object_with_the_same_key_twice_is_invalid(text):
+    parsed = parse_message("clickstream", text.encode(), NOW)
+    assert isinstance(parsed, Rejection)
+    assert parsed.reason == Reason.INVALID_FIELD
+    assert parsed.detail == "an object has the same key twice"
+
+
+def test_a_trailing_comma_no_longer_makes_parse_message_raise():
+    parsed = parse_message("backend", (text_of(backend()) + ",}").encode(), NOW)
+    assert parsed == Rejection(Reason.NOT_JSON, parsed.detail)
+
+
+BAD_TIMES = [
+    "2026-11-26T24:00:00Z",
+    "2026-11-26T10:60:00Z",
+    "2026-11-26T10:00:60Z",
+    "2026-02-30T10:00:00Z",
+    "2025-02-29T10:00:00Z",
+    "2100-02-29T10:00:00Z",
+    "2026-04-31T10:00:00Z",
+    "2026-13-01T10:00:00Z",
+    "2026-11-26T10:00:00+24:00",
+    "2026-11-26T10:00:00-24:00",
+    "2026-11-26T10:00:00+05:60",
+    "0000-01-01T00:00:00Z",
+    "0001-01-01T00:30:00+01:00",
+]
+
+
+@pytest.mark.parametrize("ts", BAD_TIMES)
+def test_a_ts_that_is_not_a_real_time_is_invalid(ts):
+    parsed = parse_message("backend", encode(backend(ts=ts)), NOW)
+    assert isinstance(parsed, Rejection)
+    assert parsed.reason == Reason.INVALID_FIELD
+    assert parsed.detail.startswith("ts is not a valid date and time")
+
+
+@pytest.mark.parametrize(
+    ("ts", "instant"),
+    [
+        ("2024-02-29T10:00:00Z", datetime(2024, 2, 29, 10, tzinfo=UTC)),
+        ("2000-02-29T23:59:59.999999Z", datetime(2000, 2, 29, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2026-11-26T10:00:00+23:59", datetime(2026, 11, 25, 10, 1, tzinfo=UTC)),
+        ("2026-11-26t10:00:00-23:59", datetime(2026, 11, 27, 9, 59, tzinfo=UTC)),
+        ("2026-11-26 10:00:00.1234567z", datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("0001-01-01T00:00:00Z", datetime(1, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_a_real_time_at_the_edges_is_accepted(ts, instant):
+    parsed = parse_message("backend", encode(backend(ts=ts)), NOW)
+    assert isinstance(parsed, WireEvent), parsed
+    assert parsed.ts == instant
+
+
+@pytest.mark.parametrize("user_id", ["", "u" * 129, 0, [], {}, True])
+def test_user_id_must_be_null_or_1_to_128_characters(user_id):
+    parsed = parse_message("backend", encode(backend(user_id=user_id)), NOW)
+    assert isinstance(parsed, Rejection)
+    assert parsed.reason == Reason.INVALID_FIELD
+    assert parsed.detail == "user_id must be null or a string of 1-128 characters"
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("clickstream", clickstream(type="identify", user_id="")),
+        (
+            "backend",
+            backend(
+                type="deployment",
+                user_id="",
+                deployment={"deployment_id": "d", "status": "started"},
+            ),
+        ),
+    ],
+)
+def test_an_empty_user_id_links_no_identity(kind, body):
+    parsed = parse_message(kind, encode(body), NOW)
+    assert isinstance(parsed, Rejection)
+    assert parsed.reason == Reason.INVALID_FIELD
+
+
+@pytest.mark.parametrize("user_id", ["u", "u" * 128, "é" * 128, None])
+def test_user_id_of_1_to_128_characters_or_null_is_accepted(user_id):
+    parsed = parse_message("backend", encode(backend(user_id=user_id)), NOW)
+    assert isinstance(parsed, WireEvent), parsed
+    assert parsed.user_id == user_id
