@@ -187,8 +187,11 @@ fi
 # --- end of the dashboard ------------------------------------------------------------------
 
 # --- dagster dev (webserver, daemon, code server), output on this terminal ------------------
+# Dagster 1.13 says at every start that `dagster dev` is superseded by `dg dev` (the dg CLI
+# is not part of this project); that one message is silenced, the user's filters kept.
+dev_warnings="ignore:Function \`dev_command\` is superseded${PYTHONWARNINGS:+,${PYTHONWARNINGS}}"
 (cd "$DAGSTER_HOME" && exec setsid env --default-signal=INT,TERM,HUP,PIPE \
-    "${DEVSTACK_REPO}/.venv/bin/dagster" dev -w "${DEVSTACK_REPO}/workspace.yaml" \
+    PYTHONWARNINGS="$dev_warnings" "${DEVSTACK_REPO}/.venv/bin/dagster" dev -w "${DEVSTACK_REPO}/workspace.yaml" \
     -h "$WEB_HOST" -p "$WEB_PORT") </dev/null &
 child_names+=("dagster-dev")
 child_pids+=("$!")
