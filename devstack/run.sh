@@ -103,10 +103,18 @@ anything_alive() {
     groups_alive || [[ -n "$(marked_pids)" ]]
 }
 
+# SIGINT goes to dagster dev alone, which stops its webserver and daemon before their code
+# server (the whole group at once has the daemon's sensors fail on a vanished code server);
+# every other signal, and SIGINT for the other children, goes to the whole process group.
 signal_all() {
-    local sig="$1" pid
-    for pid in "${child_pids[@]}"; do
-        kill "-${sig}" -- "-${pid}" 2>/dev/null || true
+    local sig="$1" i pid
+    for i in "${!child_pids[@]}"; do
+        pid="${child_pids[$i]}"
+        if [[ "$sig" == INT && "${child_names[$i]}" == dagster-dev ]]; then
+            kill -INT "$pid" 2>/dev/null || true
+        else
+            kill "-${sig}" -- "-${pid}" 2>/dev/null || true
+        fi
     done
     if [[ "$sig" == KILL ]]; then
         for pid in $(marked_pids); do kill -KILL "$pid" 2>/dev/null || true; done
