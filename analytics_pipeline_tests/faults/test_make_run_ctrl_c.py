@@ -110,9 +110,11 @@ def terminal(run_env: dict[str, str]) -> Iterator[Terminal]:
         "new-session", "-d", "-s", term.session, "-x", "200", "-y", "50", "-c", str(REPO_ROOT),
         *exports, "bash --norc --noprofile -i",
     )  # fmt: skip
+    socket_path = term.tmux("display-message", "-p", "#{socket_path}").strip()
     yield term
     with contextlib.suppress(subprocess.SubprocessError):
         term.tmux("kill-server")
+    Path(socket_path).unlink(missing_ok=True)
 
 
 def carries(process: psutil.Process, marker: str) -> bool:
