@@ -89,8 +89,18 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConn
 
 
 def is_conflict(error: BaseException) -> bool:
-    """True for a DuckLake commit conflict: another transaction changed the same table."""
-    return isinstance(error, duckdb.TransactionException) and "conflict" in str(error).lower()
+    """True for a commit conflict: another transaction changed the same table (DuckLake's
+    check), or the catalog database refused a concurrent update (PostgreSQL serialisation;
+    DuckLake may report it as the catalog transaction it aborted)."""
+    if not isinstance(error, duckdb.Error):
+        return False
+    text = str(error).lower()
+    return (
+        "transaction conflict" in text
+        or "could not serialize access" in text
+        or ("in ducklake" in text and "current transaction is aborted" in text)
+        or (isinstance(error, duckdb.TransactionException) and "conflict" in text)
+    )
 
 
 def retry_conflicts(
@@ -100,12 +110,14 @@ def retry_conflicts(
     attempts: int = CONFLICT_ATTEMPTS,
     base_delay_s: float = CONFLICT_BASE_DELAY_S,
     on_retry: Callable[[str], None] | None = None,
+    conn: duckdb.DuckDBPyConnection | None = None,
 ) -> T:
     """Run `work` (one whole transaction), again after a back-off while its commit conflicts.
 
     `work` must start from what is committed each time (it re-reads what it depends on), so a
     retry never applies anything twice. Each retry is reported through `on_retry` (a run's
-    log) or this module's logger.
+    log) or this module's logger. Pass `conn` when `work` runs single statements on it: a
+    conflict leaves that connection's transaction aborted until it is rolled back.
     """
     for attempt in range(1, attempts + 1):
         try:
@@ -113,6 +125,9 @@ def retry_conflicts(
         except duckdb.Error as error:
             if not is_conflict(error) or attempt == attempts:
                 raise
+            if conn is not None:  # a failed statement leaves its transaction aborted
+                with contextlib.suppress(duckdb.Error):
+                    conn.execute("ROLLBACK")
             delay = base_delay_s * 2 ** (attempt - 1) * (0.5 + random.random())
             message = (
                 f"commit conflict while {what} (attempt {attempt} of {attempts}): another "

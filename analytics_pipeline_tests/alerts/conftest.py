@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -17,7 +16,7 @@ from analytics_pipeline.defs.alerts.assets import alerts as alerts_asset
 from analytics_pipeline.defs.alerts.send import send_alerts_job
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.warehouse import connect
+from analytics_pipeline.warehouse import Lake, connect
 
 _event_ids = count(1)
 
@@ -30,7 +29,7 @@ def minutes_ago(n: float, now: datetime | None = None) -> datetime:
 class Journey:
     """Writes journey_events rows the way the journeys step does, one ingest batch at a time."""
 
-    path: Path
+    path: Lake
     batch: int = 0
     pending: list[tuple] = field(default_factory=list)
 
@@ -84,8 +83,8 @@ class Journey:
 
 
 @pytest.fixture
-def journey(warehouse_path: Path) -> Journey:
-    return Journey(warehouse_path)
+def journey(lake: Lake) -> Journey:
+    return Journey(lake)
 
 
 @dataclass

@@ -13,7 +13,7 @@ import pytest
 from analytics_pipeline.defs.report.assets import funnel_report
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.warehouse import connect
+from analytics_pipeline.warehouse import Lake, connect
 from analytics_pipeline_tests.report.seed import SeedUser, at, seed_report_day
 
 DAY = date(2026, 3, 4)
@@ -97,11 +97,11 @@ def reports_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def seed(warehouse_path: Path) -> Callable[..., dict]:
+def seed(lake: Lake) -> Callable[..., dict]:
     """Write a report day into the test's warehouse file; returns that day's funnel row."""
 
     def write(users: Sequence[SeedUser] | None = None, day: date = DAY, **kwargs: Any) -> dict:
-        conn = connect(warehouse_path)
+        conn = connect(lake)
         try:
             return seed_report_day(
                 conn, day, small_population(day) if users is None else users, **kwargs

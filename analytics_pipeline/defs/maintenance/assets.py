@@ -44,6 +44,7 @@ def lake_files(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
         result = retry_conflicts(
             lambda: maintain(conn, retention=retention, now=datetime.now(UTC)),
             what="maintaining the lake",
+            conn=conn,
             on_retry=context.log.warning,
         )
     context.log.info(
