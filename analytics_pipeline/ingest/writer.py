@@ -20,7 +20,7 @@ import contextlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 import duckdb
@@ -327,36 +327,3 @@ class BatchWriter:
                 raise
             self._params = {"now": self.now, "topic": topic, "batch_id": batch_id}
         return self._params
-
-
-def write_batch(
-    conn: duckdb.DuckDBPyConnection, batch: PreparedBatch, now: datetime
-) -> BatchResult:
-    """Validate and write a prepared batch (raw rows, dead letters, ledger) in one transaction."""
-    writer = BatchWriter(conn, batch.kind, now)
-    try:
-        writer.add(batch)
-    except BaseException:
-        writer.rollback()
-        raise
-    return writer.commit(batch.result)
-
-
-def store_batch(
-    conn: duckdb.DuckDBPyConnection,
-    *,
-    kind: Kind,
-    topic: str,
-    records: Sequence[RawRecord],
-    end_offsets: Mapping[int, int] | None = None,
-    now: datetime | None = None,
-) -> BatchResult:
-    """Validate `records` and store them with the ledger in one transaction."""
-    batch = prepare_batch(
-        kind=kind,
-        topic=topic,
-        records=records,
-        ledger=read_ledger(conn, topic),
-        end_offsets=end_offsets,
-    )
-    return write_batch(conn, batch, now or datetime.now(UTC))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
@@ -17,6 +18,13 @@ def _secret(value: str | None, name: str) -> str | dg.EnvVar | None:
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
+        "analytics": AnalyticsResource(
+            clickstream_topic=settings.clickstream_topic,
+            backend_topic=settings.backend_topic,
+            inactive_after_days=settings.inactive_after_days,
+            deploy_slow_minutes=settings.deploy_slow_minutes,
+            reports_dir=str(settings.reports_dir.resolve()),
+        ),
         "warehouse": WarehouseResource(
             catalog=settings.lake_catalog,
             data_path=settings.lake_data_path,

@@ -7,10 +7,15 @@ from typing import Any
 import dagster as dg
 
 CONSUMER_GROUP = "analytics-pipeline"
+DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 
 class KafkaUnavailableError(RuntimeError):
     """Kafka did not answer; the message names the bootstrap servers, never credentials."""
+
+
+class MissingTopicError(RuntimeError):
+    """A configured topic does not exist on the brokers; the message names it and the variable."""
 
 
 class KafkaResource(dg.ConfigurableResource):
@@ -22,6 +27,9 @@ class KafkaResource(dg.ConfigurableResource):
     clickstream_topic: str = "portal-clickstream"
     backend_topic: str = "portal-backend"
     max_batch: int = 50_000
+    # One batch (one lake transaction) closes at this many bytes of message values too, so a
+    # burst of ~1 MiB messages never holds max_batch of them (ANALYTICS_INGEST_MAX_BATCH_BYTES).
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
     request_timeout_ms: int = 10_000
     bootstrap_timeout_ms: int = 8_000
 
@@ -93,6 +101,33 @@ class KafkaResource(dg.ConfigurableResource):
         finally:
             if own:
                 consumer.close()
+
+    def committed_offsets(self, topic: str, partitions: Any, consumer: Any) -> dict[int, int]:
+        """{partition: offset} the ingest runs committed for group `analytics-pipeline`.
+
+        A run commits after each stored batch, so this is how far the lake got, readable
+        without opening it. Partitions the group never committed are left out. `consumer` must
+        be in the group (`self.consumer()`); it never joins it (no subscribe, no poll).
+        """
+        from kafka import TopicPartition
+        from kafka.errors import KafkaError
+
+        offsets = {}
+        try:
+            for partition in sorted(partitions):
+                committed = consumer.committed(TopicPartition(topic, partition))
+                if committed is not None:
+                    offsets[partition] = committed
+        except KafkaError as error:
+            raise self.unavailable(error) from None
+        return offsets
+
+    def missing_topic(self, topic: str, variable: str) -> MissingTopicError:
+        return MissingTopicError(
+            f"Kafka topic {topic!r} does not exist on {self.bootstrap_servers}. Check the "
+            f"spelling of {variable}, or create the topic (locally `make up` creates the "
+            "default topics); nothing is ingested from it until it exists."
+        )
 
     def unavailable(self, error: Exception) -> KafkaUnavailableError:
         return KafkaUnavailableError(

@@ -14,6 +14,7 @@ import pytest
 
 from analytics_pipeline.defs.alerts.assets import alerts as alerts_asset
 from analytics_pipeline.defs.alerts.send import send_alerts_job
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.warehouse import Lake, connect
@@ -96,7 +97,11 @@ class AlertsRunner:
     slack: SlackResource
 
     def resources(self, slack: SlackResource | None = None) -> dict[str, Any]:
-        return {"warehouse": self.warehouse, "slack": slack or self.slack}
+        return {
+            "warehouse": self.warehouse,
+            "slack": slack or self.slack,
+            "analytics": AnalyticsResource(),
+        }
 
     def evaluate(
         self,

@@ -25,6 +25,8 @@ import pytest
 
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, StackInfo, pg_query, wait_until
 
+pytestmark = pytest.mark.slow
+
 STOP_WITHIN_S = 10.0
 START_TIMEOUT_S = 180.0
 # What `make run` must have started before Ctrl-C: cmdline fragment -> role.

@@ -18,6 +18,7 @@ from analytics_pipeline.defs.funnel.assets import (
     users_by_activation_stage,
 )
 from analytics_pipeline.defs.funnel.sensors import RANGE_END_TAG, RANGE_START_TAG
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.warehouse import reading
 from analytics_pipeline.warehouse.journeys import update_journeys
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT
@@ -34,7 +35,7 @@ def materialize(instance, path: Path, *, partition: str | None = None, days=None
     return dg.materialize(
         FUNNEL_ASSETS,
         instance=instance,
-        resources={"warehouse": warehouse_resource(path)},
+        resources={"warehouse": warehouse_resource(path), "analytics": AnalyticsResource()},
         partition_key=partition,
         tags=tags,
     )

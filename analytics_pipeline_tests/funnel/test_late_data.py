@@ -13,6 +13,7 @@ from analytics_pipeline.defs.funnel.sensors import (
     funnel_staleness_sensor,
 )
 from analytics_pipeline.defs.journeys.assets import FUNNEL_STALE_FROM, USER_JOURNEYS, journeys
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.warehouse.funnel import compute_funnel
 from analytics_pipeline_tests.fixtures.warehouse import warehouse_resource
 from analytics_pipeline_tests.journeys.raw_events import (
@@ -31,7 +32,7 @@ class Pipeline:
 
     def __init__(self, instance: dg.DagsterInstance, lake) -> None:
         self.instance = instance
-        self.resources = {"warehouse": warehouse_resource(lake)}
+        self.resources = {"warehouse": warehouse_resource(lake), "analytics": AnalyticsResource()}
         self.cursor: str | None = None
 
     def journeys(self) -> dict[str, object]:

@@ -1,6 +1,6 @@
 """The raw tables' key tables: de-duplication without scanning every stored event_id.
 
-A real DuckDB file; the batches go through `store_batch`, the writer the ingest runs use.
+A real lake; the batches go through `store_batch`, i.e. the writer the ingest runs use.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import json
 
 import pytest
 
-from analytics_pipeline.ingest.writer import RawRecord, store_batch
+from analytics_pipeline.ingest.writer import RawRecord
 from analytics_pipeline.warehouse import connect
 from analytics_pipeline.warehouse.connection import forget_schema
 from analytics_pipeline.warehouse.raw_checks import CheckOutcome
 from analytics_pipeline.warehouse.raw_tables import event_key
+from analytics_pipeline_tests.ingest.batches import store_batch
 from analytics_pipeline_tests.ingest.test_ingest import page_view
 from analytics_pipeline_tests.ingest.test_raw_checks import check_outcomes
 

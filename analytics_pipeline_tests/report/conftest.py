@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 
 from analytics_pipeline.defs.report.assets import funnel_report
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.warehouse import Lake, connect
@@ -89,11 +90,9 @@ def small_population(day: date = DAY) -> list[SeedUser]:
 
 
 @pytest.fixture
-def reports_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """ANALYTICS_REPORTS_DIR for this test (the asset reads the settings when it runs)."""
-    folder = tmp_path / "reports"
-    monkeypatch.setenv("ANALYTICS_REPORTS_DIR", str(folder))
-    return folder
+def reports_dir(tmp_path: Path) -> Path:
+    """ANALYTICS_REPORTS_DIR for this test (the `analytics` resource carries it)."""
+    return tmp_path / "reports"
 
 
 @pytest.fixture
@@ -131,7 +130,11 @@ def run_report(
             [funnel_report],
             partition_key=day.isoformat(),
             instance=dagster_instance,
-            resources={"warehouse": warehouse, "slack": slack},
+            resources={
+                "warehouse": warehouse,
+                "slack": slack,
+                "analytics": AnalyticsResource(reports_dir=str(reports_dir)),
+            },
             run_config=run_config,
             tags=tags,
             raise_on_error=raise_on_error,

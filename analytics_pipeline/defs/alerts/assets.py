@@ -18,9 +18,9 @@ from analytics_pipeline.alerts.thresholds import (
 )
 from analytics_pipeline.defs.alerts import signals
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.slack import ENABLE_HINT, SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.settings import load_settings
 
 
 class RulesConfig(dg.Config):
@@ -41,9 +41,8 @@ class RulesConfig(dg.Config):
             raise dg.Failure(f"evaluate_at needs a UTC offset, got {self.evaluate_at!r}")
         return parsed
 
-    def thresholds(self) -> Thresholds:
-        minutes = self.deploy_slow_minutes or load_settings().deploy_slow_minutes
-        return Thresholds.from_settings(minutes)
+    def thresholds(self, analytics: AnalyticsResource) -> Thresholds:
+        return Thresholds.from_settings(self.deploy_slow_minutes or analytics.deploy_slow_minutes)
 
 
 class AlertsConfig(RulesConfig):
@@ -112,11 +111,12 @@ def alerts(
     config: AlertsConfig,
     warehouse: WarehouseResource,
     slack: SlackResource,
+    analytics: AnalyticsResource,
 ) -> dg.MaterializeResult:
     now = config.now()
     with warehouse.connect() as conn:
         report = evaluate_rules(
-            conn, now=now, thresholds=config.thresholds(), slack_enabled=slack.enabled
+            conn, now=now, thresholds=config.thresholds(analytics), slack_enabled=slack.enabled
         )
         posted = SendReport()
         if config.post_new_alerts and slack.enabled and report.new_alerts:

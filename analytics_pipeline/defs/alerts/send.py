@@ -9,6 +9,7 @@ from analytics_pipeline.alerts.sender import SendReport, SlackConfigurationError
 from analytics_pipeline.alerts.thresholds import MAX_SEND_ATTEMPTS, SEND_BUDGET_SECONDS
 from analytics_pipeline.defs.alerts import signals
 from analytics_pipeline.defs.alerts.assets import RulesConfig
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.slack import ENABLE_HINT, SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 
@@ -38,12 +39,16 @@ def send_pending_alerts(
     config: SendConfig,
     warehouse: WarehouseResource,
     slack: SlackResource,
+    analytics: AnalyticsResource,
 ) -> dg.Output[None]:
     problem: SlackConfigurationError | None = None
     report = SendReport()
     with warehouse.connect() as conn:
         clock = evaluate_clock(
-            conn, now=config.now(), thresholds=config.thresholds(), slack_enabled=slack.enabled
+            conn,
+            now=config.now(),
+            thresholds=config.thresholds(analytics),
+            slack_enabled=slack.enabled,
         )
         skipped = 0
         if not slack.enabled:

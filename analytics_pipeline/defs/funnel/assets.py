@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.warehouse import funnel as sql
@@ -57,9 +58,11 @@ def _failures_metadata(rows: list, first: date, last: date) -> dict[str, object]
         "signed_up, activated, active or inactive, plus the flags behind the daily flow."
     ),
 )
-def users_by_activation_stage(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def users_by_activation_stage(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, analytics: AnalyticsResource
+):
     first, last = day_range(context)
-    w = load_settings().inactive_after_days
+    w = analytics.inactive_after_days
     with warehouse.connect() as conn:
         sql.compute_stages(conn, first, last, inactive_after_days=w)
         by_day = sql.stage_counts(conn, first, last)
@@ -105,9 +108,11 @@ def users_by_activation_stage(context: dg.AssetExecutionContext, warehouse: Ware
         "activated and newly inactive users."
     ),
 )
-def funnel_daily(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def funnel_daily(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, analytics: AnalyticsResource
+):
     first, last = day_range(context)
-    w = load_settings().inactive_after_days
+    w = analytics.inactive_after_days
     with warehouse.connect() as conn:
         days = sql.compute_daily(conn, first, last, inactive_after_days=w)
         before = sql.funnel_days(conn, first - timedelta(days=1), first - timedelta(days=1))

@@ -10,8 +10,8 @@ import dagster as dg
 from pydantic import Field
 
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.settings import load_settings
 from analytics_pipeline.warehouse.journeys import (
     JourneysResult,
     events_without_raw_event,
@@ -128,14 +128,13 @@ def _metadata(result: JourneysResult) -> dict[str, dict[str, object]]:
     can_subset=False,
 )
 def journeys(
-    context: dg.AssetExecutionContext, config: JourneysConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: JourneysConfig,
+    warehouse: WarehouseResource,
+    analytics: AnalyticsResource,
 ):
     """Process raw rows above the "journeys" watermark in one transaction."""
-    settings = load_settings()
-    topics = {
-        "clickstream_topic": settings.clickstream_topic,
-        "backend_topic": settings.backend_topic,
-    }
+    topics = analytics.topics
     step = rebuild_journeys if config.rebuild else update_journeys
     with warehouse.connect() as conn:
         result = step(conn, **topics)

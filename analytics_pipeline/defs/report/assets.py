@@ -9,6 +9,7 @@ from pydantic import Field
 from analytics_pipeline.report.ledger import Delivery
 from analytics_pipeline.report.model import STAGE_TITLES, STAGES, ReportData
 from analytics_pipeline.report.queries import FunnelNotMaterialised
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.settings import load_settings
@@ -110,8 +111,8 @@ def funnel_report(
     config: FunnelReportConfig,
     warehouse: WarehouseResource,
     slack: SlackResource,
+    analytics: AnalyticsResource,
 ) -> dg.MaterializeResult:
-    settings = load_settings()
     day = date.fromisoformat(context.partition_key)
     try:
         # Imported here: WeasyPrint and matplotlib cost ~0.8 s, which every ingest run and
@@ -121,8 +122,8 @@ def funnel_report(
         report = produce_report(
             warehouse.connect,
             day,
-            reports_dir=settings.reports_dir.resolve(),
-            inactive_after_days=settings.inactive_after_days,
+            reports_dir=analytics.reports_path,
+            inactive_after_days=analytics.inactive_after_days,
             slack_client=slack.client if slack.enabled else None,
             channel=slack.reports_channel,
             backfill=BACKFILL_TAG in context.run.tags,

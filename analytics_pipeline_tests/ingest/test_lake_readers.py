@@ -1,0 +1,145 @@
+"""Readers and long jobs never disturb the stream: through the real daemon, a separate reader
+process runs slow queries and a 90-day funnel backfill runs while events are ingested and
+alerted on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from itertools import accumulate
+from pathlib import Path
+
+from dagster import DagsterRunStatus, RunsFilter
+
+from analytics_pipeline.warehouse import connect, reading
+from analytics_pipeline_tests.alerts.test_alerts_end_to_end import run_failures, signup_event
+from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, wait_until
+from analytics_pipeline_tests.ingest.test_ingest import page_view
+
+READER = """
+import json, sys, time
+from analytics_pipeline.settings import load_settings
+from analytics_pipeline.warehouse import Lake, reading
+
+out, seconds = sys.argv[1], float(sys.argv[2])
+deadline = time.monotonic() + seconds
+with reading(Lake.from_settings(load_settings())) as conn, open(out, "w") as log:
+    while time.monotonic() < deadline:
+        conn.execute("BEGIN TRANSACTION")
+        before = conn.execute("SELECT count(*) FROM raw_clickstream_events").fetchone()[0]
+        # a slow query over the lake, holding its snapshot for a second or more
+        conn.execute(
+            "SELECT sum(hash(r.event_id || i)) FROM raw_clickstream_events AS r, range(4000) t(i)"
+        ).fetchall()
+        after = conn.execute("SELECT count(*) FROM raw_clickstream_events").fetchone()[0]
+        conn.execute("COMMIT")
+        log.write(json.dumps([before, after]) + "\\n")
+        log.flush()
+"""
+
+
+def test_a_slow_reader_and_a_backfill_never_fail_or_block_ingest_and_alerts(
+    new_topics,
+    produce,
+    dagster_daemon,
+    dagster_instance,
+    dagster_home,
+    slack_stub,
+    lake,
+    lake_env,
+    tmp_path,
+):
+    clickstream, backend = new_topics(partitions=1)
+    env = {
+        "ANALYTICS_CLICKSTREAM_TOPIC": clickstream,
+        "ANALYTICS_BACKEND_TOPIC": backend,
+        **lake_env,
+        "ANALYTICS_REPORTS_DIR": str(tmp_path / "reports"),
+        "SLACK_BOT_TOKEN": slack_stub.token,
+        "SLACK_API_URL": slack_stub.api_url,
+        "SLACK_ALERTS_CHANNEL": "#portal-alerts",
+    }
+    connect(lake).close()  # the tables exist before the reader starts
+    reader_log = tmp_path / "reader.jsonl"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(reader_log), "90"],
+        env={**os.environ, **env},
+        cwd=REPO_ROOT,
+    )
+    daemon = dagster_daemon(env)
+    started = datetime.now(UTC)
+    backfill = subprocess.Popen(
+        [
+            str(REPO_ROOT / ".venv" / "bin" / "dagster"),
+            "asset",
+            "materialize",
+            "--select",
+            "users_by_activation_stage,funnel_daily",
+            "--partition-range",
+            "2026-08-01...2026-10-29",
+            "-m",
+            "analytics_pipeline.definitions",
+        ],
+        env={**os.environ, **env, "DAGSTER_HOME": str(dagster_home)},
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    users = [f"user-{uuid.uuid4().hex[:6]}" for _ in range(3)]
+    for burst, user in enumerate(users):
+        produce(clickstream, [page_view(f"c{burst}-{i}") for i in range(300)], partition=0)
+        produce(backend, [signup_event(user)], partition=0)
+        wait_until(
+            lambda n=burst: reading_count(lake) >= 300 * (n + 1),
+            timeout=120,
+            interval=0.5,
+            message=f"burst {burst} not ingested; see {daemon.log_path}",
+        )
+
+    def posted() -> dict[str, int]:
+        assert daemon.alive(), daemon.log_tail()
+        texts = [m["text"] for m in slack_stub.messages("#portal-alerts")]
+        return {user: sum(f"`{user}`" in text for text in texts) for user in users}
+
+    wait_until(lambda: all(posted().values()), timeout=120, message="a sign-up was not alerted")
+    output, _ = backfill.communicate(timeout=300)
+    assert backfill.returncode == 0, output[-3000:]
+    reader.wait(timeout=120)
+    assert reader.returncode == 0
+
+    failed = dagster_instance.get_run_records(
+        RunsFilter(statuses=[DagsterRunStatus.FAILURE], created_after=started)
+    )
+    assert not failed, run_failures(dagster_instance, failed)
+    assert posted() == dict.fromkeys(users, 1)
+    with reading(lake) as conn:
+        stored = conn.execute(
+            "SELECT count(*), count(DISTINCT event_id) FROM raw_clickstream_events"
+        ).fetchone()
+        batch_sizes = [
+            n
+            for (n,) in conn.execute(
+                "SELECT count(*) FROM raw_clickstream_events "
+                "GROUP BY ingest_batch_id ORDER BY ingest_batch_id"
+            ).fetchall()
+        ]
+        funnel_days = conn.execute(
+            "SELECT count(*) FROM funnel_daily WHERE day BETWEEN '2026-08-01' AND '2026-10-29'"
+        ).fetchone()
+    assert stored == (900, 900)
+    assert funnel_days == (90,)
+    whole_batches = {0, *accumulate(batch_sizes)}
+    seen = [json.loads(line) for line in Path(reader_log).read_text().splitlines()]
+    assert len(seen) >= 3, "the reader ran its slow query several times meanwhile"
+    assert all(before == after for before, after in seen), "a snapshot changed under a reader"
+    assert {before for before, _ in seen} <= whole_batches, "a reader saw part of a batch"
+
+
+def reading_count(lake) -> int:
+    with reading(lake) as conn:
+        return conn.execute("SELECT count(*) FROM raw_clickstream_events").fetchone()[0]
