@@ -15,6 +15,7 @@ import duckdb
 import streamlit as st
 
 from analytics_pipeline.dashboard import ranges
+from analytics_pipeline.dashboard.lakestate import NOT_CREATED_MESSAGE, not_created_yet
 from analytics_pipeline.dashboard.queries import missing_tables
 from analytics_pipeline.dashboard.ranges import PRESETS, DayRange
 from analytics_pipeline.settings import ConfigError, Settings, load_settings
@@ -87,14 +88,17 @@ def guarded(page: Callable[[DayRange], None]) -> Callable[[], None]:
     lake unreachable, empty or misconfigured shows a message saying what to do."""
 
     def run() -> None:
-        day_range = range_picker()
+        day_range = range_picker(page.__module__.rsplit(".", 1)[-1])
         started = time.perf_counter()
         try:
             page(day_range)
             st.caption(f"Page rendered in {time.perf_counter() - started:.2f} s.")
         except LakeUnavailableError as error:
-            st.error(f"The warehouse is not reachable. {md(error)}", icon="🔌")
-            st.info(RUN_HINT)
+            if not_created_yet(error):
+                st.info(NOT_CREATED_MESSAGE)
+            else:
+                st.error(f"The warehouse is not reachable. {md(error)}", icon="🔌")
+                st.info(RUN_HINT)
         except EmptyLakeError as error:
             st.info(str(error))  # our own text: table names and commands
         except ConfigError as error:
@@ -123,27 +127,30 @@ def _set_range_params(day_range: DayRange) -> None:
     st.session_state["range_params"] = wanted
 
 
-def range_picker() -> DayRange:
-    """The sidebar's range: from the URL on a session's first run, then from the widgets; the
-    URL is kept in step so the view can be shared."""
+def range_picker(page_name: str) -> DayRange:
+    """The sidebar's range: from the URL when it names one (a shared link, the back button),
+    else the session's last range; the URL is kept in step so the view can be shared.
+
+    Each page has its own widget keys: Streamlit drops a widget's state when another page
+    runs, so the range crosses pages in `range_params`, not in the widgets."""
     params = st.query_params.to_dict()
     if "range" not in params and "range_params" in st.session_state:
         params.update(st.session_state["range_params"])  # a page switch dropped the params
     wanted = ranges.from_query_params(params)
     state = st.session_state
-    if state.get("range_seen") != wanted.query_params():
-        # First run, or the URL changed (shared link, back button): the URL wins.
-        state["range_preset"] = wanted.preset
+    preset_key, days_key = f"range_preset_{page_name}", f"range_days_{page_name}"
+    if state.get("range_seen") != wanted.query_params() or preset_key not in state:
+        state[preset_key] = wanted.preset
         if wanted.preset == "custom":
-            state["range_days"] = (wanted.first, wanted.last)
-    if "range_days" not in state:
+            state[days_key] = (wanted.first, wanted.last)
+    if days_key not in state:
         today = ranges.today_utc()
-        state["range_days"] = (today - timedelta(days=6), today)
+        state[days_key] = (today - timedelta(days=6), today)
     preset = st.sidebar.selectbox(
-        "Range", list(PRESETS), key="range_preset", format_func=PRESETS.__getitem__
+        "Range", list(PRESETS), key=preset_key, format_func=PRESETS.__getitem__
     )
     if preset == "custom":
-        picked = st.sidebar.date_input("Days (UTC)", key="range_days")
+        picked = st.sidebar.date_input("Days (UTC)", key=days_key)
         days = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
         first, last = (days[0], days[-1]) if days else (wanted.first, wanted.last)
         day_range = ranges.custom_range(first, last)

@@ -7,6 +7,7 @@ page say so instead of failing. Nothing here writes anywhere.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ import pandas as pd
 from analytics_pipeline.settings import Settings
 
 KAFKA_TIMEOUT_MS = 2_000
-RECENT_RUNS = 500  # the latest run of each job is looked for among this many newest runs
+RECENT_RUNS = 200  # the latest run of each job is looked for among this many newest runs
 FUNNEL_ASSETS = ("funnel_daily", "users_by_activation_stage")
 
 
@@ -56,8 +57,9 @@ def warm_up() -> None:
     """Import what the health page needs (seconds for Dagster), so its first view is fast."""
     import kafka  # noqa: F401
 
-    if os.environ.get("DAGSTER_HOME"):
-        import dagster  # noqa: F401
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        dagster_view()
 
 
 def ingest_lag(ledger: pd.DataFrame, ends: dict[tuple[str, int], int]) -> pd.DataFrame:
@@ -95,18 +97,29 @@ class DagsterView:
     stale_partitions: list[str] | None
 
 
+_instance: Any = None
+_instance_lock = threading.Lock()
+
+
+def _dagster_instance(home: str) -> Any:
+    """One instance per process (opening one costs about a second): its storage is read
+    afresh by every call."""
+    global _instance
+    with _instance_lock:
+        if _instance is None:
+            import dagster as dg
+
+            _instance = dg.DagsterInstance.from_config(home)
+        return _instance
+
+
 def dagster_view() -> DagsterView | None:
     """Read the instance DAGSTER_HOME points at; None when it is not set."""
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         return None
-    import dagster as dg
-
-    instance = dg.DagsterInstance.from_config(home)
-    try:
-        return DagsterView(runs=_latest_runs(instance), stale_partitions=_stale(instance))
-    finally:
-        instance.dispose()
+    instance = _dagster_instance(home)
+    return DagsterView(runs=_latest_runs(instance), stale_partitions=_stale(instance))
 
 
 def _latest_runs(instance: Any) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from uuid import UUID
 
 import duckdb
 
+from analytics_pipeline.dashboard.lakestate import NOT_CREATED_MESSAGE, not_created_yet
 from analytics_pipeline.settings import ConfigError, load_settings
 from analytics_pipeline.warehouse import Lake, LakeUnavailableError, reading
 
@@ -231,7 +232,11 @@ def run(args: argparse.Namespace) -> int:
     except RefusedError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
-    except (LakeUnavailableError, ConfigError) as error:
+    except LakeUnavailableError as error:
+        message = NOT_CREATED_MESSAGE if not_created_yet(error) else str(error)
+        print(f"{PROG}: {message}", file=sys.stderr)
+        return 2
+    except ConfigError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
     except duckdb.Error as error:

@@ -144,3 +144,16 @@ def test_an_unreachable_catalog_is_one_clear_line(seeded_lake: SeededLake) -> No
     assert "make up" in result.stderr
     assert env["ANALYTICS_LAKE_PASSWORD"] not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_lake_nothing_wrote_to_yet_says_what_to_run(lake_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [str(VENV_BIN / "analytics-pipeline"), "sql", "SELECT * FROM funnel_daily"],
+        env={**os.environ, **lake_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "has no tables yet" in result.stderr and "make run" in result.stderr
