@@ -22,7 +22,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,16 +152,21 @@ def measure_confluent(topics: tuple[str, str]) -> int:
 
 
 def measure_ours(topics: tuple[str, str]) -> int:
-    from analytics_pipeline.ingestion import ingest_ranges, plan_runs
+    from analytics_pipeline.ingest.loop import ingest_ranges
+    from analytics_pipeline.ingest.ranges import plan_topic_runs
     from analytics_pipeline.resources.kafka import KafkaResource
     from analytics_pipeline.warehouse import connect
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from scratch_lake import scratch_lake
+
     kafka = KafkaResource(bootstrap_servers=BOOTSTRAP, max_batch=MAX_BATCH)
-    with tempfile.TemporaryDirectory() as folder:
-        conn = connect(Path(folder) / "bench.duckdb")
+    with scratch_lake("bench_ingest") as lake:
+        conn = connect(lake)
         count = 0
         for kind, topic in zip(("clickstream", "backend"), topics, strict=True):
-            for ranges in plan_runs({}, end_offsets(topic), MAX_BATCH):
+            runs = plan_topic_runs({}, {topic: end_offsets(topic)}, MAX_BATCH)
+            for ranges in (run[topic] for run in runs):
                 consumer = kafka.consumer(group_id=None)  # bench: no group commits
                 try:
                     report = ingest_ranges(
