@@ -57,6 +57,12 @@ EVENT_TS_LEAD = timedelta(hours=24)
 HISTORY_PAGE_SIZE = 200
 MAX_HISTORY_PAGES = 25
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
+_EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+_SCOPE_OF = {
+    "chat.postMessage": "chat:write",
+    "conversations.history": "channels:history",
+    "users.conversations": "channels:read",
+}
 _SLACK_CALL_ERRORS = (SlackApiError, OSError, http.client.HTTPException)
 _channel_ids: dict[tuple[str, str], str] = {}  # (api url, channel name) -> id, per process
 _TOKEN_FIX = (
@@ -193,9 +199,7 @@ def posted_earlier(
     metadata in conversations.history (newest first, from the oldest alert's event_ts minus
     EVENT_TS_LEAD, at most MAX_HISTORY_PAGES pages)."""
     wanted = {alert.alert_key for alert in alerts}
-    oldest = max(
-        min(alert.event_ts for alert in alerts) - EVENT_TS_LEAD, datetime(1970, 1, 2, tzinfo=UTC)
-    )
+    oldest = max(min(alert.event_ts for alert in alerts) - EVENT_TS_LEAD, _EARLIEST)
     found: dict[str, str] = {}
     cursor: str | None = None
     for _ in range(MAX_HISTORY_PAGES):
@@ -234,10 +238,11 @@ class _Pass:
         kind, reason = _describe(error)
         description = reason if doing == "chat.postMessage" else f"{doing}: {reason}"
         self.report.last_error = description
-        response = error.response if isinstance(error, SlackApiError) else None
-        code = response.get("error") if response is not None else None
-        needed = response.get("needed") if response is not None else None
-        fix = configuration_fix(str(code), self.channel, needed) if code else None
+        data = error.response.data if isinstance(error, SlackApiError) else None
+        code = data.get("error") if isinstance(data, dict) else None
+        needed = data.get("needed") if isinstance(data, dict) else None
+        scope = str(needed or _SCOPE_OF.get(doing, "chat:write"))
+        fix = configuration_fix(str(code), self.channel, scope) if code else None
         if fix is not None:
             self.block(alert, description)
             self.report.stopped_by = "configuration"
