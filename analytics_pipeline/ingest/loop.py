@@ -1,12 +1,20 @@
 """The ingest run loop: read offset ranges of one topic and store them batch by batch.
 
-Each batch of at most `max_batch` messages is one lake transaction (ingest/writer.py);
-consumer-group offsets are committed only after it, and only as information for Kafka's lag
-tools: a failed group commit never fails the run.
+Each batch of at most `max_batch` messages and `max_batch_bytes` bytes of values is one lake
+transaction (ingest/writer.py), so a burst of ~1 MiB messages never holds more than the byte
+bound. Consumer-group offsets are committed after each batch: Kafka's lag tools read them, and
+so does the ingest sensor, to find ranges no run stored. A failed group commit never fails the
+run (the lake holds the truth).
+
+A partition the ledger has never seen starts at the earliest offset Kafka still has, whatever
+the requested start: a first run that failed for good must not leave its range behind the
+next run's. A ledger ahead of the topic's end offset means the topic was recreated (or its
+offsets reset): the ledger is rewound so the new messages are stored, with a warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections import Counter
@@ -37,6 +45,16 @@ INGEST_DUCKDB_MEMORY_LIMIT = "256MB"
 INGEST_SWITCH_INTERVAL_S = 0.0005
 # Messages validated at a time on the writer thread while the next ones are polled.
 STAGE_PART = 25_000
+# ... and at most this many bytes of values: the part being polled and the part being written
+# are what the run holds in Python at a time.
+STAGE_PART_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
+
+# The topic was recreated: offsets restart below what the lake recorded (see module docstring).
+_REWIND_LEDGER = """
+    UPDATE ingest_offsets SET next_offset = 0, updated_at = $now
+    WHERE topic = $topic AND kafka_partition = $partition AND next_offset > $end
+"""
 
 
 @dataclass
@@ -52,6 +70,8 @@ class IngestReport:
     already_ingested: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     lost_to_retention: int = 0
+    lost_by_partition: dict[int, int] = field(default_factory=dict)
+    rewound: dict[int, int] = field(default_factory=dict)  # partition: ledger before the rewind
     batches: int = 0
     batch_ids: list[int] = field(default_factory=list)
     conflicts_retried: int = 0
@@ -87,11 +107,14 @@ def ingest_ranges(
     topic: str,
     ranges: Sequence[OffsetRange],
     max_batch: int,
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    topic_ends: Mapping[int, int] | None = None,
     stall_timeout_s: float = 30.0,
     commit_offsets: bool = True,
     progress: Callable[[IngestReport], None] | None = None,
     warn: Callable[[str], None] | None = None,
     part_size: int = STAGE_PART,
+    part_bytes: int = STAGE_PART_BYTES,
 ) -> IngestReport:
     """Read `ranges` of `topic` and store them batch by batch; returns what happened.
 
@@ -100,11 +123,20 @@ def ingest_ranges(
     validated `part_size` messages at a time while the next part is polled. A batch whose
     commit conflicts with another writer's (two runs of the same offsets) is rolled back and
     read again from the ledger after a back-off, reported through `warn`: the batches
-    committed before it stay, and what the other writer stored is skipped.
+    committed before it stay, and what the other writer stored is skipped. `topic_ends` (the
+    topic's end offsets, as the caller read them) lets the run notice a recreated topic.
     """
+    if max_batch_bytes <= 0:
+        raise ValueError("max_batch_bytes must be positive")
     report = IngestReport(topic=topic, requested=list(ranges))
     # Bound DuckDB's share of the run's memory; a chunk that needs more spills to disk.
     conn.execute(f"SET memory_limit = '{INGEST_DUCKDB_MEMORY_LIMIT}'")
+    if topic_ends:
+        retry_conflicts(
+            partial(_rewind_recreated, conn, report, topic_ends, warn),
+            what=f"rewinding the ledger of {topic}",
+            on_retry=warn,
+        )
     attempt = [0]
 
     def store() -> None:
@@ -115,16 +147,82 @@ def ingest_ranges(
             report,
             kind=kind,
             max_batch=max_batch,
+            max_batch_bytes=max_batch_bytes,
             stall_timeout_s=stall_timeout_s,
             commit_offsets=commit_offsets,
             progress=progress,
             warn=warn,
             part_size=part_size,
+            part_bytes=part_bytes,
         )
 
     retry_conflicts(store, what=f"storing a batch of {topic}", on_retry=warn)
     report.conflicts_retried = attempt[0] - 1
     return report
+
+
+def _rewind_recreated(
+    conn: duckdb.DuckDBPyConnection,
+    report: IngestReport,
+    topic_ends: Mapping[int, int],
+    warn: Callable[[str], None] | None,
+) -> None:
+    """Rewind the ledger of partitions whose topic now ends below it (one transaction)."""
+    ledger = read_ledger(conn, report.topic)
+    ahead = {p: o for p, o in ledger.items() if p in topic_ends and o > topic_ends[p]}
+    if not ahead:
+        return
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for partition, end in sorted((p, topic_ends[p]) for p in ahead):
+            conn.execute(
+                _REWIND_LEDGER,
+                {"topic": report.topic, "partition": partition, "end": end, "now": _now()},
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            conn.execute("ROLLBACK")
+        raise
+    report.rewound.update(ahead)
+    if warn is not None:
+        for partition, was in sorted(ahead.items()):
+            warn(
+                f"{report.topic} partition {partition} ends at offset {topic_ends[partition]}, "
+                f"below the ledger's {was}: the topic was recreated or its offsets were reset. "
+                "The ledger is rewound and the partition ingested from its earliest offset; "
+                "event_ids already stored are not stored again."
+            )
+
+
+def _commit_group(
+    consumer,
+    report: IngestReport,
+    offsets: Mapping[int, int],
+    warn: Callable[[str], None] | None,
+) -> None:
+    """Tell Kafka how far the lake got; a failure is a warning (the lake holds the truth)."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    if not offsets:
+        return
+    try:
+        consumer.commit(
+            {
+                TopicPartition(report.topic, p): OffsetAndMetadata(o, "", -1)
+                for p, o in offsets.items()
+            }
+        )
+    except Exception as error:
+        report.group_commit_failures += 1
+        if warn is not None:
+            warn(
+                f"{report.topic}: the batch is stored, but committing the consumer group's "
+                f"offsets failed ({type(error).__name__}: {error}); Kafka lag tools lag "
+                "behind, and the ingest sensor may request the range again (harmless: the "
+                "run starts from the lake's ledger)"
+            )
 
 
 def _read_and_store(
@@ -134,21 +232,37 @@ def _read_and_store(
     *,
     kind: Kind,
     max_batch: int,
+    max_batch_bytes: int,
     stall_timeout_s: float,
     commit_offsets: bool,
     progress: Callable[[IngestReport], None] | None,
     warn: Callable[[str], None] | None,
     part_size: int,
+    part_bytes: int,
 ) -> None:
     """One pass of `ingest_ranges` from the ledger as committed now."""
     from kafka import TopicPartition
-    from kafka.structs import OffsetAndMetadata
 
     topic, ranges = report.topic, report.requested
     ledger = read_ledger(conn, topic)
-    todo = effective_ranges(ranges, ledger)
+    # A partition the ledger has never seen starts at 0 (see the module docstring).
+    todo = effective_ranges(ranges, {r.partition: ledger.get(r.partition, 0) for r in ranges})
     if not report.read:
         report.read = todo
+    if commit_offsets:
+        # Partitions this run has nothing to read for: stored already, perhaps by a run whose
+        # group commit failed. Committing them tells the sensor they are covered.
+        covered = {r.partition for r in todo}
+        _commit_group(
+            consumer,
+            report,
+            {
+                r.partition: ledger[r.partition]
+                for r in ranges
+                if r.partition not in covered and r.partition in ledger
+            },
+            warn,
+        )
     if not todo:
         return
     partitions = {r.partition: TopicPartition(topic, r.partition) for r in todo}
@@ -158,11 +272,18 @@ def _read_and_store(
     for r in todo:
         tp = partitions[r.partition]
         start = max(r.start, earliest.get(tp, 0))
-        report.lost_to_retention += min(start, r.end) - r.start
+        lost = min(start, r.end) - r.start
+        if lost > 0:
+            report.lost_to_retention += lost
+            report.lost_by_partition[r.partition] = (
+                report.lost_by_partition.get(r.partition, 0) + lost
+            )
         consumer.seek(tp, start)
 
     part: list[RawRecord] = []
     part_size = min(part_size, max_batch)
+    part_bytes = min(part_bytes, max_batch_bytes)
+    held, batch_bytes = 0, 0  # bytes of values in `part`, and in the batch's earlier parts
     batch, batch_size, writing = BatchResult(topic=topic), 0, BatchWriter(conn, kind, _now())
     positions = {p: consumer.position(tp) for p, tp in partitions.items()}
     active = {p for p in partitions if positions[p] < ends[p]}
@@ -172,18 +293,7 @@ def _read_and_store(
         """Runs once a batch's transaction is durable: report it, then tell Kafka."""
         report.add(result)
         if commit_offsets:
-            try:
-                consumer.commit(
-                    {partitions[p]: OffsetAndMetadata(o, "", -1) for p, o in batch_ends.items()}
-                )
-            except Exception as error:  # the lake holds the truth; the group is a lag view
-                report.group_commit_failures += 1
-                if warn is not None:
-                    warn(
-                        f"{topic}: the batch is stored, but committing the consumer group's "
-                        f"offsets failed ({type(error).__name__}: {error}); Kafka lag tools "
-                        "lag behind until the next batch"
-                    )
+            _commit_group(consumer, report, batch_ends, warn)
         if progress is not None:
             progress(report)
 
@@ -199,11 +309,10 @@ def _read_and_store(
                 polled = consumer.poll(timeout_ms=500, max_records=max(1, room))
                 for tp, messages in polled.items():
                     end = ends[tp.partition]
-                    part.extend(
-                        RawRecord(m.partition, m.offset, m.value)
-                        for m in messages
-                        if m.offset < end
-                    )
+                    for m in messages:
+                        if m.offset < end:
+                            part.append(RawRecord(m.partition, m.offset, m.value))
+                            held += len(m.value) if m.value else 0
                 for p in list(active):
                     positions[p] = consumer.position(partitions[p])
                     if positions[p] >= ends[p]:
@@ -213,13 +322,17 @@ def _read_and_store(
                     last_progress = time.monotonic()
                 elif time.monotonic() - last_progress > stall_timeout_s:
                     raise _stalled(topic, stall_timeout_s, positions, ends, active)
-                batch_done = batch_size + len(part) >= max_batch or not active
+                batch_done = (
+                    batch_size + len(part) >= max_batch
+                    or batch_bytes + held >= max_batch_bytes
+                    or not active
+                )
                 # The last part carries the batch's end offsets, so the ledger also moves past
                 # offsets that hold no message.
                 batch_ends = (
                     {p: min(positions[p], ends[p]) for p in partitions} if batch_done else None
                 )
-                if len(part) >= part_size or batch_done:
+                if len(part) >= part_size or held >= part_bytes or batch_done:
                     prepared = prepare_batch(
                         kind=kind,
                         topic=topic,
@@ -230,13 +343,14 @@ def _read_and_store(
                     )
                     merge_part(batch, prepared.result)
                     batch_size, part = batch_size + len(part), []
+                    batch_bytes, held = batch_bytes + held, 0
                     writer.submit(partial(writing.add, prepared))
                 if batch_done:
                     writer.submit(
                         partial(writing.commit, batch),
                         then=partial(committed, batch_ends=batch_ends),
                     )
-                    batch, batch_size = BatchResult(topic=topic), 0
+                    batch, batch_size, batch_bytes = BatchResult(topic=topic), 0, 0
                     writing = BatchWriter(conn, kind, _now())
     except BaseException:
         writing.rollback()  # the open batch, if any; earlier batches are committed

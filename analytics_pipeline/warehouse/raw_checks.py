@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,8 +163,35 @@ CHECKS: tuple[
 )
 
 
+RETENTION_CHECK = "nothing_lost_to_retention"
+
+
+def retention_outcome(lost_by_partition: Mapping[int, int]) -> CheckOutcome:
+    """Offsets Kafka deleted (retention) before this run could read them: lost for good.
+
+    ERROR, not WARN: "nothing lost" is the pipeline's first promise, and these messages are
+    gone from Kafka; the check's history in the UI is where an operator sees it. The run still
+    succeeds, so what Kafka still has is stored and the journeys and alerts go on.
+    """
+    lost = sum(lost_by_partition.values())
+    return CheckOutcome(
+        RETENTION_CHECK,
+        lost == 0,
+        "ERROR",
+        "no offset of this run's ranges was deleted by Kafka retention before it was read"
+        if not lost
+        else f"{lost} messages were deleted by Kafka retention before they could be ingested "
+        "(lost for good): ingest fell further behind than the topic's retention.ms; raise "
+        "retention or find why the runs did not keep up",
+        {
+            "lost_to_retention": lost,
+            "lost_by_partition": {str(p): n for p, n in sorted(lost_by_partition.items())},
+        },
+    )
+
+
 def check_names() -> list[str]:
-    return [check.__name__.lstrip("_") for check in CHECKS]
+    return [check.__name__.lstrip("_") for check in CHECKS] + [RETENTION_CHECK]
 
 
 def run_checks(
@@ -174,6 +201,10 @@ def run_checks(
     topic: str,
     warn_share: float,
     batch_ids: Sequence[int] = (),
+    lost_by_partition: Mapping[int, int] | None = None,
 ) -> list[CheckOutcome]:
-    """Every check after an ingest run; `batch_ids` are the ingest batches that run wrote."""
-    return [check(conn, kind, topic, warn_share, batch_ids) for check in CHECKS]
+    """Every check after an ingest run; `batch_ids` are the ingest batches that run wrote and
+    `lost_by_partition` the offsets retention deleted before it read them."""
+    return [check(conn, kind, topic, warn_share, batch_ids) for check in CHECKS] + [
+        retention_outcome(lost_by_partition or {})
+    ]

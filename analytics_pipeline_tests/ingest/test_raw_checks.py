@@ -56,6 +56,7 @@ def test_a_clean_ingest_passes_every_check_with_what_it_looked_at(
         "no_duplicate_event_ids": True,
         "ledger_covers_stored_offsets": True,
         "dead_letter_share": True,
+        "nothing_lost_to_retention": True,
     }
     assert checks["no_duplicate_event_ids"].metadata["event_ids_checked"].value == 5
     assert checks["dead_letter_share"].metadata["dead_letters_24h"].value == 0
@@ -110,3 +111,25 @@ def test_many_dead_letters_warn_without_failing_the_run(
     assert check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["dead_letters_24h"].value == 2
     assert "66.67%" in check.description
+
+
+def test_messages_deleted_by_retention_before_ingest_fail_an_error_check(
+    topics, produce, make_kafka, warehouse, dagster_instance, kafka_admin
+):
+    from kafka import TopicPartition
+
+    clickstream, _ = topics
+    produce(clickstream, [page_view(f"e{i}") for i in range(5)], partition=1)
+    # What retention does to a partition the pipeline fell behind on: the oldest offsets go.
+    kafka_admin.delete_records({TopicPartition(clickstream, 1): 3})
+
+    result = materialize("clickstream", make_kafka, warehouse, dagster_instance)
+
+    check = evaluations(result)["nothing_lost_to_retention"]
+    assert result.success and not check.passed
+    assert check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["lost_to_retention"].value == 3
+    assert check.metadata["lost_by_partition"].value == {"1": 3}
+    assert "3 messages were deleted by Kafka retention" in check.description
+    [materialization] = result.asset_materializations_for_node("raw_clickstream_events")
+    assert materialization.metadata["rows_added"].value == 2

@@ -1,5 +1,6 @@
 """The ingest sensor: ranges from end offsets only, bounded, one run for both topics, never
-touching DuckDB."""
+touching the lake; ranges no run stored are requested again, a recreated topic is followed and a
+missing one is an error."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ import pytest
 from dagster._core.utils import make_new_run_id
 
 from analytics_pipeline.defs.ingest import ingest_sensor
-from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
+from analytics_pipeline.resources.kafka import (
+    KafkaResource,
+    KafkaUnavailableError,
+    MissingTopicError,
+)
 from analytics_pipeline.resources.warehouse import WarehouseResource
 
 
@@ -24,6 +29,29 @@ def tick(kafka: KafkaResource, warehouse: WarehouseResource, cursor=None, instan
     return ingest_sensor(context)
 
 
+def skip_message(result) -> str | None:
+    """The skip reason of a tick that requested nothing (a SkipReason or a SensorResult)."""
+    if isinstance(result, dg.SkipReason):
+        return result.skip_message
+    if isinstance(result, dg.SensorResult) and not result.run_requests:
+        return result.skip_reason.skip_message if result.skip_reason else ""
+    return None
+
+
+def commit_group(kafka: KafkaResource, topic: str, offsets: dict[int, int]) -> None:
+    """Commit the pipeline's consumer group as a run does after storing a batch."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    consumer = kafka.consumer()
+    try:
+        consumer.commit(
+            {TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()}
+        )
+    finally:
+        consumer.close()
+
+
 def ranges_of(request: dg.RunRequest, kind: str = "clickstream") -> list[tuple[int, int, int]]:
     config = request.run_config["ops"][f"raw_{kind}_events"]["config"]
     return [(r["partition"], r["start"], r["end"]) for r in config["ranges"]]
@@ -31,7 +59,7 @@ def ranges_of(request: dg.RunRequest, kind: str = "clickstream") -> list[tuple[i
 
 def test_empty_topics_skip_without_a_run(make_kafka, warehouse):
     result = tick(make_kafka(), warehouse)
-    assert isinstance(result, dg.SkipReason)
+    assert "no new messages" in skip_message(result)
 
 
 def test_new_messages_give_one_bounded_run_per_range_and_advance_the_cursor(
@@ -81,6 +109,7 @@ def test_ranges_start_from_the_cursor_and_pick_up_a_new_partition(
     produce(clickstream, [b"m"] * 4, partition=0)
     produce(clickstream, [b"m"] * 2, partition=1)
     cursor = json.dumps({clickstream: {"0": 3}})
+    commit_group(make_kafka(), clickstream, {0: 3})  # a run stored offsets 0-2
     result = tick(make_kafka(), warehouse, cursor)
     assert [ranges_of(r) for r in result.run_requests] == [[(0, 3, 4), (1, 0, 2)]]
 
@@ -137,3 +166,119 @@ def test_a_queued_ingest_run_holds_new_requests_until_it_starts(
     )
     after = tick(make_kafka(), warehouse, first.cursor, instance=dagster_instance)
     assert [ranges_of(r) for r in after.run_requests] == [[(1, 0, 2)]]
+
+
+def test_a_range_no_run_stored_is_requested_again_without_new_traffic(
+    topics, produce, make_kafka, warehouse
+):
+    clickstream, _ = topics
+    produce(clickstream, [b"m"] * 3, partition=0)
+    instance = dg.DagsterInstance.ephemeral()  # no run of the first request ever succeeds
+    first = tick(make_kafka(), warehouse, instance=instance)
+    [original] = first.run_requests
+
+    again = tick(make_kafka(), warehouse, first.cursor, instance=instance)
+
+    [request] = again.run_requests
+    assert ranges_of(request) == [(0, 0, 3)]
+    assert request.run_key == original.run_key + "~e1", "a new key, or Dagster drops it"
+    # Not again at once: repeated requests back off.
+    held = tick(make_kafka(), warehouse, again.cursor, instance=instance)
+    assert "no new messages" in skip_message(held)
+
+    commit_group(make_kafka(), clickstream, {0: 3})  # a run stored them
+    caught_up = tick(make_kafka(), warehouse, again.cursor, instance=instance)
+    assert "no new messages" in skip_message(caught_up)
+    assert "~state" in json.loads(caught_up.cursor)  # the epoch stays, the back-off resets
+    assert json.loads(caught_up.cursor)["~state"]["refills"] == 0
+
+
+def test_a_range_stored_by_its_run_is_not_requested_again(topics, produce, make_kafka, warehouse):
+    clickstream, _ = topics
+    produce(clickstream, [b"m"] * 3, partition=1)
+    first = tick(make_kafka(), warehouse)
+    commit_group(make_kafka(), clickstream, {1: 3})
+    assert "no new messages" in skip_message(tick(make_kafka(), warehouse, first.cursor))
+
+
+def test_no_range_is_requested_again_while_an_ingest_run_is_in_flight(
+    topics, produce, make_kafka, warehouse
+):
+    clickstream, _ = topics
+    produce(clickstream, [b"m"] * 3, partition=0)
+    instance = dg.DagsterInstance.ephemeral()
+    first = tick(make_kafka(), warehouse, instance=instance)
+    [request] = first.run_requests
+    run = instance.add_run(
+        dg.DagsterRun(
+            job_name=request.job_name,
+            run_id=make_new_run_id(),
+            status=dg.DagsterRunStatus.STARTED,
+            tags=request.tags,
+        )
+    )
+    assert "no new messages" in skip_message(
+        tick(make_kafka(), warehouse, first.cursor, instance=instance)
+    )
+
+    instance.report_run_failed(run)
+    [again] = tick(make_kafka(), warehouse, first.cursor, instance=instance).run_requests
+    assert ranges_of(again) == [(0, 0, 3)]
+
+
+def test_a_recreated_topic_is_reported_and_ingested_from_its_start(
+    topics, produce, make_kafka, warehouse
+):
+    clickstream, _ = topics
+    produce(clickstream, [b"m"] * 2, partition=0)
+    cursor = json.dumps({clickstream: {"0": 10}})  # the old topic had reached offset 10
+    context = dg.build_sensor_context(
+        cursor=cursor,
+        resources={"kafka": make_kafka(), "warehouse": warehouse},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+    result = ingest_sensor(context)
+
+    [request] = result.run_requests
+    assert ranges_of(request) == [(0, 0, 2)]
+    assert request.run_key.endswith("~e1")
+    assert json.loads(result.cursor)[clickstream] == {"0": 2, "1": 0}
+
+
+def test_a_recreated_empty_topic_moves_the_cursor_back_and_says_so(topics, make_kafka, warehouse):
+    clickstream, _ = topics
+    cursor = json.dumps({clickstream: {"0": 10}})
+    result = tick(make_kafka(), warehouse, cursor)
+    assert "partition 0 was reset (offset 10 -> 0)" in skip_message(result)
+    assert json.loads(result.cursor)[clickstream] == {"0": 0}
+    assert "was reset" not in skip_message(tick(make_kafka(), warehouse, result.cursor))
+
+
+def test_a_missing_topic_fails_the_tick_naming_the_topic_and_its_variable(
+    topics, kafka_bootstrap, warehouse
+):
+    _, backend = topics
+    kafka = KafkaResource(
+        bootstrap_servers=kafka_bootstrap,
+        clickstream_topic="portal-clikcstream-misspelled",
+        backend_topic=backend,
+    )
+    with pytest.raises(MissingTopicError) as error:
+        tick(kafka, warehouse)
+    message = str(error.value)
+    assert "'portal-clikcstream-misspelled' does not exist" in message
+    assert "ANALYTICS_CLICKSTREAM_TOPIC" in message
+
+
+def test_a_missing_topic_does_not_hold_back_the_other_topic(
+    topics, produce, kafka_bootstrap, warehouse
+):
+    _, backend = topics
+    produce(backend, [b"m"] * 2, partition=0)
+    kafka = KafkaResource(
+        bootstrap_servers=kafka_bootstrap, clickstream_topic="t-missing-x", backend_topic=backend
+    )
+    [request] = tick(kafka, warehouse).run_requests
+    assert request.job_name == "ingest_backend"
+    assert ranges_of(request, "backend") == [(0, 0, 2)]

@@ -45,6 +45,8 @@ def _metadata(report: IngestReport, lag: dict[int, int]) -> dict[str, dg.Metadat
             [{"partition": r.partition, "start": r.start, "end": r.end} for r in report.read]
         ),
         "lost_to_retention": dg.MetadataValue.int(report.lost_to_retention),
+        "ledger_rewound": dg.MetadataValue.json({str(p): o for p, o in report.rewound.items()}),
+        "group_commit_failures": dg.MetadataValue.int(report.group_commit_failures),
         "remaining_lag": dg.MetadataValue.int(sum(lag.values())),
         "remaining_lag_by_partition": dg.MetadataValue.json({str(p): v for p, v in lag.items()}),
         "event_time_min": dg.MetadataValue.text(str(report.min_ts) if report.min_ts else "-"),
@@ -79,6 +81,8 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
         consumer = kafka.consumer()
         try:
             ends = kafka.end_offsets(topic, consumer)
+            if not ends:
+                raise kafka.missing_topic(topic, f"ANALYTICS_{kind.upper()}_TOPIC")
             ranges = [OffsetRange(r.partition, r.start, r.end) for r in config.ranges] or [
                 OffsetRange(p, 0, end) for p, end in ends.items()
             ]
@@ -90,6 +94,8 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
                     topic=topic,
                     ranges=ranges,
                     max_batch=kafka.max_batch,
+                    max_batch_bytes=kafka.max_batch_bytes,
+                    topic_ends=ends,
                     warn=context.log.warning,
                     progress=lambda r: context.log.info(
                         f"{topic}: {r.received} messages read, {r.stored} stored, "
@@ -103,6 +109,7 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
                     topic=topic,
                     warn_share=DEAD_LETTER_WARN_SHARE,
                     batch_ids=report.batch_ids,
+                    lost_by_partition=report.lost_by_partition,
                 )
         finally:
             consumer.close()

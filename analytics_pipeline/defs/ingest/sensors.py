@@ -4,12 +4,28 @@ One sensor watches both topics, so each tick queues at most one run, covering wh
 have new messages: a backend event (sign-ups, deployments: what alerts) never waits behind a
 separate clickstream run in the `ingest` pool (one ingest writer at a time: every ingest
 transaction moves the same batch counter, so concurrent ones would only conflict and retry).
+
+One tick also checks what Kafka alone can tell (the sensor never opens the lake):
+
+- **Ranges no run stored.** The cursor moves to the end offsets when a run is requested; if
+  that run fails for good, nothing would read its range again until new traffic arrived. The
+  runs commit the consumer group `analytics-pipeline` after each stored batch, so when no ingest
+  run is queued, running or waiting for its retry, a committed offset below the cursor is a
+  range no run stored: it is requested again (with back-off between repeats).
+- **A topic recreated or reset** (an end offset below the cursor) is logged and followed: the
+  partition is requested again from its start, and the run rewinds the lake's ledger to match.
+- **A missing topic** is an error naming the topic and its variable, not "no new messages".
+
+Run keys carry an epoch (`~e<n>`) once a range was requested again, so a range that repeats an
+earlier one is not mistaken by Dagster for a run it launched already.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -18,32 +34,76 @@ from analytics_pipeline.resources.kafka import KafkaResource
 
 # The tick wait is part of every alert's latency (issue 4). dagster-daemon evaluates sensors
 # once per 5 s pass (MIN_INTERVAL_LOOP_TIME), so 2 s means: on every pass. A tick costs one
-# end_offsets() call per topic.
+# end_offsets() call per topic, and when no ingest run is in flight one committed-offset look-up
+# per partition.
 SENSOR_INTERVAL_SECONDS = 2
 SENSOR_NAME = "ingest_sensor"
 INGEST_TAG = "analytics/ingest"
 TOPICS_TAG = "analytics/topics"
 KINDS = ("backend", "clickstream")  # planning order: alerting events first in a backlog
+TOPIC_VARIABLES = {
+    "backend": "ANALYTICS_BACKEND_TOPIC",
+    "clickstream": "ANALYTICS_CLICKSTREAM_TOPIC",
+}
+# The cursor's own state sits under a key no Kafka topic can have ("~" is not allowed in names).
+STATE_KEY = "~state"
+# Wait before the n-th repeated request of ranges no run stored (the first goes at once): a
+# range that keeps failing (say a poison message that kills the worker) is retried ever more
+# slowly instead of in a tight loop, and never given up.
+REFILL_BACKOFF_S = (0, 30, 60, 120, 300, 600)
+IN_FLIGHT = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+@dataclass
+class SensorState:
+    """The cursor: next offset to request per topic and partition, plus re-request state."""
+
+    offsets: dict[str, dict[int, int]] = field(default_factory=dict)
+    epoch: int = 0  # bumped whenever ranges are requested again; part of the run keys
+    refills: int = 0  # repeated requests since the committed offsets last caught up
+    next_refill_at: float = 0.0
+
+    @classmethod
+    def load(cls, raw: str | None) -> SensorState:
+        data = json.loads(raw) if raw else {}
+        extra = data.pop(STATE_KEY, {})
+        return cls(
+            offsets={
+                topic: {int(p): int(o) for p, o in partitions.items()}
+                for topic, partitions in data.items()
+            },
+            epoch=int(extra.get("epoch", 0)),
+            refills=int(extra.get("refills", 0)),
+            next_refill_at=float(extra.get("next_refill_at", 0.0)),
+        )
+
+    def dump(self) -> str:
+        data: dict[str, object] = {
+            topic: {str(p): o for p, o in sorted(offsets.items())}
+            for topic, offsets in self.offsets.items()
+        }
+        if self.epoch or self.refills:
+            data[STATE_KEY] = {
+                "epoch": self.epoch,
+                "refills": self.refills,
+                "next_refill_at": self.next_refill_at,
+            }
+        return json.dumps(data, sort_keys=True)
 
 
 def load_cursor(raw: str | None) -> dict[str, dict[int, int]]:
-    """Cursor shape: {topic: {partition: next_offset}}."""
-    if not raw:
-        return {}
-    return {
-        topic: {int(p): int(o) for p, o in partitions.items()}
-        for topic, partitions in json.loads(raw).items()
-    }
+    """Cursor offsets: {topic: {partition: next_offset}}."""
+    return SensorState.load(raw).offsets
 
 
 def dump_cursor(cursor: Mapping[str, Mapping[int, int]]) -> str:
-    return json.dumps(
-        {
-            topic: {str(p): o for p, o in sorted(offsets.items())}
-            for topic, offsets in cursor.items()
-        },
-        sort_keys=True,
-    )
+    return SensorState(offsets={t: dict(o) for t, o in cursor.items()}).dump()
 
 
 def advance_cursor(
@@ -58,8 +118,47 @@ def advance_cursor(
     return advanced
 
 
+def topic_resets(
+    cursor: Mapping[str, Mapping[int, int]], ends: Mapping[str, Mapping[int, int]]
+) -> list[tuple[str, int, int, int]]:
+    """(topic, partition, cursor, end) of partitions whose end offset fell below the cursor."""
+    return [
+        (topic, p, cursor[topic][p], end)
+        for topic, topic_ends in ends.items()
+        for p, end in sorted(topic_ends.items())
+        if end < cursor.get(topic, {}).get(p, 0)
+    ]
+
+
+def unstored_ranges(
+    cursor: Mapping[str, Mapping[int, int]],
+    committed: Mapping[str, Mapping[int, int]],
+    ends: Mapping[str, Mapping[int, int]],
+) -> dict[str, dict[int, int]]:
+    """{topic: {partition: committed}} where the runs' commits stay below the cursor."""
+    gaps: dict[str, dict[int, int]] = {}
+    for topic, topic_ends in ends.items():
+        for p, end in topic_ends.items():
+            requested = min(cursor.get(topic, {}).get(p, 0), end)
+            stored = min(committed.get(topic, {}).get(p, 0), end)
+            if stored < requested:
+                gaps.setdefault(topic, {})[p] = stored
+    return gaps
+
+
 def ranges_config(ranges: Sequence[OffsetRange]) -> dict:
     return {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end} for r in ranges]}
+
+
+def ingest_busy(instance: dg.DagsterInstance) -> bool:
+    """An ingest run is in flight, or failed and about to be retried by the daemon."""
+    tags = {INGEST_TAG: "true"}
+    if instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags=tags), limit=1):
+        return True
+    failed = instance.get_runs(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], tags=tags), limit=5
+    )
+    return any(run.is_complete_and_waiting_to_retry for run in failed)
 
 
 def build_ingest_sensor(
@@ -74,7 +173,8 @@ def build_ingest_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Watches both topics' end offsets and launches one ingest run per range of at most "
-            "ANALYTICS_INGEST_MAX_BATCH messages (both topics together). Never opens DuckDB."
+            "ANALYTICS_INGEST_MAX_BATCH messages (both topics together); requests again ranges "
+            "no run stored (by the consumer group's committed offsets). Never opens the lake."
         ),
     )
     def ingest_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource):
@@ -91,17 +191,75 @@ def build_ingest_sensor(
             # most one waiting ingest run instead of growing under sustained traffic.
             return dg.SkipReason(f"ingest run {waiting[0].run_id} is still queued")
         topic_of = {kind: getattr(kafka, f"{kind}_topic") for kind in KINDS}
-        cursor = load_cursor(context.cursor)
-        ends = {topic_of[kind]: kafka.end_offsets(topic_of[kind]) for kind in KINDS}
+        state = SensorState.load(context.cursor)
+        busy = ingest_busy(context.instance)
+        consumer = kafka.consumer()  # in the group, to read its offsets; never joins it
+        try:
+            ends = {topic_of[kind]: kafka.end_offsets(topic_of[kind], consumer) for kind in KINDS}
+            committed = (
+                {}
+                if busy
+                else {t: kafka.committed_offsets(t, e, consumer) for t, e in ends.items() if e}
+            )
+        finally:
+            consumer.close()
+        missing = [kind for kind in KINDS if not ends[topic_of[kind]]]
+        for kind in missing:
+            del ends[topic_of[kind]]
+        cursor = {topic: dict(state.offsets[topic]) for topic in ends if topic in state.offsets}
+        notes = []
+
+        renewed = False
+        for topic, p, was, end in topic_resets(cursor, ends):
+            context.log.warning(
+                f"{topic} partition {p} ends at offset {end}, below the {was} already "
+                "requested: the topic was recreated or its offsets were reset. Following it: "
+                "the partition is ingested again from its start (the run rewinds the lake's "
+                "ledger; event_ids already stored are not stored twice)."
+            )
+            notes.append(f"{topic} partition {p} was reset (offset {was} -> {end})")
+            cursor[topic][p] = 0
+            renewed = True
+
+        gaps = {} if busy else unstored_ranges(cursor, committed, ends)
+        if not gaps and not busy:
+            state.refills, state.next_refill_at = 0, 0.0
+        elif gaps and time.time() >= state.next_refill_at:
+            for topic, partitions in gaps.items():
+                for p, stored in sorted(partitions.items()):
+                    context.log.warning(
+                        f"requesting {topic} partition {p} offsets {stored}-{cursor[topic][p]} "
+                        "again: no run stored them (the consumer group's committed offset is "
+                        f"{stored}), e.g. the run that had them failed for good"
+                    )
+                    cursor[topic][p] = stored
+            state.refills += 1
+            wait = REFILL_BACKOFF_S[min(state.refills, len(REFILL_BACKOFF_S) - 1)]
+            state.next_refill_at = time.time() + wait
+            renewed = True
+        if renewed:
+            state.epoch += 1
+
         runs = plan_topic_runs(cursor, ends, kafka.max_batch)
+        problems = [kafka.missing_topic(topic_of[kind], TOPIC_VARIABLES[kind]) for kind in missing]
         if not runs:
-            return dg.SkipReason(f"no new messages on {', '.join(ends)}")
+            if problems:
+                raise problems[0]
+            skip = "; ".join([*notes, f"no new messages on {', '.join(ends)}"])
+            state.offsets = {**state.offsets, **cursor}
+            dumped = state.dump()
+            if dumped == SensorState.load(context.cursor).dump():
+                return dg.SkipReason(skip)
+            return dg.SensorResult(skip_reason=skip, cursor=dumped)
+        for problem in problems:
+            context.log.error(str(problem))
+        suffix = f"~e{state.epoch}" if state.epoch else ""
         requests = []
         for run in runs:
             kinds = [kind for kind in KINDS if topic_of[kind] in run]
             requests.append(
                 dg.RunRequest(
-                    run_key=topics_run_key(run),
+                    run_key=topics_run_key(run) + suffix,
                     job_name=jobs[frozenset(kinds)].name,
                     run_config={
                         "ops": {
@@ -118,8 +276,7 @@ def build_ingest_sensor(
                     },
                 )
             )
-        return dg.SensorResult(
-            run_requests=requests, cursor=dump_cursor(advance_cursor(cursor, ends))
-        )
+        state.offsets = {**state.offsets, **advance_cursor(cursor, ends)}
+        return dg.SensorResult(run_requests=requests, cursor=state.dump())
 
     return ingest_sensor
