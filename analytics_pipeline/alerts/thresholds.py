@@ -29,8 +29,8 @@ class Thresholds:
         return max(self.api_errors_window, self.login_failures_window)
 
 
-# An alert whose sending failed this many times (transient errors, or Slack refusing the
-# message itself) is marked `failed` and shows up in the `alerts_delivered` asset check.
+# An alert Slack refused this many times (invalid_blocks, msg_too_long…) is marked `failed`
+# and shows up in the `alerts_delivered` asset check; transient trouble never counts.
 MAX_SEND_ATTEMPTS = 5
 
 # Slack allows about one message per second per channel; one send run stops after this long

@@ -23,7 +23,9 @@ class SendConfig(RulesConfig):
         gt=0,
     )
     max_attempts: int = Field(
-        default=MAX_SEND_ATTEMPTS, description="Failed attempts before an alert is failed.", gt=0
+        default=MAX_SEND_ATTEMPTS,
+        description="Times Slack may refuse an alert's message before it is failed.",
+        gt=0,
     )
 
 
@@ -84,6 +86,7 @@ def send_pending_alerts(
     metadata = {
         **signals.outbox_metadata(counts, clock, retry_after_s=report.retry_after_s),
         "sent_now": dg.MetadataValue.int(report.sent),
+        "found_in_history_now": dg.MetadataValue.int(report.found_in_history),
         "failed_attempts_now": dg.MetadataValue.int(report.attempt_failures),
         "skipped_now": dg.MetadataValue.int(skipped),
         "new_deployment_slow": dg.MetadataValue.int(clock.new_alerts),
