@@ -9,7 +9,9 @@ from analytics_pipeline.dashboard.views import alerts, funnel, health, journey
 
 
 def main() -> None:
-    st.set_page_config(page_title="analytics_pipeline", page_icon="📈", layout="wide")
+    st.set_page_config(
+        page_title="analytics_pipeline", page_icon=":material/monitoring:", layout="wide"
+    )
     pages = [
         st.Page(guarded(funnel.render), title="Funnel", url_path="funnel", default=True),
         st.Page(guarded(journey.render), title="Journey explorer", url_path="journey"),

@@ -97,7 +97,9 @@ def guarded(page: Callable[[DayRange], None]) -> Callable[[], None]:
             if not_created_yet(error):
                 st.info(NOT_CREATED_MESSAGE)
             else:
-                st.error(f"The warehouse is not reachable. {md(error)}", icon="🔌")
+                st.error(
+                    f"The warehouse is not reachable. {md(error)}", icon=":material/cloud_off:"
+                )
                 st.info(RUN_HINT)
         except EmptyLakeError as error:
             st.info(str(error))  # our own text: table names and commands

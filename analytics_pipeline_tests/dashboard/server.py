@@ -149,9 +149,20 @@ def frame_with_column(page: Any, column: str) -> Any:
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Save the whole page as docs/screenshots/<name>.png when DASHBOARD_SCREENSHOTS_DIR says
-    where (`make screenshots`)."""
+    """Save the whole page as <name>.png in DASHBOARD_SCREENSHOTS_DIR, when set (`make
+    screenshots`). Streamlit scrolls inside its main block, so the viewport is made as tall as
+    the content first (and set back afterwards)."""
     folder = os.environ.get(SCREENSHOTS_ENV)
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll("
+        "'[data-testid=stMain], [data-testid=stAppViewContainer], [data-testid=stSidebar]')]"
+        ".map(el => el.scrollHeight))"
+    )
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 6000)})
+    page.wait_for_timeout(500)  # let the charts re-lay out at the new size (a picture only)
+    page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+    page.set_viewport_size(size)

@@ -33,7 +33,9 @@ from analytics_pipeline_tests.dashboard.world import ADA_ACTIONS, EXPECTED, SCRI
 from analytics_pipeline_tests.fixtures.stack import StackInfo, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
-PAGE_BUDGET_S = 2.0  # what each page may take to render (issue 11), here on a small lake
+# The issue's target is 2 s per page at 1M users (bench_pages.py measures it); on this small
+# lake a page over 5 s is broken whatever else the machine runs.
+PAGE_BUDGET_S = 5.0
 RENDER_TIMES: dict[str, float] = {}
 
 pytestmark = pytest.mark.skipif(
@@ -228,7 +230,7 @@ def test_alerts_page_counts_filters_and_highlights(page: Any, dashboard: Dashboa
     status, error = columns.index("status"), columns.index("last_error")
     assert [(row[status], row[error]) for row in rows[:2]] == [
         ("✖ failed", "invalid_blocks"),
-        ("⏳ pending", "HTTP 503 from Slack"),
+        ("⚠ pending", "HTTP 503 from Slack"),
     ]
     assert SCRIPT_USER in [row[columns.index("user_id")] for row in rows]
     screenshot(page, "alerts")

@@ -16,18 +16,20 @@ STATUS_STYLE = {
 }
 STATUS_MARK = {
     "failed": "✖ failed",
-    "pending": "⏳ pending",
+    "pending": "⚠ pending",
     "sent": "✔ sent",
     "skipped": "skipped",
 }
 
 
 def _style(frame: pd.DataFrame) -> pd.io.formats.style.Styler:
-    def row_style(row: pd.Series) -> list[str]:
-        raw = str(row["status"]).split()[-1]
-        return [STATUS_STYLE.get(raw, "")] * len(row)
+    """Colour the status cells of failed and pending alerts (the status column alone: styling
+    every cell of 500 rows costs a visible fraction of a second)."""
 
-    return frame.style.apply(row_style, axis=1)
+    def cell_style(value: object) -> str:
+        return STATUS_STYLE.get(str(value).split()[-1], "")
+
+    return frame.style.map(cell_style, subset=["status"])
 
 
 def render(day_range: DayRange) -> None:
@@ -48,13 +50,13 @@ def render(day_range: DayRange) -> None:
     if counts["failed"]:
         st.error(
             f"{counts['failed']:,} alert(s) failed: Slack rejected them; see last_error.",
-            icon="✖",
+            icon=":material/error:",
         )
     if counts["pending"]:
         st.warning(
             f"{counts['pending']:,} alert(s) pending: not posted yet, retried while Slack is "
             "unreachable.",
-            icon="⏳",
+            icon=":material/schedule:",
         )
     shown = f" (the first {len(rows):,})" if total > len(rows) else ""
     st.subheader(f"{total:,} alert(s){shown}")

@@ -13,7 +13,7 @@ from analytics_pipeline.dashboard.views import charts
 TABLES = ("ingest_offsets", "dead_letter_events", "funnel_daily", "user_journeys")
 
 
-@st.cache_data(ttl=5, show_spinner=False)
+@st.cache_data(ttl=10, show_spinner=False)
 def _kafka_ends() -> tuple[dict[tuple[str, int], int], str | None]:
     """Kafka's end offsets, or the reason there are none (cached briefly: one look-up per
     few seconds, whatever the number of viewers)."""
