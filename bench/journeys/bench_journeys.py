@@ -1,8 +1,11 @@
 """Benchmark: journeys incremental update and the funnel at scale (issue 3).
 
 For each scale (half, base = 1,000,000 users / 20,000,000 journey events over 180 days,
-double) it generates raw history straight into a DuckDB file with SQL, builds the journey
-tables with the pipeline's own full rebuild, then measures (medians):
+double) it generates raw history straight into a scratch lake (its own catalog database on the local
+PostgreSQL, Parquet files in a temporary folder) with SQL, builds the journey tables with the
+pipeline's own full rebuild, then commits a simulated day of live micro-batches (each one an
+ingest transaction plus the journeys step, as the ingest runs do) and runs the lake's upkeep
+once (`warehouse/maintenance.py`), and then measures (medians):
 
 - one day's funnel partition (users_by_activation_stage + funnel_daily for day D),
 - a 90-day backfill (the same SQL over 90 days, one run),
@@ -11,8 +14,8 @@ tables with the pipeline's own full rebuild, then measures (medians):
 - the journeys step when nothing is new.
 
 Usage: .venv/bin/python bench/journeys/bench_journeys.py [--scales half,base,double]
-           [--runs 5] [--keep]
-Writes bench/journeys/RESULTS.md. Data files live in bench/.work/journeys/ (git-ignored).
+           [--runs 5] [--micro-batches 720]
+Writes bench/journeys/RESULTS.md. Needs the local stack (`make up`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +33,8 @@ from pathlib import Path
 
 import duckdb
 
-from analytics_pipeline.warehouse import connect, transaction
+from analytics_pipeline.ingest.writer import next_batch_id
+from analytics_pipeline.warehouse import Lake, connect, transaction
 from analytics_pipeline.warehouse.funnel import (
     compute_funnel,
     days_where_daily_differs_from_stages,
@@ -37,10 +42,13 @@ from analytics_pipeline.warehouse.funnel import (
     days_with_wrong_stage_total,
 )
 from analytics_pipeline.warehouse.journeys import rebuild_journeys, update_journeys
+from analytics_pipeline.warehouse.maintenance import lake_files, maintain
 from analytics_pipeline.warehouse.named_sql import execute
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scratch_lake import scratch_lake
+
 HERE = Path(__file__).resolve().parent
-WORK = HERE.parent / ".work" / "journeys"
 TOPICS = {"clickstream_topic": "portal-clickstream", "backend_topic": "portal-backend"}
 START = date(2026, 1, 1)
 DAYS = 180
@@ -241,6 +249,11 @@ class ScaleResult:
     worst_touched: list[int] = field(default_factory=list)
     reattributed: list[int] = field(default_factory=list)
     db_size_gb: float = 0.0
+    micro_batches: int = 0
+    micro_batches_s: float = 0.0
+    files_before_upkeep: int = 0
+    files_after_upkeep: int = 0
+    upkeep_s: float = 0.0
 
 
 NOTES: list[str] = []
@@ -271,10 +284,8 @@ def run_checks(conn: duckdb.DuckDBPyConnection, first: date, last: date) -> None
         assert check(conn, first, last) == [], check.__name__
 
 
-def build_history(path: Path, users: int, events: int, result: ScaleResult) -> None:
-    if path.exists():
-        path.unlink()
-    conn = connect(path)
+def build_history(lake: Lake, users: int, events: int, result: ScaleResult) -> None:
+    conn = connect(lake)
     end = datetime.combine(START + timedelta(days=DAYS), datetime.min.time(), UTC)
     params = {
         "start": datetime.combine(START, datetime.min.time(), UTC),
@@ -286,22 +297,20 @@ def build_history(path: Path, users: int, events: int, result: ScaleResult) -> N
         "orphans": ORPHANS,
     }
     began = time.perf_counter()
-    for sql in GENERATE:
-        run_sql(conn, sql, params)
-    conn.execute("SELECT nextval('ingest_batch_seq')")  # history is batch 1
-    conn.execute("CHECKPOINT")
+    with transaction(conn):
+        assert next_batch_id(conn) == 1  # the history is batch 1
+        for sql in GENERATE:
+            run_sql(conn, sql, params)
     result.generate_s = time.perf_counter() - began
     result.rebuild_s = timed(lambda: rebuild_journeys(conn, **TOPICS))
-    conn.execute("CHECKPOINT")
     result.journey_events = conn.execute("SELECT count(*) FROM journey_events").fetchone()[0]
     conn.close()
 
 
 def add_batch(conn: duckdb.DuckDBPyConnection, users: int, seed: int, active: int) -> None:
-    """One ingest transaction of exactly 50,000 raw events (what store_batch would write),
-    then a checkpoint, as when the ingest step closes its connection."""
+    """One ingest transaction of exactly 50,000 raw events (what an ingest batch writes)."""
     with transaction(conn):
-        batch = conn.execute("SELECT nextval('ingest_batch_seq')").fetchone()[0]
+        batch = next_batch_id(conn)
         params = {
             "prefix": f"n{seed}-",
             "seed": seed,
@@ -322,22 +331,59 @@ def add_batch(conn: duckdb.DuckDBPyConnection, users: int, seed: int, active: in
             {"b": batch},
         ).fetchone()[0]
     assert count == BATCH, count
-    conn.execute("CHECKPOINT")
 
 
-def measure(name: str, runs: int, keep: bool) -> ScaleResult:
+MICRO_BATCH_EVENTS = 20  # a live micro-batch: what one 5 s ingest tick brings at ~4 events/s
+
+
+def simulate_live_day(conn: duckdb.DuckDBPyConnection, users: int, batches: int) -> None:
+    """`batches` live micro-batches, each an ingest transaction of a few events of existing
+    users followed by the journeys step, as the ingest runs commit them all day."""
+    for n in range(batches):
+        with transaction(conn):
+            batch = next_batch_id(conn)
+            conn.execute(
+                f"""
+                INSERT INTO {BACKEND}
+                SELECT 0, i, 'live' || $n || '-' || i, 'api_request', now(),
+                    'u' || (hash(i, $n) % $users), 'POST', '/projects/p/runs', 201, 5.0,
+                    NULL, NULL, NULL, NULL, '{{}}', now(), $batch
+                FROM range({MICRO_BATCH_EVENTS}) AS r(i)
+                """,
+                {"n": n, "users": users, "batch": batch},
+            )
+        update_journeys(conn, **TOPICS)
+
+
+def measure(name: str, runs: int, micro_batches: int) -> ScaleResult:
+    with scratch_lake(f"bench_journeys_{name}") as lake:
+        return measure_on(lake, name, runs, micro_batches)
+
+
+def measure_on(lake: Lake, name: str, runs: int, micro_batches: int) -> ScaleResult:
     users, events = SCALES[name]
     result = ScaleResult(name=name, users=users)
-    WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / f"{name}.duckdb"
     print(f"[{name}] generating {users:,} users / ~{events:,} journey events ...", flush=True)
-    build_history(path, users, events, result)
+    build_history(lake, users, events, result)
     print(
         f"[{name}] {result.journey_events:,} journey events; generate {result.generate_s:.0f}s,"
         f" full rebuild {result.rebuild_s:.0f}s",
         flush=True,
     )
-    conn = connect(path)
+    conn = connect(lake)
+    result.micro_batches = micro_batches
+    result.micro_batches_s = timed(lambda: simulate_live_day(conn, users, micro_batches))
+    result.files_before_upkeep = lake_files(conn).files
+    result.upkeep_s = timed(
+        lambda: maintain(conn, retention=timedelta(days=7), now=datetime.now(UTC))
+    )
+    result.files_after_upkeep = lake_files(conn).files
+    print(
+        f"[{name}] {micro_batches} micro-batches in {result.micro_batches_s:.0f}s; upkeep "
+        f"{result.files_before_upkeep} -> {result.files_after_upkeep} files in "
+        f"{result.upkeep_s:.1f}s",
+        flush=True,
+    )
     day = START + timedelta(days=150)
     for _ in range(runs):
         result.funnel_day_s.append(
@@ -372,7 +418,6 @@ def measure(name: str, runs: int, keep: bool) -> ScaleResult:
             add_batch(conn, users, seed, active)
             began, began_cpu = time.perf_counter(), time.process_time()
             update = update_journeys(conn, **TOPICS)
-            conn.execute("CHECKPOINT")  # what closing the step's connection costs
             times.append(time.perf_counter() - began)
             cpu.append(time.process_time() - began_cpu)
             touched.append(update.users_touched)
@@ -380,10 +425,8 @@ def measure(name: str, runs: int, keep: bool) -> ScaleResult:
             assert update.raw_rows_read == BATCH
             result.noop_s.append(timed(lambda: update_journeys(conn, **TOPICS)))
     print(f"[{name}] incremental 50k: {result.incremental_s} worst {result.worst_s}", flush=True)
+    result.db_size_gb = lake_files(conn).bytes / 1e9
     conn.close()
-    result.db_size_gb = path.stat().st_size / 1e9
-    if not keep:
-        path.unlink()
     return result
 
 
@@ -459,11 +502,16 @@ def write_results(results: list[ScaleResult], runs: int) -> str:
         "",
         "One-off costs of building each history (not targets):",
         "",
-        "| scale | generate raw rows with SQL (s) | full journeys rebuild (s) | DuckDB file (GB) |",
-        "|---|---:|---:|---:|",
+        "| scale | generate raw rows with SQL (s) | full journeys rebuild (s) | live micro-batches "
+        "(ingest + journeys, s) | files before / after upkeep | upkeep (s) | lake data (GB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(f"| {r.name} | {r.generate_s:.0f} | {r.rebuild_s:.0f} | {r.db_size_gb:.1f} |")
+        lines.append(
+            f"| {r.name} | {r.generate_s:.0f} | {r.rebuild_s:.0f} | {r.micro_batches} in "
+            f"{r.micro_batches_s:.0f} | {r.files_before_upkeep} / {r.files_after_upkeep} | "
+            f"{r.upkeep_s:.1f} | {r.db_size_gb:.1f} |"
+        )
     lines += ["", "Raw timings (s):", ""]
     for r in results:
         lines.append(
@@ -485,7 +533,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="half,base,double")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the DuckDB files")
+    parser.add_argument(
+        "--micro-batches",
+        type=int,
+        default=720,
+        help="live micro-batches committed before measuring (720: a day of one per 2 min)",
+    )
     parser.add_argument(
         "--nice",
         type=int,
@@ -500,7 +553,7 @@ def main() -> None:
         f"Load average before the run: {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
         + (f"; run with scheduling priority change {args.nice}." if args.nice else ".")
     )
-    results = [measure(name, args.runs, args.keep) for name in args.scales.split(",")]
+    results = [measure(name, args.runs, args.micro_batches) for name in args.scales.split(",")]
     print(write_results(results, args.runs))
 
 
