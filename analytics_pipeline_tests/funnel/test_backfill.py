@@ -91,7 +91,32 @@ def test_funnel_metadata_shows_the_day_as_markdown_with_changes(conn, raw, lake,
     assert table.splitlines()[0] == "| 2026-03-03 | count | change vs previous day |"
     signed_up_change = third["signed_up"].value - second["signed_up"].value
     assert f"| signed_up | {third['signed_up'].value} | " in table
-    assert third["change_vs_previous_day"].value["signed_up"] == signed_up_change
+    assert third["signed_up_change"] == dg.MetadataValue.int(signed_up_change)
+    # numbers, not text, so the asset's Plots tab draws each count over the partitions
+    for name in ("new_signups", "signed_up", "activated", "active", "inactive"):
+        assert isinstance(third[name], dg.IntMetadataValue), name
+        assert isinstance(third[f"{name}_change"], dg.IntMetadataValue), name
+    assert "signed_up_change" not in by_partition["2026-03-01"]  # no day before it
+    # the table as the UI's overview shows it: name, columns, rows
+    assert third["dagster/table_name"].value == "analytics.main.funnel_daily"
+    assert third["dagster/row_count"] == dg.MetadataValue.int(3)
+    assert third["dagster/partition_row_count"] == dg.MetadataValue.int(1)
+    columns = [c.name for c in third["dagster/column_schema"].value.columns]
+    assert columns[:2] == ["day", "new_signups"]
+    assert {"signed_up", "activated", "active", "inactive", "newly_inactive"} <= set(columns)
+
+    stages = {
+        m.partition: m.metadata
+        for e in result.get_asset_materialization_events()
+        for m in [e.event_specific_data.materialization]
+        if m.asset_key == dg.AssetKey("users_by_activation_stage")
+    }["2026-03-03"]
+    per_stage = {s: stages[s].value for s in ("signed_up", "activated", "active", "inactive")}
+    assert all(isinstance(stages[s], dg.IntMetadataValue) for s in per_stage)
+    assert per_stage == {s: third[s].value for s in per_stage}  # the funnel row agrees
+    assert sum(per_stage.values()) == stages["users"].value
+    assert stages["dagster/partition_row_count"] == stages["users"]
+    assert stages["dagster/table_name"].value == "analytics.main.users_by_activation_stage"
     # the stored row is what the metadata says
     stored = conn.execute(
         "SELECT new_signups, signed_up FROM funnel_daily WHERE day = '2026-03-03'"

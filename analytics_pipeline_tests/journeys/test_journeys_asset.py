@@ -14,6 +14,21 @@ from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline_tests.fixtures.warehouse import warehouse_resource
 from analytics_pipeline_tests.journeys.raw_events import at, code_run, identify, page_view, signup
 
+# SPEC §9's required columns.
+SPEC_COLUMNS = {
+    "user_identities": ("anonymous_id", "user_id", "linked_at"),
+    "journey_events": ("source_topic", "event_id", "user_id", "ts", "action", "details"),
+    "user_journeys": (
+        "user_id",
+        "signed_up_at",
+        "signup_inferred",
+        "first_meaningful_at",
+        "last_meaningful_at",
+        "meaningful_days",
+        "last_seen_at",
+    ),
+}
+
 
 def materialize(instance, lake, rebuild: bool = False) -> dg.ExecuteInProcessResult:
     return dg.materialize(
@@ -63,6 +78,39 @@ def test_journeys_run_reports_what_it_added_and_checks_its_rows(conn, raw, lake,
         for e in again.get_asset_materialization_events()
     }
     assert versions == {"1"}  # nothing new: the data version does not move
+
+
+def test_each_journeys_table_shows_its_name_columns_and_row_count(
+    conn, raw, lake, dagster_instance
+):
+    raw.add(
+        page_view("a1", at("2026-03-01", 9)),
+        signup("u1", at("2026-03-01", 10)),
+        identify("a1", "u1", at("2026-03-01", 10)),
+        code_run("u1", at("2026-03-02")),
+    )
+    result = materialize(dagster_instance, lake)
+    shown = {
+        m.asset_key.to_user_string(): m.metadata
+        for e in result.get_asset_materialization_events()
+        for m in [e.event_specific_data.materialization]
+    }
+    expected_rows = {"user_identities": 1, "journey_events": 3, "user_journeys": 1}
+    for table, rows in expected_rows.items():
+        metadata = shown[table]
+        assert metadata["dagster/table_name"].value == f"analytics.main.{table}"
+        assert metadata["dagster/row_count"] == dg.MetadataValue.int(rows)
+        columns = {c.name: c.type for c in metadata["dagster/column_schema"].value.columns}
+        assert set(SPEC_COLUMNS[table]) <= set(columns), table
+    assert shown["user_journeys"]["dagster/column_schema"].value.columns[0].name == "user_id"
+    # the Plots tab draws numbers only: every count is an int, not text
+    assert isinstance(shown["journey_events"]["rows_added"], dg.IntMetadataValue)
+    assert isinstance(shown["user_journeys"]["new_users"], dg.IntMetadataValue)
+
+    # the catalog knows the table before any run, and who owns it
+    for spec in journeys.specs:
+        assert spec.metadata["dagster/table_name"] == f"analytics.main.{spec.key.path[-1]}"
+        assert spec.owners == ["team:data-platform"] and spec.description
 
 
 def test_rebuild_config_recomputes_everything_and_checks_every_row(

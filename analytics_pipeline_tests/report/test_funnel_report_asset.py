@@ -7,8 +7,10 @@ import hashlib
 from datetime import timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from analytics_pipeline.defs.report.assets import FUNNEL_REPORT
 from analytics_pipeline.report.model import STAGES
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.warehouse import connect
@@ -18,8 +20,8 @@ from analytics_pipeline_tests.report.seed import SeedUser, at
 STAGE_TITLES_IN_ORDER = ["Signed up", "Activated", "Active", "Inactive"]
 
 
-def deliveries(warehouse_path: Path) -> dict[str, dict]:
-    conn = connect(warehouse_path)
+def deliveries(lake: Path) -> dict[str, dict]:
+    conn = connect(lake)
     try:
         cursor = conn.execute("SELECT * FROM report_deliveries WHERE day = ?", [DAY])
         names = [column[0] for column in cursor.description]
@@ -41,13 +43,19 @@ def thread(messages: list[dict], parent: dict) -> list[dict]:
     return [m for m in messages if m.get("thread_ts") == parent["ts"]]
 
 
+def materializations(result: dg.ExecuteInProcessResult) -> list[dg.AssetMaterialization]:
+    return [
+        e.event_specific_data.materialization for e in result.get_asset_materialization_events()
+    ]
+
+
 def failure_message(result) -> str:
     (event,) = result.get_step_failure_events()
     return event.step_failure_data.error.message
 
 
 def test_report_posts_four_stage_messages_with_their_pdfs_and_journeys_in_each_thread(
-    seed, run_report, slack_stub, slack_resource, warehouse_path
+    seed, run_report, slack_stub, slack_resource, lake
 ):
     seed()
     assert run_report(slack_resource).success
@@ -59,7 +67,7 @@ def test_report_posts_four_stage_messages_with_their_pdfs_and_journeys_in_each_t
     stage_sizes = {stage: 0 for stage in STAGES}
     for user in small_population():
         stage_sizes[user.stage] += 1
-    rows = deliveries(warehouse_path)
+    rows = deliveries(lake)
     for stage, top in zip(STAGES, tops, strict=True):
         replies = thread(messages, top)
         shares = [m for m in replies if m["kind"] == "file_share"]
@@ -107,64 +115,61 @@ def test_thread_replies_are_twenty_users_new_in_the_stage_first_then_most_recent
 
 
 def test_rematerialising_a_delivered_day_rerenders_but_does_not_post_again(
-    seed, run_report, slack_stub, slack_resource, warehouse_path
+    seed, run_report, slack_stub, slack_resource, lake
 ):
     seed()
     assert run_report(slack_resource).success
-    first = deliveries(warehouse_path)
+    first = deliveries(lake)
     posted = len(slack_stub.messages())
 
     result = run_report(slack_resource)
     assert result.success
     assert len(slack_stub.messages()) == posted
-    again = deliveries(warehouse_path)
+    again = deliveries(lake)
     for stage in STAGES:
         assert again[stage]["status"] == "sent"
         assert again[stage]["slack_ts"] == first[stage]["slack_ts"]
         assert again[stage]["rendered_at"] > first[stage]["rendered_at"]
-    table = result.asset_materializations_for_node("funnel_report")[0].metadata["deliveries"]
+    [report] = [m for m in materializations(result) if m.asset_key == FUNNEL_REPORT]
+    table = report.metadata["deliveries"]
     assert "kept (already delivered)" in table.value
 
 
-def test_redeliver_config_posts_the_day_again(
-    seed, run_report, slack_stub, slack_resource, warehouse_path
-):
+def test_redeliver_config_posts_the_day_again(seed, run_report, slack_stub, slack_resource, lake):
     seed()
     assert run_report(slack_resource).success
-    first = deliveries(warehouse_path)
+    first = deliveries(lake)
 
     assert run_report(slack_resource, config={"redeliver": True}).success
     tops = headers(slack_stub.messages())
     assert [header_stage(m) for m in tops] == STAGE_TITLES_IN_ORDER * 2
-    again = deliveries(warehouse_path)
+    again = deliveries(lake)
     assert {again[stage]["slack_ts"] for stage in STAGES} == {m["ts"] for m in tops[4:]}
     assert all(again[stage]["slack_ts"] != first[stage]["slack_ts"] for stage in STAGES)
 
 
 def test_backfill_runs_render_without_posting_unless_the_config_asks(
-    seed, run_report, slack_stub, slack_resource, warehouse_path
+    seed, run_report, slack_stub, slack_resource, lake
 ):
     seed()
     backfill = {"dagster/backfill": "test-backfill"}
     assert run_report(slack_resource, tags=backfill).success
     assert slack_stub.messages() == []
-    rows = deliveries(warehouse_path)
+    rows = deliveries(lake)
     assert {row["status"] for row in rows.values()} == {"skipped"}
     assert all("Backfill run" in row["detail"] for row in rows.values())
     assert all(Path(row["pdf_path"]).exists() for row in rows.values())
 
     assert run_report(slack_resource, tags=backfill, config={"deliver_in_backfill": True}).success
     assert len(headers(slack_stub.messages())) == 4
-    assert {row["status"] for row in deliveries(warehouse_path).values()} == {"sent"}
+    assert {row["status"] for row in deliveries(lake).values()} == {"sent"}
 
 
-def test_without_a_slack_token_every_stage_is_recorded_skipped(
-    seed, run_report, slack_off, warehouse_path
-):
+def test_without_a_slack_token_every_stage_is_recorded_skipped(seed, run_report, slack_off, lake):
     seed()
     result = run_report(slack_off)
     assert result.success
-    rows = deliveries(warehouse_path)
+    rows = deliveries(lake)
     assert {row["status"] for row in rows.values()} == {"skipped"}
     assert all("SLACK_BOT_TOKEN" in row["detail"] for row in rows.values())
     assert all(row["slack_ts"] is None for row in rows.values())
@@ -178,7 +183,7 @@ def test_without_a_slack_token_every_stage_is_recorded_skipped(
     ],
 )
 def test_a_slack_failure_midway_leaves_the_rest_retryable_without_duplicates(
-    method, calls_before_failure, seed, run_report, slack_stub, slack_resource, warehouse_path
+    method, calls_before_failure, seed, run_report, slack_stub, slack_resource, lake
 ):
     seed()
     slack_stub.fail(method, [{"delay": 0}] * calls_before_failure + [{"status": 500}])
@@ -187,7 +192,7 @@ def test_a_slack_failure_midway_leaves_the_rest_retryable_without_duplicates(
     message = failure_message(failed)
     assert "Slack answered internal_error (HTTP 500)" in message
     assert "re-materialise partition 2026-03-04" in message
-    rows = deliveries(warehouse_path)
+    rows = deliveries(lake)
     statuses = [rows[stage]["status"] for stage in STAGES]
     failed_at = statuses.index("failed")
     assert statuses[:failed_at] == ["sent"] * failed_at
@@ -203,12 +208,10 @@ def test_a_slack_failure_midway_leaves_the_rest_retryable_without_duplicates(
         journeys = [m["text"] for m in replies if m["kind"] == "message"]
         assert len(shares) == 1
         assert len(journeys) == len(set(journeys)) > 0
-    assert {row["status"] for row in deliveries(warehouse_path).values()} == {"sent"}
+    assert {row["status"] for row in deliveries(lake).values()} == {"sent"}
 
 
-def test_a_rejected_token_fails_the_run_without_revealing_it(
-    seed, run_report, slack_stub, warehouse_path
-):
+def test_a_rejected_token_fails_the_run_without_revealing_it(seed, run_report, slack_stub, lake):
     seed()
     secret = "xoxb-not-the-right-token-1234"
     result = run_report(
@@ -219,7 +222,7 @@ def test_a_rejected_token_fails_the_run_without_revealing_it(
     assert "invalid_auth" in message and "Check SLACK_BOT_TOKEN" in message
     everything = " ".join(str(event) for event in result.all_events)
     assert secret not in everything
-    assert deliveries(warehouse_path)["signed_up"]["status"] == "failed"
+    assert deliveries(lake)["signed_up"]["status"] == "failed"
 
 
 def test_materialisation_shows_pdf_paths_page_counts_and_the_funnel_as_a_table(
@@ -227,7 +230,9 @@ def test_materialisation_shows_pdf_paths_page_counts_and_the_funnel_as_a_table(
 ):
     seed()
     result = run_report(slack_off)
-    (materialisation,) = result.asset_materializations_for_node("funnel_report")
+    by_key = {m.asset_key.to_user_string(): m for m in materializations(result)}
+    assert set(by_key) == {"funnel_report", "report_deliveries"}
+    materialisation = by_key["funnel_report"]
     metadata = materialisation.metadata
     assert materialisation.partition == DAY.isoformat()
     folder = reports_dir / DAY.isoformat()
@@ -235,17 +240,37 @@ def test_materialisation_shows_pdf_paths_page_counts_and_the_funnel_as_a_table(
     for stage in STAGES:
         path = Path(metadata[f"{stage}_pdf"].value)
         assert path.parent == folder and path.exists()
-    assert metadata["page_counts"].value == {
-        "overview": 2,
-        "signed_up": 1,
-        "activated": 1,
-        "active": 1,
-        "inactive": 1,
-    }
+    # page counts as numbers, one entry each, so the Plots tab can draw them
+    pages = {"overview": 2, "signed_up": 1, "activated": 1, "active": 1, "inactive": 1}
+    for part, count in pages.items():
+        assert metadata[f"{part}_pages"] == dg.MetadataValue.int(count)
+    assert metadata["total_pages"] == dg.MetadataValue.int(6)
+    assert isinstance(metadata["total_seconds"], dg.FloatMetadataValue)
     funnel = metadata["funnel"].value
     assert "| Signed up | 2 | +0 | 1 |" in funnel
     assert "| Inactive | 3 | +1 | 1 |" in funnel
     assert "**9**" in funnel
+
+
+def test_each_report_run_shows_the_days_deliveries_as_a_materialisation_of_the_table(
+    seed, run_report, slack_stub, slack_resource, lake
+):
+    seed()
+    assert run_report(slack_resource).success
+    result = run_report(slack_resource)  # delivered already: nothing posted, still reported
+    [deliveries_event] = [
+        m for m in materializations(result) if m.asset_key.to_user_string() == ("report_deliveries")
+    ]
+    metadata = deliveries_event.metadata
+    assert deliveries_event.partition == DAY.isoformat()
+    assert metadata["dagster/table_name"].value == "analytics.main.report_deliveries"
+    assert metadata["dagster/row_count"] == dg.MetadataValue.int(len(STAGES))
+    assert metadata["dagster/partition_row_count"] == dg.MetadataValue.int(len(STAGES))
+    columns = [c.name for c in metadata["dagster/column_schema"].value.columns]
+    assert columns[:6] == ["day", "stage", "status", "pdf_path", "slack_ts", "delivered_at"]
+    assert metadata["stages_sent"] == dg.MetadataValue.int(len(STAGES))
+    assert metadata["stages_failed"] == dg.MetadataValue.int(0)
+    assert set(deliveries(lake)) == set(STAGES)
 
 
 def test_report_of_a_day_without_funnel_fails_saying_what_to_materialise(run_report, slack_off):

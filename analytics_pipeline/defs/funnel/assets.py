@@ -9,6 +9,12 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from analytics_pipeline.defs.table_metadata import (
+    OWNERS,
+    PARTITION_ROW_COUNT_KEY,
+    definition_metadata,
+    table_metadata,
+)
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.settings import load_settings
@@ -35,7 +41,7 @@ def _failures_metadata(rows: list, first: date, last: date) -> dict[str, object]
     return {
         "days_checked": f"{first.isoformat()} .. {last.isoformat()}",
         "failing_days": dg.MetadataValue.json([str(row[0]) for row in rows[:50]]),
-        "failing_day_count": len(rows),
+        "failing_day_count": dg.MetadataValue.int(len(rows)),
     }
 
 
@@ -46,6 +52,8 @@ def _failures_metadata(rows: list, first: date, last: date) -> dict[str, object]
     group_name="funnel",
     kinds={"duckdb"},
     pool="funnel",
+    owners=OWNERS,
+    metadata=definition_metadata("users_by_activation_stage"),
     check_specs=[
         dg.AssetCheckSpec(
             ONE_STAGE_CHECK,
@@ -54,8 +62,10 @@ def _failures_metadata(rows: list, first: date, last: date) -> dict[str, object]
         )
     ],
     description=(
-        "One row per signed-up user and day with the user's activation stage (SPEC §6): "
-        "signed_up, activated, active or inactive, plus the flags behind the daily flow."
+        "Table users_by_activation_stage, one row per signed-up user and day (daily "
+        "partitions): the user's activation stage that day (SPEC §6: signed_up, activated, "
+        "active or inactive) and the flags behind the daily flow. Each materialisation shows "
+        "the users per stage, plotted over the partitions."
     ),
 )
 def users_by_activation_stage(
@@ -67,12 +77,16 @@ def users_by_activation_stage(
         sql.compute_stages(conn, first, last, inactive_after_days=w)
         by_day = sql.stage_counts(conn, first, last)
         failures = sql.days_with_wrong_stage_rows(conn, first, last)
+        table = table_metadata(conn, "users_by_activation_stage")
     for day, counts in by_day.items():
+        users = sum(counts.values())
         context.add_asset_metadata(
             {
-                "users": sum(counts.values()),
-                "users_by_stage": dg.MetadataValue.json(counts),
-                "inactive_after_days": w,
+                **table,
+                PARTITION_ROW_COUNT_KEY: dg.MetadataValue.int(users),
+                "users": dg.MetadataValue.int(users),
+                **{stage: dg.MetadataValue.int(n) for stage, n in counts.items()},
+                "inactive_after_days": dg.MetadataValue.int(w),
             },
             partition_key=day.isoformat(),
         )
@@ -91,6 +105,8 @@ def users_by_activation_stage(
     group_name="funnel",
     kinds={"duckdb"},
     pool="funnel",
+    owners=OWNERS,
+    metadata=definition_metadata("funnel_daily"),
     check_specs=[
         dg.AssetCheckSpec(
             COUNTS_ADD_UP_CHECK,
@@ -104,8 +120,10 @@ def users_by_activation_stage(
         ),
     ],
     description=(
-        "The daily onboarding funnel (SPEC §6): users per stage, new sign-ups, newly "
-        "activated and newly inactive users."
+        "Table funnel_daily, one row per day (daily partitions): the onboarding funnel "
+        "(SPEC §6), i.e. users per stage, new sign-ups, newly activated and newly inactive "
+        "users. Each partition's materialisation shows these counts and their change from the "
+        "day before; the Plots tab draws them over the days."
     ),
 )
 def funnel_daily(
@@ -118,13 +136,19 @@ def funnel_daily(
         before = sql.funnel_days(conn, first - timedelta(days=1), first - timedelta(days=1))
         not_adding_up = sql.days_with_wrong_stage_total(conn, first, last)
         not_matching = sql.days_where_daily_differs_from_stages(conn, first, last)
+        table = table_metadata(conn, "funnel_daily")
     previous = before[0] if before else None
     for today in days:
         context.add_asset_metadata(
             {
+                **table,
+                PARTITION_ROW_COUNT_KEY: dg.MetadataValue.int(1),
                 "funnel": dg.MetadataValue.md(sql.counts_markdown(today, previous)),
-                **today.counts(),
-                "change_vs_previous_day": dg.MetadataValue.json(sql.deltas(today, previous)),
+                **{name: dg.MetadataValue.int(n) for name, n in today.counts().items()},
+                **{
+                    f"{name}_change": dg.MetadataValue.int(n)
+                    for name, n in sql.deltas(today, previous).items()
+                },
             },
             partition_key=today.day.isoformat(),
         )

@@ -9,6 +9,7 @@ without reading old rows (about 5 ms) and reports zeros.
 import dagster as dg
 from pydantic import Field
 
+from analytics_pipeline.defs.table_metadata import OWNERS, definition_metadata, tables_metadata
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
@@ -24,6 +25,7 @@ RAW_BACKEND = dg.AssetKey("raw_backend_events")
 USER_IDENTITIES = dg.AssetKey("user_identities")
 JOURNEY_EVENTS = dg.AssetKey("journey_events")
 USER_JOURNEYS = dg.AssetKey("user_journeys")
+TABLES = ("user_identities", "journey_events", "user_journeys")
 
 # Metadata key on user_journeys (and journey_events) materialisations: the earliest UTC day
 # whose funnel this run changed. The funnel staleness sensor reads it from the event log.
@@ -45,7 +47,9 @@ def _day(value: object) -> str:
     return value.isoformat() if value is not None else "-"  # type: ignore[attr-defined]
 
 
-def _metadata(result: JourneysResult) -> dict[str, dict[str, object]]:
+def _metadata(
+    result: JourneysResult, tables: dict[str, dict[str, dg.MetadataValue]]
+) -> dict[str, dict[str, object]]:
     watermark = dg.MetadataValue.int(result.watermark)
     stale_from = (
         {FUNNEL_STALE_FROM: dg.MetadataValue.text(result.earliest_funnel_day.isoformat())}
@@ -55,10 +59,12 @@ def _metadata(result: JourneysResult) -> dict[str, dict[str, object]]:
     days = [d.isoformat() for d in result.event_days]
     return {
         "user_identities": {
+            **tables["user_identities"],
             "identities_linked": result.identities_linked,
             "watermark": watermark,
         },
         "journey_events": {
+            **tables["journey_events"],
             "rows_added": result.rows_added,
             "anonymous_rows_added": result.anonymous_rows_added,
             "reattributed": result.reattributed,
@@ -69,6 +75,7 @@ def _metadata(result: JourneysResult) -> dict[str, dict[str, object]]:
             **stale_from,
         },
         "user_journeys": {
+            **tables["user_journeys"],
             "users_touched": result.users_touched,
             "users_rebuilt": result.users_rebuilt,
             "new_users": result.new_users,
@@ -83,32 +90,41 @@ def _metadata(result: JourneysResult) -> dict[str, dict[str, object]]:
     specs=[
         dg.AssetSpec(
             USER_IDENTITIES,
+            metadata=definition_metadata("user_identities"),
+            owners=OWNERS,
             deps=[RAW_CLICKSTREAM],
             tags=AFTER_INGEST_TAGS,
             kinds={"duckdb"},
             description=(
-                "anonymous_id -> user_id: the user of the earliest linking clickstream event "
-                "(identify, or any event carrying both ids)."
+                "Table user_identities, one row per anonymous_id: the user_id of the earliest "
+                "clickstream event linking the two (identify, or any event carrying both ids) "
+                "and linked_at. Updated after every ingest."
             ),
         ),
         dg.AssetSpec(
             JOURNEY_EVENTS,
+            metadata=definition_metadata("journey_events"),
+            owners=OWNERS,
             deps=[RAW_CLICKSTREAM, RAW_BACKEND, USER_IDENTITIES],
             tags=AFTER_INGEST_TAGS,
             kinds={"duckdb"},
             description=(
-                "One action per raw event an action rule matches (SPEC §5), attributed to a "
-                "user; browser events move to their user when the link arrives."
+                "View journey_events, one row per raw event an action rule matches (SPEC §5): "
+                "user_id, ts, action and details (JSON). Browser events before login move to "
+                "their user when the identity link arrives. Updated after every ingest."
             ),
         ),
         dg.AssetSpec(
             USER_JOURNEYS,
+            metadata=definition_metadata("user_journeys"),
+            owners=OWNERS,
             deps=[JOURNEY_EVENTS],
             tags=AFTER_INGEST_TAGS,
             kinds={"duckdb"},
             description=(
-                "One row per user: sign-up time (inferred from the first action when there is "
-                "no signed_up), first/last meaningful action, meaningful days, last seen."
+                "Table user_journeys, one row per user: sign-up time (inferred from the first "
+                "action when there is no signed_up), first and last meaningful action, "
+                "meaningful days and last seen. Updated after every ingest."
             ),
         ),
     ],
@@ -139,13 +155,14 @@ def journeys(
     with warehouse.connect() as conn:
         result = step(conn, **topics)
         check = events_without_raw_event(conn, **topics, after_batch=result.watermark_before)
+        tables = tables_metadata(conn, TABLES)
     context.log.info(
         f"journeys: {result.raw_rows_read} raw rows read, {result.rows_added} actions added, "
         f"{result.reattributed} re-attributed, {result.users_touched} users touched, "
         f"funnel changed from {_day(result.earliest_funnel_day)}"
     )
     version = dg.DataVersion(str(result.watermark))
-    for key, metadata in _metadata(result).items():
+    for key, metadata in _metadata(result, dict(tables)).items():
         yield dg.MaterializeResult(asset_key=key, metadata=metadata, data_version=version)
     yield dg.AssetCheckResult(
         asset_key=JOURNEY_EVENTS,

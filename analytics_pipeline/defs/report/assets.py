@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
-from analytics_pipeline.report.ledger import Delivery
+from analytics_pipeline.defs.table_metadata import (
+    OWNERS,
+    PARTITION_ROW_COUNT_KEY,
+    definition_metadata,
+    table_metadata,
+)
+from analytics_pipeline.report.ledger import FAILED, PENDING, SENT, SKIPPED, Delivery
 from analytics_pipeline.report.model import STAGE_TITLES, STAGES, ReportData
 from analytics_pipeline.report.queries import FunnelNotMaterialised
 from analytics_pipeline.resources.analytics import AnalyticsResource
@@ -21,6 +27,26 @@ if TYPE_CHECKING:
 report_partitions = dg.DailyPartitionsDefinition(start_date=load_settings().funnel_start_date)
 
 BACKFILL_TAG = "dagster/backfill"
+FUNNEL_REPORT = dg.AssetKey("funnel_report")
+REPORT_DELIVERIES = dg.AssetKey("report_deliveries")
+
+# The ledger funnel_report writes; each funnel_report run reports a materialisation of it for
+# the same day, so the table has its own page (schema, rows, statuses) in the catalog.
+report_deliveries = dg.AssetSpec(
+    REPORT_DELIVERIES,
+    deps=[FUNNEL_REPORT],
+    group_name="report",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    partitions_def=report_partitions,
+    metadata=definition_metadata("report_deliveries"),
+    description=(
+        "Table report_deliveries, one row per day and stage: what funnel_report rendered "
+        "(pdf_path, pages, users) and delivered to Slack (status pending, sent, failed or "
+        "skipped, slack_ts, attempts, the last error). Written by funnel_report; each of its "
+        "runs reports a materialisation here with the day's statuses."
+    ),
+)
 
 
 class FunnelReportConfig(dg.Config):
@@ -83,15 +109,38 @@ def _metadata(report: "DailyReport") -> dict[str, Any]:
             f"{stage}_pdf": dg.MetadataValue.path(str(pdf.path))
             for stage, pdf in rendered.stages.items()
         },
-        "page_counts": dg.MetadataValue.json(
-            {part: pdf.pages for part, pdf in rendered.all().items()}
-        ),
-        "total_pages": sum(pdf.pages for pdf in rendered.all().values()),
-        "users": sum(len(members) for members in data.users.values()),
+        **{
+            f"{part}_pages": dg.MetadataValue.int(pdf.pages) for part, pdf in rendered.all().items()
+        },
+        "total_pages": dg.MetadataValue.int(sum(pdf.pages for pdf in rendered.all().values())),
+        "users": dg.MetadataValue.int(sum(len(members) for members in data.users.values())),
     }
     for step, seconds in report.seconds.items():
-        metadata[f"{step}_seconds"] = round(seconds, 2)
+        metadata[f"{step}_seconds"] = dg.MetadataValue.float(round(seconds, 2))
     return metadata
+
+
+def deliveries_materialization(
+    warehouse: WarehouseResource, day: date, rows: dict[str, Delivery]
+) -> dg.AssetMaterialization:
+    """report_deliveries' materialisation for `day`: the table, and the day's statuses."""
+    with warehouse.connect() as conn:
+        table = table_metadata(conn, "report_deliveries")
+    statuses = [row.status for row in rows.values()]
+    return dg.AssetMaterialization(
+        asset_key=REPORT_DELIVERIES,
+        partition=day.isoformat(),
+        description=f"The {day} report's deliveries, stage by stage.",
+        metadata={
+            **table,
+            PARTITION_ROW_COUNT_KEY: dg.MetadataValue.int(len(rows)),
+            **{
+                f"stages_{status}": dg.MetadataValue.int(statuses.count(status))
+                for status in (SENT, FAILED, SKIPPED, PENDING)
+            },
+            "attempts": dg.MetadataValue.int(sum(row.attempts for row in rows.values())),
+        },
+    )
 
 
 @dg.asset(
@@ -100,10 +149,12 @@ def _metadata(report: "DailyReport") -> dict[str, Any]:
     pool="report",
     group_name="report",
     kinds={"pdf", "slack"},
+    owners=OWNERS,
     description=(
-        "The daily funnel report: an overview PDF and one PDF per stage under "
-        "ANALYTICS_REPORTS_DIR/<day>/, posted to SLACK_REPORTS_CHANNEL once per day and stage "
-        "(header message, PDF and up to 20 user journeys in its thread)."
+        "The daily funnel report (PDF files, not a table): an overview PDF and one PDF per "
+        "stage under ANALYTICS_REPORTS_DIR/<day>/, posted to SLACK_REPORTS_CHANNEL once per day "
+        "and stage (header message, PDF and up to 20 user journeys in its thread). What was "
+        "delivered is recorded in report_deliveries."
     ),
 )
 def funnel_report(
@@ -134,6 +185,7 @@ def funnel_report(
         raise dg.Failure(description=str(missing)) from None
     for stage, action in report.delivery.actions.items():
         context.log.info(f"{stage}: {action}")
+    context.log_event(deliveries_materialization(warehouse, day, report.ledger))
     metadata = _metadata(report)
     if report.delivery.failure is not None:
         raise dg.Failure(
