@@ -16,3 +16,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("-", "wire fuzzing")
     terminalreporter.write_line(f"payloads tried: {sum(fuzz.TRIED.values()):,} ({tried})")
     terminalreporter.write_line(f"outcomes: {outcomes}")
+    digests = ", ".join(f"{name} {h.hexdigest()[:16]}" for name, h in fuzz.DIGESTS.items())
+    terminalreporter.write_line(f"sha256 of {digests}")
