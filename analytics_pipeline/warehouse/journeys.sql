@@ -121,9 +121,11 @@ SELECT
     c.details,
     c.ingest_batch_id,
     (c.user_id IS NULL AND i.user_id IS NOT NULL) AS user_via_identity
+-- (One equality on an expression: DuckDB 1.5 plans the same condition written as
+-- "c.user_id IS NULL AND i.anonymous_id = c.anonymous_id" as a nested-loop join.)
 FROM _jb_classified AS c
 LEFT JOIN user_identities AS i
-    ON c.user_id IS NULL AND c.anonymous_id IS NOT NULL AND i.anonymous_id = c.anonymous_id
+    ON i.anonymous_id = CASE WHEN c.user_id IS NULL THEN c.anonymous_id END
 WHERE c.action IS NOT NULL;
 
 -- name: insert_events_by_user
