@@ -17,6 +17,7 @@ from analytics_pipeline.alerts.thresholds import (
     Thresholds,
 )
 from analytics_pipeline.defs.alerts import signals
+from analytics_pipeline.defs.table_metadata import OWNERS, definition_metadata, table_metadata
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.slack import ENABLE_HINT, SlackResource
@@ -92,8 +93,12 @@ def post_new_alerts(
     group_name="alerts",
     kinds={"duckdb"},
     tags=AFTER_INGEST_TAGS,
+    owners=OWNERS,
+    metadata=definition_metadata("alerts"),
     description=(
-        "The alerts outbox (SPEC §7): new sign-ups, failed and slow deployments, repeated API "
+        "Table alerts, the alerts outbox (SPEC §7), one row per alert key: rule, user_id, "
+        "event_ts, status (pending, sent, failed, skipped), attempts, slack_ts, last_error. "
+        "Rules: new sign-ups, failed and slow deployments, repeated API "
         "errors and login trouble, one row per alert key, evaluated on the journey events that "
         "are new since the last run. New alerts are posted right away; the send_alerts job "
         "retries what could not be posted and checks slow deployments on the clock."
@@ -123,9 +128,11 @@ def alerts(
             posted = post_new_alerts(context, conn, slack, now)
         counts = outbox.status_counts(conn)
         failed = outbox.failed_alerts(conn) if counts["failed"] else []
+        table = table_metadata(conn, "alerts")
     if report.new_alerts and not slack.enabled:
         context.log.warning(f"{report.new_alerts} new alerts recorded as skipped. {ENABLE_HINT}")
     metadata = {
+        **table,
         **signals.outbox_metadata(counts, report),
         signals.NEW_ALERTS: dg.MetadataValue.int(report.new_alerts),
         **{f"new_{rule}": dg.MetadataValue.int(report.new_by_rule.get(rule, 0)) for rule in RULES},
