@@ -8,7 +8,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: run test up down lint format bench clean venv sysdeps config
+.PHONY: run test up down lint format bench clean venv sysdeps config screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# System packages the tests need beyond the machine image (PDF rasteriser for report tests).
+# System packages the tests need beyond the machine image (PDF rasteriser for report tests,
+# tmux for the Ctrl-C test, Debian's chromium for the browser tests).
 sysdeps:
 	@bash devstack/sysdeps.sh
+	@bash devstack/browser.sh
 
 up: venv
 	@bash devstack/up.sh
@@ -47,6 +49,10 @@ run: venv up
 # The configuration in effect (environment, then .env, then .env.example); secrets hidden.
 config:
 	@bash devstack/config.sh
+
+# The README's screenshots (docs/screenshots/), taken from the real pages in a real browser.
+screenshots: venv sysdeps up
+	$(VENV)/bin/python docs/make_screenshots.py
 
 bench: venv up
 	@bash bench/run_all.sh
