@@ -164,8 +164,11 @@ def test_a_queued_ingest_run_holds_new_requests_until_it_starts(
             event_type_value=dg.DagsterEventType.RUN_START.value, job_name=request.job_name
         ),
     )
-    after = tick(make_kafka(), warehouse, first.cursor, instance=dagster_instance)
-    assert [ranges_of(r) for r in after.run_requests] == [[(1, 0, 2)]]
+    try:
+        after = tick(make_kafka(), warehouse, first.cursor, instance=dagster_instance)
+        assert [ranges_of(r) for r in after.run_requests] == [[(1, 0, 2)]]
+    finally:  # a STARTED run no worker will finish must not stay in the shared instance
+        dagster_instance.delete_run(queued.run_id)
 
 
 def test_a_range_no_run_stored_is_requested_again_without_new_traffic(

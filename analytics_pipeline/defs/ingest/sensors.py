@@ -45,6 +45,11 @@ TOPIC_VARIABLES = {
     "backend": "ANALYTICS_BACKEND_TOPIC",
     "clickstream": "ANALYTICS_CLICKSTREAM_TOPIC",
 }
+# Run monitoring fails a run that is still STARTED after this long, so a run whose worker died
+# with its code server (nothing left to report it) frees the `ingest` pool instead of holding
+# it forever; a normal ingest run, backlog included, takes seconds to a few minutes.
+MAX_RUNTIME_TAG = "dagster/max_runtime"
+INGEST_MAX_RUNTIME_S = 900
 # The cursor's own state sits under a key no Kafka topic can have ("~" is not allowed in names).
 STATE_KEY = "~state"
 # Wait before the n-th repeated request of ranges no run stored (the first goes at once): a
@@ -150,9 +155,17 @@ def ranges_config(ranges: Sequence[OffsetRange]) -> dict:
     return {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end} for r in ranges]}
 
 
-def ingest_busy(instance: dg.DagsterInstance) -> bool:
-    """An ingest run is in flight, or failed and about to be retried by the daemon."""
-    tags = {INGEST_TAG: "true"}
+def topics_tag_values(topic_of: Mapping[str, str]) -> list[str]:
+    """Every value of TOPICS_TAG a run of these topics can carry."""
+    return [
+        ",".join(topic_of[kind] for kind in KINDS if kind in kinds)
+        for kinds in (set(KINDS), {"backend"}, {"clickstream"})
+    ]
+
+
+def ingest_busy(instance: dg.DagsterInstance, topic_of: Mapping[str, str]) -> bool:
+    """An ingest run of these topics is in flight, or failed and about to be retried."""
+    tags = {INGEST_TAG: "true", TOPICS_TAG: topics_tag_values(topic_of)}
     if instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags=tags), limit=1):
         return True
     failed = instance.get_runs(
@@ -192,7 +205,7 @@ def build_ingest_sensor(
             return dg.SkipReason(f"ingest run {waiting[0].run_id} is still queued")
         topic_of = {kind: getattr(kafka, f"{kind}_topic") for kind in KINDS}
         state = SensorState.load(context.cursor)
-        busy = ingest_busy(context.instance)
+        busy = ingest_busy(context.instance, topic_of)
         consumer = kafka.consumer()  # in the group, to read its offsets; never joins it
         try:
             ends = {topic_of[kind]: kafka.end_offsets(topic_of[kind], consumer) for kind in KINDS}
@@ -269,6 +282,7 @@ def build_ingest_sensor(
                     },
                     tags={
                         INGEST_TAG: "true",
+                        MAX_RUNTIME_TAG: str(INGEST_MAX_RUNTIME_S),
                         TOPICS_TAG: ",".join(topic_of[kind] for kind in kinds),
                         "analytics/messages": str(
                             sum(r.size for ranges in run.values() for r in ranges)
