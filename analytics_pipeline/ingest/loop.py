@@ -284,6 +284,7 @@ def _read_and_store(
     part_size = min(part_size, max_batch)
     part_bytes = min(part_bytes, max_batch_bytes)
     held, batch_bytes = 0, 0  # bytes of values in `part`, and in the batch's earlier parts
+    seen = [0, 0]  # records and bytes read so far, for the mean record size
     batch, batch_size, writing = BatchResult(topic=topic), 0, BatchWriter(conn, kind, _now())
     positions = {p: consumer.position(tp) for p, tp in partitions.items()}
     active = {p for p in partitions if positions[p] < ends[p]}
@@ -306,13 +307,20 @@ def _read_and_store(
         with BackgroundWriter() as writer:
             while active:
                 room = min(part_size - len(part), max_batch - batch_size - len(part))
-                polled = consumer.poll(timeout_ms=500, max_records=max(1, room))
+                # By bytes too: as many records as the byte bounds leave room for, at the mean
+                # size seen so far (one record until a size is known).
+                room_bytes = min(part_bytes - held, max_batch_bytes - batch_bytes - held)
+                # (nothing seen yet: one record; only empty values: no byte limit)
+                fits = room_bytes * seen[0] // seen[1] if seen[1] else (room if seen[0] else 1)
+                polled = consumer.poll(timeout_ms=500, max_records=max(1, min(room, fits)))
                 for tp, messages in polled.items():
                     end = ends[tp.partition]
                     for m in messages:
                         if m.offset < end:
                             part.append(RawRecord(m.partition, m.offset, m.value))
-                            held += len(m.value) if m.value else 0
+                            size = len(m.value) if m.value else 0
+                            held += size
+                            seen[0], seen[1] = seen[0] + 1, seen[1] + size
                 for p in list(active):
                     positions[p] = consumer.position(partitions[p])
                     if positions[p] >= ends[p]:
