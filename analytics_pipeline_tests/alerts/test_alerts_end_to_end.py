@@ -13,6 +13,7 @@ import dagster as dg
 from dagster import DagsterRunStatus, RunsFilter
 
 from analytics_pipeline.defs import alerts, ingest, journeys
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
@@ -68,6 +69,9 @@ def test_replaying_the_same_kafka_range_posts_one_message(
                     bootstrap_servers=kafka_bootstrap,
                     clickstream_topic=clickstream,
                     backend_topic=backend,
+                ),
+                "analytics": AnalyticsResource(
+                    clickstream_topic=clickstream, backend_topic=backend
                 ),
             }
         ),
