@@ -166,29 +166,38 @@ def _cpu_seconds() -> tuple[float, float]:
 
 
 def one_run(users: int) -> dict:
-    """Seed, start a stub, materialise once; returns the measurements as a dict."""
+    """Seed a scratch lake, start a stub, materialise once; returns the measurements."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from scratch_lake import scratch_lake
+
+    with scratch_lake("bench_report") as lake:
+        return one_run_on(lake, users)
+
+
+def one_run_on(lake, users: int) -> dict:
     import dagster as dg
 
     from analytics_pipeline.defs.report.assets import funnel_report
+    from analytics_pipeline.resources.analytics import AnalyticsResource
     from analytics_pipeline.resources.slack import SlackResource
-    from analytics_pipeline.resources.warehouse import WarehouseResource
     from analytics_pipeline.warehouse import connect
-    from analytics_pipeline_tests.fixtures.slack import SlackStub, start_stub_process
+    from analytics_pipeline_tests.fixtures.slack import STUB_TOKEN, SlackStub, start_stub_process
+    from analytics_pipeline_tests.fixtures.warehouse import warehouse_resource
     from analytics_pipeline_tests.report.seed import seed_report_day
 
     work = Path(tempfile.mkdtemp(prefix="bench-report-"))
-    os.environ["ANALYTICS_REPORTS_DIR"] = str(work / "reports")
     people = population(users)
-    conn = connect(work / "analytics.duckdb")
+    conn = connect(lake)
     seed_report_day(conn, DAY, people, extra_trend=trend_rows(people))
     events = conn.execute("SELECT count(*) FROM journey_events").fetchone()[0]
     conn.close()
     stub_process, url = start_stub_process(work / "slack-stub")
-    stub = SlackStub(url=url, token="xoxb-test-token", data_dir=work / "slack-stub")
+    stub = SlackStub(url=url, token=STUB_TOKEN, data_dir=work / "slack-stub")
     try:
         resources = {
-            "warehouse": WarehouseResource(duckdb_path=str(work / "analytics.duckdb")),
+            "warehouse": warehouse_resource(lake),
             "slack": SlackResource(bot_token=stub.token, api_url=stub.api_url),
+            "analytics": AnalyticsResource(reports_dir=str(work / "reports")),
         }
         instance = dg.DagsterInstance.ephemeral()
         baseline = PeakRss()._sample()
