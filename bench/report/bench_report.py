@@ -217,7 +217,11 @@ def one_run_on(lake, users: int) -> dict:
         cpu_workers = cpu_after[1] - cpu_before[1]
         load = max(load_before, os.getloadavg()[0])
         assert result.success
-        metadata = result.asset_materializations_for_node("funnel_report")[0].metadata
+        [metadata] = [
+            m.metadata
+            for m in result.asset_materializations_for_node("funnel_report")
+            if m.asset_key == dg.AssetKey("funnel_report")
+        ]
         messages = stub.messages()
         files = [f for f in stub.files() if f["completed"]]
         return {
