@@ -21,7 +21,7 @@ from analytics_pipeline.report.charts import funnel_chart
 from analytics_pipeline.report.model import STAGE_TITLES, STAGES, ReportData
 from analytics_pipeline.report.pdf import NetworkAccessRefused, html_to_pdf, stage_html
 from analytics_pipeline.report.queries import FunnelNotMaterialised, load_report_data
-from analytics_pipeline.warehouse import connect
+from analytics_pipeline.warehouse import Lake, connect
 from analytics_pipeline_tests.report.conftest import DAY
 from analytics_pipeline_tests.report.seed import at, events_table
 
@@ -31,9 +31,9 @@ def pdf_text(path: Path) -> str:
 
 
 @pytest.fixture
-def report(seed, warehouse_path: Path, tmp_path: Path) -> tuple[ReportData, RenderedReport]:
+def report(seed, lake: Lake, tmp_path: Path) -> tuple[ReportData, RenderedReport]:
     seed()
-    conn = connect(warehouse_path)
+    conn = connect(lake)
     try:
         # An action after the report day: a report is as of its day, so it must not show.
         conn.execute(
@@ -47,8 +47,8 @@ def report(seed, warehouse_path: Path, tmp_path: Path) -> tuple[ReportData, Rend
     return data, render_report(data, tmp_path / "reports")
 
 
-def _stage_users(warehouse_path: Path) -> dict[str, list[str]]:
-    conn = connect(warehouse_path)
+def _stage_users(lake: Lake) -> dict[str, list[str]]:
+    conn = connect(lake)
     try:
         rows = conn.execute(
             "SELECT stage, user_id FROM users_by_activation_stage WHERE day = ?", [DAY]
@@ -74,9 +74,9 @@ def test_pdfs_are_written_under_the_reports_dir_by_day(report, tmp_path):
     ]
 
 
-def test_overview_counts_equal_funnel_daily(report, warehouse_path):
+def test_overview_counts_equal_funnel_daily(report, lake):
     _, rendered = report
-    conn = connect(warehouse_path)
+    conn = connect(lake)
     try:
         counts = conn.execute(
             "SELECT signed_up, activated, active, inactive FROM funnel_daily WHERE day = ?", [DAY]
@@ -91,9 +91,9 @@ def test_overview_counts_equal_funnel_daily(report, warehouse_path):
     assert re.search(rf"users {sum(counts)} ", text)
 
 
-def test_each_stage_pdf_states_its_count_and_lists_every_user(report, warehouse_path):
+def test_each_stage_pdf_states_its_count_and_lists_every_user(report, lake):
     data, rendered = report
-    users = _stage_users(warehouse_path)
+    users = _stage_users(lake)
     for stage in STAGES:
         text = pdf_text(rendered.stages[stage].path)
         count = data.funnel.count(stage)
@@ -125,8 +125,8 @@ def test_journeys_are_shown_as_they_stood_at_the_end_of_the_report_day(report):
     assert "03-06" not in pdf_text(rendered.stages["activated"].path)
 
 
-def test_report_for_a_day_without_funnel_fails_with_what_to_do(warehouse_path):
-    conn = connect(warehouse_path)
+def test_report_for_a_day_without_funnel_fails_with_what_to_do(lake):
+    conn = connect(lake)
     try:
         with pytest.raises(FunnelNotMaterialised, match="materialise funnel_daily"):
             load_report_data(conn, DAY, inactive_after_days=15)
@@ -134,9 +134,9 @@ def test_report_for_a_day_without_funnel_fails_with_what_to_do(warehouse_path):
         conn.close()
 
 
-def test_without_a_funnel_for_the_day_before_todays_signups_count_as_entered(seed, warehouse_path):
+def test_without_a_funnel_for_the_day_before_todays_signups_count_as_entered(seed, lake):
     seed(previous_day=False)
-    conn = connect(warehouse_path)
+    conn = connect(lake)
     try:
         data = load_report_data(conn, DAY, inactive_after_days=15)
     finally:
