@@ -3,7 +3,8 @@
 The step runs in the same run as each ingest (tag `analytics/after_ingest`), right after the
 raw asset. It does not need its upstream in the same run: it reads whatever raw rows are
 above its watermark, so with nothing new it costs two look-ups that zone maps answer
-without reading old rows (about 5 ms) and reports zeros.
+without reading old rows (about 5 ms) and reports zeros. Each materialisation also shows its
+table's schema and row count (a count(*) the Parquet footers answer: about 40 ms at 20M rows).
 """
 
 import dagster as dg
