@@ -88,6 +88,9 @@ class JourneysResult:
     new_users: int = 0
     event_days: tuple[date, ...] = field(default_factory=tuple)
     earliest_funnel_day: date | None = None
+    # The earliest funnel day changed by this or an earlier run and not reported to Dagster yet
+    # (see funnel_stale_marks): what the run must report as stale.
+    unreported_stale_from: date | None = None
 
     @property
     def processed_anything(self) -> bool:
@@ -112,7 +115,11 @@ def update_journeys(
         after = _fetch_one(conn, "watermark", {"name": WATERMARK_NAME})
         upto = _fetch_one(conn, "newest_batch", {"after": after})
         if upto is None:
-            return JourneysResult(watermark_before=after, watermark=after)
+            return JourneysResult(
+                watermark_before=after,
+                watermark=after,
+                unreported_stale_from=unreported_stale_from(conn, after),
+            )
         params: dict[str, Any] = {
             "name": WATERMARK_NAME,
             "after": after,
@@ -142,8 +149,14 @@ def update_journeys(
         row = cursor.fetchone()
         assert row is not None
         summary = dict(zip([column[0] for column in cursor.description], row, strict=True))
+        if summary["earliest_funnel_day"] is not None:
+            conn.execute(
+                "INSERT INTO funnel_stale_marks VALUES ($day, $upto, $now, NULL)",
+                {"day": summary["earliest_funnel_day"], "upto": upto, "now": now},
+            )
         run(conn, SQL_FILE, "set_watermark", params)
         conn.execute(load_statements(SQL_FILE)["drop_batch"])
+        unreported = unreported_stale_from(conn, upto)
     return JourneysResult(
         watermark_before=after,
         watermark=upto,
@@ -157,6 +170,27 @@ def update_journeys(
         new_users=summary["new_users"],
         event_days=tuple(summary["event_days"] or ()),
         earliest_funnel_day=summary["earliest_funnel_day"],
+        unreported_stale_from=unreported,
+    )
+
+
+def unreported_stale_from(conn: duckdb.DuckDBPyConnection, upto: int) -> date | None:
+    """The earliest funnel day that journeys transactions up to `upto` changed and no run has
+    reported yet (a run that crashed after its commit leaves its mark unreported)."""
+    row = conn.execute(
+        "SELECT min(earliest_day) FROM funnel_stale_marks "
+        "WHERE reported_at IS NULL AND ingest_batch_id <= $upto",
+        {"upto": upto},
+    ).fetchone()
+    return row[0] if row else None
+
+
+def mark_stale_reported(conn: duckdb.DuckDBPyConnection, upto: int, now: datetime) -> None:
+    """The run has logged `funnel_stale_from` for every mark up to `upto`."""
+    conn.execute(
+        "UPDATE funnel_stale_marks SET reported_at = $now "
+        "WHERE reported_at IS NULL AND ingest_batch_id <= $upto",
+        {"upto": upto, "now": now},
     )
 
 

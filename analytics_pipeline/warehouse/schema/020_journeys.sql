@@ -78,3 +78,14 @@ CREATE TABLE IF NOT EXISTS user_meaningful_days (
     user_id VARCHAR NOT NULL,
     day DATE NOT NULL
 );
+
+-- The funnel days each journeys transaction changed (SPEC §6 "the product must say which
+-- ones are stale"), written in the same transaction as the journeys, so a crash before the
+-- run reports them to Dagster loses nothing: `reported_at` stays NULL until the journeys
+-- asset has logged `funnel_stale_from`, and the next run reports what is still unreported.
+CREATE TABLE IF NOT EXISTS funnel_stale_marks (
+    earliest_day DATE NOT NULL,
+    ingest_batch_id BIGINT NOT NULL,   -- the journeys watermark of the transaction
+    marked_at TIMESTAMPTZ NOT NULL,
+    reported_at TIMESTAMPTZ
+);
