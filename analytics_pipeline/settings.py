@@ -14,6 +14,7 @@ SLACK_PUBLIC_API_URL = "https://slack.com/api/"
 SECRET_VARIABLES = frozenset(
     {"SLACK_BOT_TOKEN", "KAFKA_SASL_PASSWORD", "DAGSTER_PG_PASSWORD", "ANALYTICS_LAKE_PASSWORD"}
 )
+LOCAL_LAKE_PASSWORD = "dagster"
 DEFAULT_LAKE_CATALOG = "postgres:dbname=analytics_lake host=127.0.0.1 port=5432 user=dagster"
 
 
@@ -31,7 +32,8 @@ class Settings:
     clickstream_topic: str = "portal-clickstream"
     backend_topic: str = "portal-backend"
     lake_catalog: str = DEFAULT_LAKE_CATALOG
-    lake_password: str | None = field(default=None, repr=False)
+    # The local dev stack's password (SPEC §2), so the CLI and dashboard work in a fresh clone.
+    lake_password: str | None = field(default=LOCAL_LAKE_PASSWORD, repr=False)
     lake_data_path: str = "data/lake/"
     lake_metadata_schema: str | None = None
     lake_retention_days: int = 7
@@ -151,7 +153,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         backend_topic=_text(env, "ANALYTICS_BACKEND_TOPIC", Settings.backend_topic)
         or Settings.backend_topic,
         lake_catalog=_lake_catalog(env),
-        lake_password=_text(env, "ANALYTICS_LAKE_PASSWORD", None),
+        lake_password=_text(env, "ANALYTICS_LAKE_PASSWORD", LOCAL_LAKE_PASSWORD),
         lake_data_path=_data_path(env),
         lake_metadata_schema=_identifier(env, "ANALYTICS_LAKE_METADATA_SCHEMA"),
         lake_retention_days=_positive_int(env, "ANALYTICS_LAKE_RETENTION_DAYS", 7),

@@ -63,7 +63,7 @@ def test_defaults_match_the_spec():
     assert settings.lake_catalog == (
         "postgres:dbname=analytics_lake host=127.0.0.1 port=5432 user=dagster"
     )
-    assert settings.lake_data_path.endswith("/data/lake/") and settings.lake_password is None
+    assert settings.lake_data_path.endswith("/data/lake/") and settings.lake_password == "dagster"
     assert settings.inactive_after_days == 15 and settings.deploy_slow_minutes == 10
     assert settings.slack_bot_token is None
     assert settings.slack_alerts_channel == "#portal-alerts"
