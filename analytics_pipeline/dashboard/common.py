@@ -4,6 +4,7 @@ shown instead of a stack trace when the lake is unreachable or empty."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 import time
@@ -21,6 +22,7 @@ from analytics_pipeline.dashboard.ranges import PRESETS, DayRange
 from analytics_pipeline.settings import ConfigError, Settings, load_settings
 from analytics_pipeline.warehouse import Lake, LakeUnavailableError, reading
 
+log = logging.getLogger(__name__)
 RUN_HINT = (
     "Run `make run` (it starts the local stack, the traffic simulator and Dagster, which fills "
     "the lake within a few minutes), or `make up` if only the stack is down."
@@ -109,6 +111,12 @@ def guarded(page: Callable[[DayRange], None]) -> Callable[[], None]:
             st.error(
                 f"Reading the lake failed ({md(type(error).__name__)}): "
                 f"{md(str(error).splitlines()[0] if str(error) else '')}"
+            )
+        except Exception as error:  # a bug: say so in one line; the server log has the rest
+            log.exception("dashboard page %s failed", page.__module__)
+            st.error(
+                f"This page failed ({md(type(error).__name__)}); the dashboard's log has the "
+                "details."
             )
 
     run.__name__ = page.__name__

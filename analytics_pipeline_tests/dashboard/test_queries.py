@@ -13,7 +13,7 @@ from analytics_pipeline.dashboard import outside, queries, ranges
 from analytics_pipeline.dashboard.ranges import DayRange
 from analytics_pipeline.warehouse import reading
 from analytics_pipeline_tests.dashboard.conftest import SeededLake
-from analytics_pipeline_tests.dashboard.world import ADA_ACTIONS, EXPECTED, SCRIPT_USER
+from analytics_pipeline_tests.dashboard.world import ADA_ACTIONS, EXPECTED, SCRIPT_USER, W
 
 
 @pytest.fixture
@@ -123,12 +123,25 @@ def test_stage_history_as_runs_of_days(
     ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake
 ) -> None:
     today = seeded_lake.today
-    history = queries.stage_history(ro, "ada", preset(seeded_lake, "all"))
+    history = queries.stage_history(ro, "ada", preset(seeded_lake, "all"), inactive_after_days=W)
     assert [tuple(row) for row in history.itertuples(index=False)] == [
         (today - timedelta(days=10), today - timedelta(days=10), "signed_up", 1),
         (today - timedelta(days=9), today - timedelta(days=3), "activated", 7),
         (today - timedelta(days=2), today, "active", 3),
     ]
+
+
+@pytest.mark.parametrize("name", ["all", "7d", "yesterday"])
+def test_derived_stage_history_equals_the_stored_stage_rows(
+    ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake, name: str
+) -> None:
+    day_range = preset(seeded_lake, name)
+    users = [row[0] for row in ro.execute("SELECT user_id FROM user_journeys").fetchall()]
+    assert len(users) == 7
+    for user in users:
+        derived = queries.stage_history(ro, user, day_range, inactive_after_days=W)
+        stored = queries.stored_stage_history(ro, user, day_range)
+        assert derived.to_dict("records") == stored.to_dict("records"), user
 
 
 def test_alerts_counts_filters_and_order(

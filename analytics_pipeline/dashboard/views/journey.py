@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics_pipeline.dashboard import queries
-from analytics_pipeline.dashboard.common import lake_connection, md
+from analytics_pipeline.dashboard.common import lake_connection, md, settings
 from analytics_pipeline.dashboard.ranges import DayRange
 
 TABLES = (
@@ -14,7 +14,8 @@ TABLES = (
     "user_identities",
     "journey_events_by_user",
     "journey_events_anonymous",
-    "users_by_activation_stage",
+    "user_meaningful_days",
+    "funnel_daily",
 )
 
 
@@ -44,7 +45,16 @@ def render(day_range: DayRange) -> None:
             return
         profile = queries.user_profile(conn, match.user_id) if match.user_id else None
         total, actions = queries.journey_actions(conn, match, day_range)
-        history = queries.stage_history(conn, match.user_id, day_range) if match.user_id else None
+        history = (
+            queries.stage_history(
+                conn,
+                match.user_id,
+                day_range,
+                inactive_after_days=settings().inactive_after_days,
+            )
+            if match.user_id
+            else None
+        )
 
     if match.kind == "user":
         st.subheader(f"Journey of {md(match.user_id)}")
