@@ -41,6 +41,7 @@ class Settings:
     inactive_after_days: int = 15
     deploy_slow_minutes: int = 10
     ingest_max_batch: int = 50_000
+    ingest_max_batch_bytes: int = 64 * 1024 * 1024
     funnel_start_date: str = "2026-01-01"
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = SLACK_PUBLIC_API_URL
@@ -161,6 +162,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inactive_after_days=_positive_int(env, "ANALYTICS_INACTIVE_AFTER_DAYS", 15),
         deploy_slow_minutes=_positive_int(env, "ANALYTICS_DEPLOY_SLOW_MINUTES", 10),
         ingest_max_batch=_positive_int(env, "ANALYTICS_INGEST_MAX_BATCH", 50_000),
+        ingest_max_batch_bytes=_positive_int(
+            env, "ANALYTICS_INGEST_MAX_BATCH_BYTES", 64 * 1024 * 1024
+        ),
         funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", "2026-01-01"),
         slack_bot_token=_text(env, "SLACK_BOT_TOKEN", None),
         slack_api_url=slack_url,

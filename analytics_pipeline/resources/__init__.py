@@ -41,6 +41,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             clickstream_topic=settings.clickstream_topic,
             backend_topic=settings.backend_topic,
             max_batch=settings.ingest_max_batch,
+            max_batch_bytes=settings.ingest_max_batch_bytes,
         ),
         "slack": SlackResource(
             bot_token=_secret(settings.slack_bot_token, "SLACK_BOT_TOKEN"),

@@ -3,6 +3,11 @@
 import dagster as dg
 from pydantic import Field
 
+from analytics_pipeline.defs.table_metadata import (
+    OWNERS,
+    definition_metadata,
+    tables_metadata,
+)
 from analytics_pipeline.events.wire import Kind
 from analytics_pipeline.ingest.loop import IngestReport, ingest_ranges
 from analytics_pipeline.ingest.ranges import OffsetRange
@@ -13,6 +18,23 @@ from analytics_pipeline.warehouse import raw_checks
 from analytics_pipeline.warehouse.raw_tables import RAW_TABLES
 
 DEAD_LETTER_WARN_SHARE = 0.05
+DEAD_LETTER_EVENTS = dg.AssetKey("dead_letter_events")
+
+# Written by both raw assets, in the transaction of their rows; each ingest run reports a
+# materialisation of it, so the table has its page, schema, row count and plots.
+dead_letter_events = dg.AssetSpec(
+    DEAD_LETTER_EVENTS,
+    group_name="ingest",
+    kinds={"duckdb", "kafka"},
+    owners=OWNERS,
+    metadata=definition_metadata("dead_letter_events"),
+    description=(
+        "Table dead_letter_events, one row per Kafka message that failed validation (key "
+        "topic, kafka_partition, kafka_offset): the reason, the raw_value exactly as received "
+        "(BLOB) and ingested_at. Written by raw_clickstream_events and raw_backend_events; "
+        "each ingest run reports the dead letters it added, in total and by reason."
+    ),
+)
 
 
 class RangeConfig(dg.Config):
@@ -38,6 +60,7 @@ def _metadata(report: IngestReport, lag: dict[int, int]) -> dict[str, dg.Metadat
         "duplicates_skipped": dg.MetadataValue.int(report.duplicates),
         "already_ingested_skipped": dg.MetadataValue.int(report.already_ingested),
         "dead_letters": dg.MetadataValue.int(dead),
+        **{f"dead_letters_{r}": dg.MetadataValue.int(n) for r, n in report.dead_letters.items()},
         "dead_letters_by_reason": dg.MetadataValue.md(
             "| reason | count |\n|---|---|\n" + reasons if reasons else "none"
         ),
@@ -48,6 +71,7 @@ def _metadata(report: IngestReport, lag: dict[int, int]) -> dict[str, dg.Metadat
         "ledger_rewound": dg.MetadataValue.json({str(p): o for p, o in report.rewound.items()}),
         "group_commit_failures": dg.MetadataValue.int(report.group_commit_failures),
         "remaining_lag": dg.MetadataValue.int(sum(lag.values())),
+        **{f"remaining_lag_p{p}": dg.MetadataValue.int(v) for p, v in sorted(lag.items())},
         "remaining_lag_by_partition": dg.MetadataValue.json({str(p): v for p, v in lag.items()}),
         "event_time_min": dg.MetadataValue.text(str(report.min_ts) if report.min_ts else "-"),
         "event_time_max": dg.MetadataValue.text(str(report.max_ts) if report.max_ts else "-"),
@@ -65,9 +89,14 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
         group_name="ingest",
         pool="ingest",
         kinds={"duckdb", "kafka"},
+        owners=OWNERS,
+        metadata=definition_metadata(table),
         description=(
-            f"Validated {kind} events from Kafka, de-duplicated by event_id. Invalid messages "
-            "go to dead_letter_events; ingest_offsets is written in the same transaction."
+            f"Table {table}, one row per valid {kind} event from Kafka (key event_id, "
+            "de-duplicated; columns of SPEC §9 plus kafka_partition, kafka_offset and "
+            "ingested_at). Invalid messages go to dead_letter_events; ingest_offsets is "
+            "written in the same transaction. Each run shows rows added, dead letters and the "
+            "remaining lag."
         ),
         check_specs=[dg.AssetCheckSpec(name, asset=table) for name in checks],
     )
@@ -111,6 +140,7 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
                     batch_ids=report.batch_ids,
                     lost_by_partition=report.lost_by_partition,
                 )
+                tables = tables_metadata(conn, (table, "dead_letter_events"))
         finally:
             consumer.close()
         lag = {p: max(0, end - ledger.get(p, 0)) for p, end in ends.items()}
@@ -119,8 +149,22 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
                 f"{report.lost_to_retention} offsets of {topic} were deleted by Kafka retention "
                 "before they could be ingested"
             )
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=DEAD_LETTER_EVENTS,
+                description=f"Dead letters from {topic}",
+                metadata={
+                    **tables["dead_letter_events"],
+                    "dead_letters_added": dg.MetadataValue.int(sum(report.dead_letters.values())),
+                    **{
+                        f"dead_letters_{reason}": dg.MetadataValue.int(n)
+                        for reason, n in report.dead_letters.items()
+                    },
+                },
+            )
+        )
         return dg.MaterializeResult(
-            metadata=_metadata(report, lag),
+            metadata={**tables[table], **_metadata(report, lag)},
             check_results=[
                 dg.AssetCheckResult(
                     check_name=r.name,

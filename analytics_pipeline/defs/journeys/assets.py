@@ -7,6 +7,8 @@ without reading old rows (about 5 ms) and reports zeros. Each materialisation al
 table's schema and row count (a count(*) the Parquet footers answer: about 40 ms at 20M rows).
 """
 
+from datetime import UTC, datetime
+
 import dagster as dg
 from pydantic import Field
 
@@ -17,6 +19,7 @@ from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.warehouse.journeys import (
     JourneysResult,
     events_without_raw_event,
+    mark_stale_reported,
     rebuild_journeys,
     update_journeys,
 )
@@ -52,9 +55,11 @@ def _metadata(
     result: JourneysResult, tables: dict[str, dict[str, dg.MetadataValue]]
 ) -> dict[str, dict[str, object]]:
     watermark = dg.MetadataValue.int(result.watermark)
+    # Durable: the earliest day changed by this run or by an earlier one that died before its
+    # materialisation was logged (warehouse.journeys keeps the marks in the lake).
     stale_from = (
-        {FUNNEL_STALE_FROM: dg.MetadataValue.text(result.earliest_funnel_day.isoformat())}
-        if result.earliest_funnel_day
+        {FUNNEL_STALE_FROM: dg.MetadataValue.text(result.unreported_stale_from.isoformat())}
+        if result.unreported_stale_from
         else {}
     )
     days = [d.isoformat() for d in result.event_days]
@@ -165,6 +170,10 @@ def journeys(
     version = dg.DataVersion(str(result.watermark))
     for key, metadata in _metadata(result, dict(tables)).items():
         yield dg.MaterializeResult(asset_key=key, metadata=metadata, data_version=version)
+    if result.unreported_stale_from is not None:
+        # Dagster has logged the materialisations above by the time the generator resumes.
+        with warehouse.connect() as conn:
+            mark_stale_reported(conn, result.watermark, datetime.now(UTC))
     yield dg.AssetCheckResult(
         asset_key=JOURNEY_EVENTS,
         check_name=RAW_EVENT_CHECK,
