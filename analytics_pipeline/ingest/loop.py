@@ -131,8 +131,48 @@ def ingest_ranges(
     if max_batch_bytes <= 0:
         raise ValueError("max_batch_bytes must be positive")
     report = IngestReport(topic=topic, requested=list(ranges))
-    # Bound DuckDB's share of the run's memory; a chunk that needs more spills to disk.
+    # Bound DuckDB's share of the run's memory while ingesting (a chunk that needs more spills
+    # to disk). The setting is the process's, so it is put back afterwards: the journeys step
+    # after the raw steps needs more for batches of large values.
+    previous_limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     conn.execute(f"SET memory_limit = '{INGEST_DUCKDB_MEMORY_LIMIT}'")
+    try:
+        return _ingest(
+            consumer,
+            conn,
+            report,
+            kind=kind,
+            topic_ends=topic_ends,
+            max_batch=max_batch,
+            max_batch_bytes=max_batch_bytes,
+            stall_timeout_s=stall_timeout_s,
+            commit_offsets=commit_offsets,
+            progress=progress,
+            warn=warn,
+            part_size=part_size,
+            part_bytes=part_bytes,
+        )
+    finally:
+        conn.execute(f"SET memory_limit = '{previous_limit}'")
+
+
+def _ingest(
+    consumer,
+    conn: duckdb.DuckDBPyConnection,
+    report: IngestReport,
+    *,
+    kind: Kind,
+    topic_ends: Mapping[int, int] | None,
+    max_batch: int,
+    max_batch_bytes: int,
+    stall_timeout_s: float,
+    commit_offsets: bool,
+    progress: Callable[[IngestReport], None] | None,
+    warn: Callable[[str], None] | None,
+    part_size: int,
+    part_bytes: int,
+) -> IngestReport:
+    topic = report.topic
     if topic_ends:
         retry_conflicts(
             partial(_rewind_recreated, conn, report, topic_ends, warn),

@@ -58,7 +58,11 @@ def ingest(make_kafka, warehouse, dagster_instance):
         )
         if not result.success:
             return result
-        [materialization] = result.asset_materializations_for_node(f"raw_{kind}_events")
+        [materialization] = [
+            m
+            for m in result.asset_materializations_for_node(f"raw_{kind}_events")
+            if m.asset_key == dg.AssetKey(f"raw_{kind}_events")
+        ]
         return {key: value.value for key, value in materialization.metadata.items()}
 
     return run
