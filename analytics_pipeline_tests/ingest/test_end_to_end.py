@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from dagster import DagsterRunStatus, RunsFilter
 
 from analytics_pipeline.warehouse import reading
@@ -59,6 +61,7 @@ def test_produced_events_reach_the_lake_through_the_daemon(
         ],
         partition=1,
     )
+    started = datetime.now(UTC)
     daemon = dagster_daemon(
         {
             "ANALYTICS_CLICKSTREAM_TOPIC": clickstream,
@@ -71,7 +74,10 @@ def test_produced_events_reach_the_lake_through_the_daemon(
 
     def ingest_runs_succeeded():
         assert daemon.alive(), daemon.log_tail()
-        runs = dagster_instance.get_runs(RunsFilter(tags={"analytics/ingest": "true"}))
+        # This test's runs only: the session's instance also holds other tests' runs.
+        runs = dagster_instance.get_runs(
+            RunsFilter(tags={"analytics/ingest": "true"}, created_after=started)
+        )
         failed = [r for r in runs if r.status == DagsterRunStatus.FAILURE]
         assert not failed, f"ingest run failed: {failed[0].run_id}"
         return [r for r in runs if r.status == DagsterRunStatus.SUCCESS]
