@@ -27,12 +27,11 @@ import dagster as dg
 from analytics_pipeline.defs.funnel.assets import FUNNEL_KEYS, funnel_partitions
 from analytics_pipeline.defs.funnel.jobs import funnel_job
 from analytics_pipeline.defs.funnel.sensors import (
-    PAGE,
     RANGE_END_TAG,
     RANGE_START_TAG,
     latest_materialisations,
+    stale_from_events,
 )
-from analytics_pipeline.defs.journeys.assets import FUNNEL_STALE_FROM, USER_JOURNEYS
 
 CATCH_UP_DAYS = 31  # the simulator's default history is 30 days
 DUE_AFTER = timedelta(hours=1)  # the funnel schedule computes yesterday at 00:30 UTC
@@ -66,20 +65,10 @@ class CatchUpCursor:
 def read_first_day(instance: dg.DagsterInstance, cursor: CatchUpCursor) -> CatchUpCursor:
     """Fold the journeys materialisations after the cursor into the earliest day with data."""
     after, first = cursor.after_storage_id, cursor.first_day
-    while True:
-        page = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=USER_JOURNEYS, after_storage_id=after),
-            limit=PAGE,
-            ascending=True,
-        )
-        for record in page.records:
-            after = max(after, record.storage_id)
-            materialization = record.asset_materialization
-            value = materialization.metadata.get(FUNNEL_STALE_FROM) if materialization else None
-            if value is not None and (first is None or str(value.value) < first):
-                first = str(value.value)
-        if not page.has_more:
-            break
+    for storage_id, day in stale_from_events(instance, cursor.after_storage_id):
+        after = max(after, storage_id)
+        if day is not None and (first is None or day < first):
+            first = day
     return CatchUpCursor(after_storage_id=after, first_day=first)
 
 

@@ -9,6 +9,8 @@ backfill policy: one run, one SQL per range). A run key per range and change mea
 is requested once per change, however often the sensor ticks before the run finishes.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from analytics_pipeline.defs.funnel.assets import FUNNEL_KEYS
@@ -27,9 +29,12 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def read_new_touches(instance: dg.DagsterInstance, cursor: StalenessCursor) -> StalenessCursor:
-    """Fold every user_journeys materialisation after the cursor into its touches."""
-    touches, after = list(cursor.touches), cursor.after_storage_id
+def stale_from_events(
+    instance: dg.DagsterInstance, after_storage_id: int
+) -> Iterator[tuple[int, str | None]]:
+    """(storage id, `funnel_stale_from` or None) of every user_journeys materialisation after
+    `after_storage_id`, oldest first, read page by page."""
+    after = after_storage_id
     while True:
         page = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=USER_JOURNEYS, after_storage_id=after),
@@ -40,10 +45,18 @@ def read_new_touches(instance: dg.DagsterInstance, cursor: StalenessCursor) -> S
             after = max(after, record.storage_id)
             materialization = record.asset_materialization
             value = materialization.metadata.get(FUNNEL_STALE_FROM) if materialization else None
-            if value is not None:
-                touches = add_touch(touches, str(value.value), record.storage_id)
+            yield record.storage_id, None if value is None else str(value.value)
         if not page.has_more:
-            break
+            return
+
+
+def read_new_touches(instance: dg.DagsterInstance, cursor: StalenessCursor) -> StalenessCursor:
+    """Fold every user_journeys materialisation after the cursor into its touches."""
+    touches, after = list(cursor.touches), cursor.after_storage_id
+    for storage_id, day in stale_from_events(instance, cursor.after_storage_id):
+        after = max(after, storage_id)
+        if day is not None:
+            touches = add_touch(touches, day, storage_id)
     return StalenessCursor(after_storage_id=after, touches=touches, reported=cursor.reported)
 
 
