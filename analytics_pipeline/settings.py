@@ -15,6 +15,8 @@ SECRET_VARIABLES = frozenset(
     {"SLACK_BOT_TOKEN", "KAFKA_SASL_PASSWORD", "DAGSTER_PG_PASSWORD", "ANALYTICS_LAKE_PASSWORD"}
 )
 LOCAL_LAKE_PASSWORD = "dagster"
+# A sensor evaluation that takes longer than Dagster's gRPC timeout (60 s) fails its tick.
+MAX_SENSOR_WAIT_SECONDS = 50
 DEFAULT_LAKE_CATALOG = "postgres:dbname=analytics_lake host=127.0.0.1 port=5432 user=dagster"
 
 
@@ -42,6 +44,7 @@ class Settings:
     deploy_slow_minutes: int = 10
     ingest_max_batch: int = 50_000
     ingest_max_batch_bytes: int = 64 * 1024 * 1024
+    ingest_sensor_wait_seconds: int = 45
     funnel_start_date: str = "2026-01-01"
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = SLACK_PUBLIC_API_URL
@@ -70,6 +73,19 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a positive integer, got {raw!r}") from None
     if value <= 0:
         raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _int_in_range(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = _text(env, name, None)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
     return value
 
 
@@ -164,6 +180,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ingest_max_batch=_positive_int(env, "ANALYTICS_INGEST_MAX_BATCH", 50_000),
         ingest_max_batch_bytes=_positive_int(
             env, "ANALYTICS_INGEST_MAX_BATCH_BYTES", 64 * 1024 * 1024
+        ),
+        ingest_sensor_wait_seconds=_int_in_range(
+            env, "ANALYTICS_INGEST_SENSOR_WAIT_SECONDS", 45, 0, MAX_SENSOR_WAIT_SECONDS
         ),
         funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", "2026-01-01"),
         slack_bot_token=_text(env, "SLACK_BOT_TOKEN", None),

@@ -67,6 +67,10 @@ def test_defaults_match_the_spec():
     assert settings.inactive_after_days == 15 and settings.deploy_slow_minutes == 10
     assert settings.slack_bot_token is None
     assert settings.slack_alerts_channel == "#portal-alerts"
+    assert settings.ingest_sensor_wait_seconds == 45
+    assert (
+        load_settings({"ANALYTICS_INGEST_SENSOR_WAIT_SECONDS": "0"}).ingest_sensor_wait_seconds == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,6 +82,8 @@ def test_defaults_match_the_spec():
         ("KAFKA_SECURITY_PROTOCOL", "CARRIER_PIGEON"),
         ("SLACK_API_URL", "ftp://slack"),
         ("ANALYTICS_FUNNEL_START_DATE", "01/02/2026"),
+        ("ANALYTICS_INGEST_SENSOR_WAIT_SECONDS", "90"),
+        ("ANALYTICS_INGEST_SENSOR_WAIT_SECONDS", "soon"),
     ],
 )
 def test_bad_configuration_fails_at_load_naming_the_variable(variable, value):

@@ -42,6 +42,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             backend_topic=settings.backend_topic,
             max_batch=settings.ingest_max_batch,
             max_batch_bytes=settings.ingest_max_batch_bytes,
+            sensor_wait_seconds=settings.ingest_sensor_wait_seconds,
         ),
         "slack": SlackResource(
             bot_token=_secret(settings.slack_bot_token, "SLACK_BOT_TOKEN"),

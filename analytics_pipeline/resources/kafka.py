@@ -30,6 +30,9 @@ class KafkaResource(dg.ConfigurableResource):
     # One batch (one lake transaction) closes at this many bytes of message values too, so a
     # burst of ~1 MiB messages never holds max_batch of them (ANALYTICS_INGEST_MAX_BATCH_BYTES).
     max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    # How long one ingest-sensor evaluation waits for new messages before it reports none
+    # (ANALYTICS_INGEST_SENSOR_WAIT_SECONDS); 0 is the stock one look per tick.
+    sensor_wait_seconds: int = 0
     request_timeout_ms: int = 10_000
     bootstrap_timeout_ms: int = 8_000
 

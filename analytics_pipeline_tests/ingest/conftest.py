@@ -19,13 +19,16 @@ def topics(new_topics):
 
 @pytest.fixture
 def make_kafka(topics, kafka_bootstrap):
-    def make(max_batch: int = 50_000, bootstrap_servers: str | None = None) -> KafkaResource:
+    def make(
+        max_batch: int = 50_000, bootstrap_servers: str | None = None, **fields: int
+    ) -> KafkaResource:
         clickstream, backend = topics
         return KafkaResource(
             bootstrap_servers=bootstrap_servers or kafka_bootstrap,
             clickstream_topic=clickstream,
             backend_topic=backend,
             max_batch=max_batch,
+            **fields,
         )
 
     return make

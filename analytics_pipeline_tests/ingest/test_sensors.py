@@ -5,6 +5,8 @@ missing one is an error."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +14,7 @@ import pytest
 from dagster._core.utils import make_new_run_id
 
 from analytics_pipeline.defs.ingest import ingest_sensor
+from analytics_pipeline.defs.ingest.sensors import ends_moved, long_poll_deadline
 from analytics_pipeline.resources.kafka import (
     KafkaResource,
     KafkaUnavailableError,
@@ -285,3 +288,48 @@ def test_a_missing_topic_does_not_hold_back_the_other_topic(
     [request] = tick(kafka, warehouse).run_requests
     assert request.job_name == "ingest_backend"
     assert ranges_of(request, "backend") == [(0, 0, 2)]
+
+
+def test_the_long_poll_ends_just_before_a_daemon_pass():
+    assert long_poll_deadline(100.0, 45) == 100.0 + 45 - 1.0
+    assert long_poll_deadline(100.0, 12) == 100.0 + 10 - 1.0  # whole 5 s passes only
+    assert long_poll_deadline(100.0, 4) == 100.0  # shorter than a pass: one look
+    assert long_poll_deadline(100.0, 0) == 100.0
+
+
+def test_ends_moved_sees_new_messages_resets_and_new_partitions():
+    cursor = {"t": {0: 5, 1: 2}}
+    assert not ends_moved({"t": {0: 5, 1: 2}}, cursor)
+    assert ends_moved({"t": {0: 6, 1: 2}}, cursor)
+    assert ends_moved({"t": {0: 0, 1: 2}}, cursor)  # recreated
+    assert ends_moved({"t": {0: 5, 1: 2, 2: 1}}, cursor)
+    assert not ends_moved({"t": {0: 5, 1: 2, 2: 0}}, cursor)  # a new, empty partition
+
+
+def test_a_waiting_tick_returns_as_soon_as_a_message_lands(topics, produce, make_kafka, warehouse):
+    clickstream, _ = topics
+    produce(clickstream, [b"m"], partition=0)
+    cursor = tick(make_kafka(), warehouse).cursor
+    commit_group(make_kafka(), clickstream, {0: 1})  # its run stored it
+    landed = threading.Timer(1.0, lambda: produce(clickstream, [b"m", b"m"], partition=1))
+    landed.start()
+    started = time.monotonic()
+    result = tick(make_kafka(sensor_wait_seconds=20), warehouse, cursor=cursor)
+    elapsed = time.monotonic() - started
+    landed.join()
+
+    assert [ranges_of(r) for r in result.run_requests] == [[(1, 0, 2)]]
+    assert 1.0 <= elapsed < 10, f"returned after {elapsed:.1f} s, the wait ends at 19 s"
+
+
+def test_a_quiet_waiting_tick_gives_up_at_its_deadline(topics, produce, make_kafka, warehouse):
+    clickstream, _ = topics
+    produce(clickstream, [b"m"], partition=0)
+    cursor = tick(make_kafka(), warehouse).cursor
+    commit_group(make_kafka(), clickstream, {0: 1})  # its run stored it
+    started = time.monotonic()
+    result = tick(make_kafka(sensor_wait_seconds=5), warehouse, cursor=cursor)
+    elapsed = time.monotonic() - started
+
+    assert "no new messages" in skip_message(result)
+    assert 4.0 - 0.2 <= elapsed < 15, f"gave up after {elapsed:.1f} s, not at the 4 s deadline"

@@ -37,6 +37,13 @@ from analytics_pipeline.resources.kafka import KafkaResource
 # end_offsets() call per topic, and when no ingest run is in flight one committed-offset look-up
 # per partition.
 SENSOR_INTERVAL_SECONDS = 2
+# The long poll (issue 12): with nothing new, an evaluation keeps asking Kafka for the end
+# offsets every POLL_INTERVAL_S and returns as soon as one moves, so a message waits ~0.1 s for
+# its tick instead of up to a whole 5 s pass. The wait ends DAEMON_PASS_MARGIN_S before a
+# daemon pass boundary, so the next evaluation starts at that pass instead of ~2.5 s later.
+DAEMON_PASS_S = 5
+DAEMON_PASS_MARGIN_S = 1.0
+POLL_INTERVAL_S = 0.1
 SENSOR_NAME = "ingest_sensor"
 INGEST_TAG = "analytics/ingest"
 TOPICS_TAG = "analytics/topics"
@@ -63,6 +70,9 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
+# Set on a failed run once Dagster has decided whether to retry it. A run's FAILURE status is
+# stored a moment before this tag, so a failed run without it may still get its retry.
+WILL_RETRY_TAG = "dagster/will_retry"
 
 
 @dataclass
@@ -151,6 +161,24 @@ def unstored_ranges(
     return gaps
 
 
+def ends_moved(
+    ends: Mapping[str, Mapping[int, int]], offsets: Mapping[str, Mapping[int, int]]
+) -> bool:
+    """Some partition's end offset differs from the cursor: new messages, a reset, a topic."""
+    return any(
+        end != offsets.get(topic, {}).get(p, 0)
+        for topic, topic_ends in ends.items()
+        for p, end in topic_ends.items()
+    )
+
+
+def long_poll_deadline(started: float, wait_seconds: float) -> float:
+    """When a long poll begun at `started` gives up: just before the last daemon pass that
+    `wait_seconds` reaches (`started` itself when the wait is shorter than one pass)."""
+    passes = int(wait_seconds // DAEMON_PASS_S)
+    return started + passes * DAEMON_PASS_S - DAEMON_PASS_MARGIN_S if passes else started
+
+
 def ranges_config(ranges: Sequence[OffsetRange]) -> dict:
     return {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end} for r in ranges]}
 
@@ -164,14 +192,18 @@ def topics_tag_values(topic_of: Mapping[str, str]) -> list[str]:
 
 
 def ingest_busy(instance: dg.DagsterInstance, topic_of: Mapping[str, str]) -> bool:
-    """An ingest run of these topics is in flight, or failed and about to be retried."""
+    """An ingest run of these topics is in flight, or failed and about to be (or maybe) retried."""
     tags = {INGEST_TAG: "true", TOPICS_TAG: topics_tag_values(topic_of)}
     if instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags=tags), limit=1):
         return True
     failed = instance.get_runs(
         dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], tags=tags), limit=5
     )
-    return any(run.is_complete_and_waiting_to_retry for run in failed)
+    return any(
+        run.is_complete_and_waiting_to_retry
+        or (instance.run_retries_enabled and WILL_RETRY_TAG not in run.tags)
+        for run in failed
+    )
 
 
 def build_ingest_sensor(
@@ -191,6 +223,7 @@ def build_ingest_sensor(
         ),
     )
     def ingest_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource):
+        deadline = long_poll_deadline(time.monotonic(), kafka.sensor_wait_seconds)
         waiting = context.instance.get_runs(
             dg.RunsFilter(
                 statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
@@ -214,6 +247,13 @@ def build_ingest_sensor(
                 if busy
                 else {t: kafka.committed_offsets(t, e, consumer) for t, e in ends.items() if e}
             )
+            quiet = all(ends.values()) and not ends_moved(ends, state.offsets)
+            if quiet and (busy or not unstored_ranges(state.offsets, committed, ends)):
+                while time.monotonic() + POLL_INTERVAL_S < deadline:
+                    time.sleep(POLL_INTERVAL_S)
+                    ends = {topic: kafka.end_offsets(topic, consumer) for topic in ends}
+                    if ends_moved(ends, state.offsets):
+                        break
         finally:
             consumer.close()
         missing = [kind for kind in KINDS if not ends[topic_of[kind]]]
