@@ -38,8 +38,10 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Most of the suite in parallel workers, then the tests that restart services, alone
+# (devstack/test.sh; TEST_WORKERS=0 runs the first part in this one process).
 test: venv sysdeps lint up
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@bash devstack/test.sh $(PYTEST_ARGS)
 
 # run.sh gets default SIGINT/SIGTERM handlers even when make was started with them ignored
 # (from a script, in the background), so Ctrl-C or a signal to the process group stops it.

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 from dagster import DagsterRunStatus, RunsFilter
 
 from analytics_pipeline.defs import alerts, freshness, ingest, journeys
@@ -92,6 +93,7 @@ def test_replaying_the_same_kafka_range_posts_one_message(
     assert "New sign-up" in message["text"] and "`user-replay`" in message["text"]
 
 
+@pytest.mark.slow
 def test_signups_produced_to_kafka_reach_the_stub_once_each_through_the_daemon(
     new_topics: Callable[..., tuple[str, str]],
     produce: Callable[..., list[tuple[int, int]]],

@@ -111,8 +111,13 @@ def open_page(page: Any, url: str) -> float:
     return float(footer.inner_text().split()[-2])
 
 
-def metrics(page: Any) -> dict[str, str]:
-    """Every metric on the page: label -> shown value."""
+def metrics(page: Any, *labels: str) -> dict[str, str]:
+    """Every metric on the page: label -> shown value, once those `labels` are drawn (the
+    browser may still be drawing the page's elements after the footer arrived)."""
+    for label in labels:
+        page.locator('[data-testid="stMetricLabel"]', has_text=label).first.wait_for(
+            timeout=RENDER_TIMEOUT_MS
+        )
     found = {}
     for metric in page.locator('[data-testid="stMetric"]').all():
         label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()

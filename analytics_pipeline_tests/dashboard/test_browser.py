@@ -154,7 +154,7 @@ def test_the_range_stays_when_switching_pages(page: Any, dashboard: Dashboard) -
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Alerts", exact=True).click()
     page.wait_for_url(re.compile(r"/alerts\?.*range=7d"))
     wait_rendered(page)
-    assert metrics(page)["Sent"] == "1"  # only frank's alert is in the last 7 days
+    assert metrics(page, "Sent")["Sent"] == "1"  # only frank's alert is in the last 7 days
 
 
 def test_journey_search_shows_time_ordered_actions(
@@ -216,7 +216,8 @@ def test_alerts_page_counts_filters_and_highlights(page: Any, dashboard: Dashboa
     from playwright.sync_api import expect
 
     timed_open(page, f"{dashboard.url}/alerts?range=30d", "Alerts")
-    assert {k: metrics(page)[k] for k in ("Pending", "Failed", "Sent", "Skipped")} == {
+    shown = metrics(page, "Pending", "Failed", "Sent", "Skipped")
+    assert {k: shown[k] for k in ("Pending", "Failed", "Sent", "Skipped")} == {
         "Pending": "1",
         "Failed": "1",
         "Sent": "2",
@@ -250,7 +251,7 @@ def test_health_page_lag_dead_letters_and_staleness(
     page: Any, dashboard: Dashboard, seeded_lake: SeededLake
 ) -> None:
     timed_open(page, f"{dashboard.url}/health?range=all", "Pipeline health")
-    shown = metrics(page)
+    shown = metrics(page, "Total lag (messages)", "Dead letters in all time", "Days behind")
     assert shown["Total lag (messages)"] == "2"
     assert shown["Dead letters in all time"] == "3"
     assert shown["Days with no funnel row"] == "0"
@@ -276,7 +277,7 @@ def test_health_page_lag_dead_letters_and_staleness(
 
     open_page(page, f"{dashboard.url}/health?range=7d")
     week = f"{seeded_lake.today - timedelta(days=6)} – {seeded_lake.today}"
-    assert metrics(page)[f"Dead letters in {week}"] == "2"
+    assert metrics(page, f"Dead letters in {week}")[f"Dead letters in {week}"] == "2"
 
 
 def test_screenshot_of_the_funnel_over_all_time(page: Any, dashboard: Dashboard) -> None:

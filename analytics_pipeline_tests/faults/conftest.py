@@ -84,23 +84,25 @@ class Pipeline:
         return None
 
     def stored(self) -> Stored:
+        # One statement, so one snapshot: a commit between separate reads would show a ledger
+        # ahead of the rows it stored.
         with reading(self.lake) as conn:
             try:
-                rows, distinct = conn.execute(
-                    "SELECT count(*), count(DISTINCT event_id) FROM raw_clickstream_events"
-                ).fetchone()
-                dead, dead_offsets = conn.execute(
-                    "SELECT count(*), count(DISTINCT kafka_offset) FROM dead_letter_events "
-                    "WHERE topic = $topic",
+                row = conn.execute(
+                    """
+                    SELECT
+                        (SELECT count(*) FROM raw_clickstream_events),
+                        (SELECT count(DISTINCT event_id) FROM raw_clickstream_events),
+                        (SELECT count(*) FROM dead_letter_events WHERE topic = $topic),
+                        (SELECT count(DISTINCT kafka_offset) FROM dead_letter_events
+                         WHERE topic = $topic),
+                        (SELECT max(next_offset) FROM ingest_offsets WHERE topic = $topic)
+                    """,
                     {"topic": self.clickstream},
                 ).fetchone()
-                ledger = conn.execute(
-                    "SELECT max(next_offset) FROM ingest_offsets WHERE topic = $topic",
-                    {"topic": self.clickstream},
-                ).fetchone()[0]
             except duckdb.CatalogException:  # no run has created the tables yet
                 return Stored(0, 0, 0, 0, None)
-        return Stored(rows, distinct, dead, dead_offsets, ledger)
+        return Stored(*row)
 
     def wait_ledger(self, end: int, timeout: float) -> Stored:
         def reached() -> Stored | None:

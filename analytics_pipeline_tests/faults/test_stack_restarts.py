@@ -3,7 +3,8 @@ started again while the daemon ingests: runs fail or wait with a clear message a
 daemon and its sensors recover, and every message is stored exactly once.
 
 These stop services of the shared local stack (devstack/kafka.sh, devstack/postgres.sh) for a
-few seconds, so they are marked slow and keep each outage short.
+few seconds, so they are marked slow and keep each outage short, and `serial`: `make test` runs
+them after the parallel part, alone, since an outage would fail whatever else was running.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def daemon_log(p: Pipeline) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.timeout(480)
 def test_a_broker_restart_mid_ingest_loses_and_duplicates_nothing(pipeline, produce):
     p = pipeline()
@@ -71,6 +73,7 @@ def test_a_broker_restart_mid_ingest_loses_and_duplicates_nothing(pipeline, prod
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.timeout(480)
 def test_a_postgresql_restart_leaves_no_range_ingested_twice_or_skipped(pipeline, produce, lake):
     p = pipeline()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from dagster import DagsterRunStatus, RunsFilter
 
 from analytics_pipeline.warehouse import reading
@@ -23,6 +24,7 @@ def count_rows(lake, table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if exists else 0
 
 
+@pytest.mark.slow
 def test_produced_events_reach_the_lake_through_the_daemon(
     topics, produce, dagster_daemon, dagster_instance, tmp_path, lake, lake_env
 ):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from pathlib import Path
 
+import pytest
 from dagster import DagsterRunStatus, RunsFilter
 
 from analytics_pipeline.warehouse import connect, reading
@@ -42,6 +43,7 @@ with reading(Lake.from_settings(load_settings())) as conn, open(out, "w") as log
 """
 
 
+@pytest.mark.slow
 def test_a_slow_reader_and_a_backfill_never_fail_or_block_ingest_and_alerts(
     new_topics,
     produce,

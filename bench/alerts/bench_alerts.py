@@ -21,6 +21,20 @@ Dagster run records and the outbox's timestamps:
   send sensor + send run start  alert stored -> send_alerts run started, and
   send run work                 send run started -> stub received
 
+**The floor** (issue 12) runs in the same daemon, in the same run: `floor_location.py`, a
+tiny code location with a stock sensor (a plain end_offsets check each tick, no long poll)
+that launches a one-op job posting one message to the stub for every message landing on a
+topic of its own. After the sign-ups, as many floor messages are produced at random moments
+(same gaps, the simulator still running; the two streams do not overlap, so neither one's runs
+take CPU or run slots from the other's), and their produce -> stub times are reported beside
+ours, split the same way:
+
+  tick            produce -> run created
+  queue           run created -> run starting (the run coordinator's dequeue)
+  launch          run starting -> started (the run worker's process and imports)
+  steps           run started -> alert stored (ours) / op done (the floor, its post included)
+  post            alert stored -> stub received (ours)
+
 Each sign-up's produce -> stored time (its raw row visible to a reader of the lake) is measured
 too. `--load` runs, during the measurement, a reader process with slow queries on the lake and
 a 90-day funnel backfill (`dagster asset materialize`, over and over), to show that readers and
@@ -58,13 +72,15 @@ REPO = HERE.parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 TOKEN = "xoxb-bench-token"
 STAGES = (
-    "ingest sensor",
-    "queue + run start",
+    "tick",
+    "queue",
+    "launch",
     "ingest, journeys, rules",
     "post in the same run",
     "send sensor + send run start",
     "send run work",
 )
+FLOOR_STAGES = ("tick", "queue", "launch", "op and its post")
 
 
 def dotenv(path: Path = REPO / ".env.example") -> dict[str, str]:
@@ -307,8 +323,43 @@ def received(url: str, users: set[str]) -> dict[str, float]:
     return found
 
 
-def breakdown(signups: list[Signup], dagster_home: Path, lake: Any) -> None:
-    """Fill each sign-up's stages from run records and the outbox (after the daemon stopped)."""
+@dataclass
+class RunTimes:
+    created: float
+    starting: float  # dequeued: the run launcher was called
+    started: float  # the run worker reported RUN_START
+    ended: float
+    run_key: str
+
+
+def run_times(instance: Any, runs_filter: Any) -> list[RunTimes]:
+    from dagster import DagsterEventType
+
+    out = []
+    for r in instance.get_run_records(runs_filter):
+        if r.start_time is None or r.end_time is None:
+            continue
+        created = r.create_timestamp
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        starting = [
+            e.timestamp
+            for e in instance.all_logs(r.dagster_run.run_id, of_type=DagsterEventType.RUN_STARTING)
+        ]
+        out.append(
+            RunTimes(
+                created=created.timestamp(),
+                starting=min(starting) if starting else r.start_time,
+                started=r.start_time,
+                ended=r.end_time,
+                run_key=r.dagster_run.tags.get("dagster/run_key", ""),
+            )
+        )
+    return out
+
+
+def breakdown(signups: list[Signup], floors: list[Signup], dagster_home: Path, lake: Any) -> None:
+    """Fill each message's stages from run records and the outbox (after the daemon stopped)."""
     from dagster import DagsterInstance, RunsFilter
 
     from analytics_pipeline.warehouse import reading
@@ -321,26 +372,22 @@ def breakdown(signups: list[Signup], dagster_home: Path, lake: Any) -> None:
     outbox = {user: (created, sent) for user, created, sent in rows}
     instance = DagsterInstance.get()
     try:
-
-        def records(runs_filter: RunsFilter) -> list[tuple[float, float, float]]:
-            out = []
-            for r in instance.get_run_records(runs_filter):
-                if r.start_time is None or r.end_time is None:
-                    continue
-                created = r.create_timestamp
-                if created.tzinfo is None:
-                    created = created.replace(tzinfo=UTC)
-                out.append((created.timestamp(), r.start_time, r.end_time))
-            return out
-
-        ingest_runs = records(RunsFilter(tags={"analytics/ingest": "true"}))
-        send_runs = records(RunsFilter(job_name="send_alerts"))
+        ingest_runs = run_times(instance, RunsFilter(tags={"analytics/ingest": "true"}))
+        send_runs = run_times(instance, RunsFilter(job_name="send_alerts"))
+        floor_runs = {r.run_key: r for r in run_times(instance, RunsFilter(job_name="floor_post"))}
     finally:
         instance.dispose()
 
-    def run_around(runs: list[tuple[float, float, float]], at: float) -> tuple | None:
-        inside = [r for r in runs if r[1] - 0.5 <= at <= r[2] + 0.5]
-        return min(inside, key=lambda r: r[1]) if inside else None
+    def run_around(runs: list[RunTimes], at: float) -> RunTimes | None:
+        inside = [r for r in runs if r.started - 0.5 <= at <= r.ended + 0.5]
+        return min(inside, key=lambda r: r.started) if inside else None
+
+    def start_stages(run: RunTimes, produced_at: float) -> dict[str, float]:
+        return {
+            "tick": run.created - produced_at,
+            "queue": run.starting - run.created,
+            "launch": run.started - run.starting,
+        }
 
     for s in signups:
         if s.user not in outbox or s.received_at is None:
@@ -350,16 +397,22 @@ def breakdown(signups: list[Signup], dagster_home: Path, lake: Any) -> None:
         if ingest is None:
             continue
         s.stages = {
-            "ingest sensor": ingest[0] - s.produced_at,
-            "queue + run start": ingest[1] - ingest[0],
-            "ingest, journeys, rules": created - ingest[1],
+            **start_stages(ingest, s.produced_at),
+            "ingest, journeys, rules": created - ingest.started,
         }
         send = run_around(send_runs, sent) if sent else None
         if send is None:  # posted by the rules' own run
             s.stages["post in the same run"] = s.received_at - created
         else:
-            s.stages["send sensor + send run start"] = send[1] - created
-            s.stages["send run work"] = s.received_at - send[1]
+            s.stages["send sensor + send run start"] = send.started - created
+            s.stages["send run work"] = s.received_at - send.started
+    for f in floors:
+        run = floor_runs.get(f.user.removeprefix("floor-").replace("-", ":"))
+        if run is not None and f.received_at is not None:
+            f.stages = {
+                **start_stages(run, f.produced_at),
+                "op and its post": f.received_at - run.started,
+            }
 
 
 def slack_call_seconds(api_url: str, calls: int = 50) -> float:
@@ -411,6 +464,7 @@ def main() -> int:
     shutil.copyfile(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
     database = f"dagster_bench_{run_id}"
     topics = [f"bench-alerts-{run_id}-clickstream", f"bench-alerts-{run_id}-backend"]
+    floor_topic = f"bench-alerts-{run_id}-floor"
     sys.path.insert(0, str(HERE.parent))
     sys.path.insert(0, str(REPO))
     from scratch_lake import scratch_lake
@@ -423,12 +477,15 @@ def main() -> int:
         "load_from:\n  - python_module:\n"
         f"      module_name: {args.module}\n"
         "      location_name: analytics_pipeline\n"
-        f"      working_directory: {HERE if '.' not in args.module else REPO}\n",
+        f"      working_directory: {HERE if '.' not in args.module else REPO}\n"
+        "  - python_file:\n"
+        f"      relative_path: {HERE / 'floor_location.py'}\n"
+        "      location_name: floor\n",
         encoding="utf-8",
     )
 
     pg_execute(f'CREATE DATABASE "{database}"')
-    create_topics(topics)
+    create_topics([*topics, floor_topic])
     stub, stub_url = start_stub(work / "slack")
     env = {
         **os.environ,
@@ -447,10 +504,12 @@ def main() -> int:
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_API_URL": stub_url + "/api/",
         "SLACK_ALERTS_CHANNEL": "#portal-alerts",
+        "BENCH_FLOOR_TOPIC": floor_topic,
     }
     daemon = simulator = None
     load: list[subprocess.Popen] = []
     signups: list[Signup] = []
+    floors: list[Signup] = []
     measured = False
     try:
         with (work / "daemon.log").open("wb") as log:
@@ -494,6 +553,13 @@ def main() -> int:
             signup.acked_at = time.time()
             return signup
 
+        def produce_floor() -> Signup:
+            produced_at = time.time()
+            sent = producer.send(floor_topic, value=b"floor", partition=0).get(timeout=30)
+            return Signup(
+                user=f"floor-0-{sent.offset}", produced_at=produced_at, acked_at=time.time()
+            )
+
         print("warming up (daemon start, first runs) ...", file=sys.stderr)
         warm = produce(f"warmup-{run_id}")
         wait_for(
@@ -504,28 +570,47 @@ def main() -> int:
             work / "daemon.log",
         )
         print(f"warm-up alert after {time.time() - warm.produced_at:.1f} s", file=sys.stderr)
+        warm_floor = produce_floor()
+        wait_for(
+            lambda: received(stub_url, {warm_floor.user}),
+            120,
+            "the floor's warm-up message",
+            daemon,
+            work / "daemon.log",
+        )
 
         if args.load:
             load = start_load(env, work)
         watcher = StoredWatcher(lake, signups)
         watcher.start()
+
+        def wait_arrived(sent: list[Signup]) -> None:
+            users = {s.user for s in sent}
+            deadline = time.monotonic() + args.timeout
+            arrived: dict[str, float] = {}
+            while time.monotonic() < deadline and len(arrived) < len(users):
+                if daemon.poll() is not None:
+                    raise SystemExit(f"dagster-daemon exited; see {work / 'daemon.log'}")
+                arrived = received(stub_url, users)
+                time.sleep(0.2)
+            for s in sent:
+                s.received_at = arrived.get(s.user)
+
         for i in range(args.signups):
             time.sleep(rng.expovariate(1 / args.mean_gap))
             signups.append(produce(f"bench-{run_id}-{i:03d}"))
             print(f"produced {i + 1}/{args.signups}", file=sys.stderr, end="\r")
-        users = {s.user for s in signups}
-        deadline = time.monotonic() + args.timeout
-        arrived: dict[str, float] = {}
-        while time.monotonic() < deadline and len(arrived) < len(users):
-            if daemon.poll() is not None:
-                raise SystemExit(f"dagster-daemon exited; see {work / 'daemon.log'}")
-            arrived = received(stub_url, users)
-            time.sleep(0.2)
-        for s in signups:
-            s.received_at = arrived.get(s.user)
+        wait_arrived(signups)
+        print("\nthe floor ...", file=sys.stderr)
+        for i in range(args.signups):
+            time.sleep(rng.expovariate(1 / args.mean_gap))
+            floors.append(produce_floor())
+            print(f"produced {i + 1}/{args.signups}", file=sys.stderr, end="\r")
+        wait_arrived(floors)
+        ours = {s.user for s in signups}
         duplicates = len(
-            [m for m in stub_messages(stub_url) if any(f"`{u}`" in m["text"] for u in users)]
-        ) - len(arrived)
+            [m for m in stub_messages(stub_url) if any(f"`{u}`" in m["text"] for u in ours)]
+        ) - len([s for s in signups if s.received_at is not None])
         watcher.wait_all(timeout=60)
         call_s = slack_call_seconds(stub_url + "/api/")
         measured = True
@@ -543,7 +628,7 @@ def main() -> int:
             lake_context.__exit__(None, None, None)
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_")})
-    breakdown(signups, dagster_home, lake)
+    breakdown(signups, floors, dagster_home, lake)
     stored = [s.stored_at - s.produced_at for s in signups if s.stored_at is not None]
     latencies = [s.latency for s in signups if s.latency is not None]
     missing = len(signups) - len(latencies)
@@ -553,6 +638,14 @@ def main() -> int:
         f"{name} (n={len(values)})": statistics.median(values)
         for name in STAGES
         if (values := [s.stages[name] for s in signups if name in s.stages])
+    }
+    floor_latencies = [f.latency for f in floors if f.latency is not None]
+    floor_missing = len(floors) - len(floor_latencies)
+    floor_latencies += [float("inf")] * floor_missing
+    floor_stages = {
+        f"{name} (n={len(values)})": statistics.median(values)
+        for name in FLOOR_STAGES
+        if (values := [f.stages[name] for f in floors if name in f.stages])
     }
     result = {
         "label": args.label,
@@ -570,6 +663,16 @@ def main() -> int:
         "missing_after_timeout": missing,
         "timeout_s": args.timeout,
         "stage_medians_s": stage_medians,
+        "floor": {
+            "messages": len(floors),
+            "p50_s": statistics.median(floor_latencies),
+            "p95_s": percentile(floor_latencies, 95),
+            "max_s": max(floor_latencies),
+            "min_s": min(floor_latencies),
+            "missing_after_timeout": floor_missing,
+            "stage_medians_s": floor_stages,
+            "latencies_s": floor_latencies,
+        },
         "load": args.load,
         "stored_p50_s": statistics.median(stored) if stored else float("nan"),
         "stored_p95_s": percentile(stored, 95) if stored else float("nan"),
@@ -594,7 +697,7 @@ def main() -> int:
     last = REPO / "bench" / ".work" / f"alerts-last-{slug}.json"
     last.write_text(json.dumps(result, indent=2), encoding="utf-8")
 
-    summary = markdown_summary(args, result, stage_medians, call_s)
+    summary = markdown_summary(args, result, stage_medians, floor_stages, call_s)
     print("\n" + summary)
     if args.write_results:
         sys.path.insert(0, str(HERE.parent))
@@ -611,29 +714,49 @@ def main() -> int:
 
 
 def markdown_summary(
-    args: argparse.Namespace, result: dict[str, Any], stages: dict[str, float], call_s: float
+    args: argparse.Namespace,
+    result: dict[str, Any],
+    stages: dict[str, float],
+    floor_stages: dict[str, float],
+    call_s: float,
 ) -> str:
+    floor = result["floor"]
+
+    def row(name: str, r: dict[str, Any], n: int) -> str:
+        return (
+            f"| {name} | {n} | {r['p50_s']:.1f} s | {r['p95_s']:.1f} s | {r['max_s']:.1f} s "
+            f"| {r['min_s']:.1f} s |"
+        )
+
     lines = [
         f"### {args.label} ({result['at']}, {result['machine']})",
         "",
-        f"{result['signups']} sign-ups, mean gap {args.mean_gap} s, simulator {args.sim_rate} "
-        f"events/s, duplicates at the stub: {result['duplicates']}, not arrived "
-        f"{args.timeout:.0f} s after the last produce: {result['missing_after_timeout']}, "
+        f"{result['signups']} sign-ups and {floor['messages']} floor messages, each stream's mean "
+        f"gap {args.mean_gap} s, simulator {args.sim_rate} events/s, duplicates at the stub: "
+        f"{result['duplicates']}, not arrived {args.timeout:.0f} s after the last produce: "
+        f"{result['missing_after_timeout']} (floor: {floor['missing_after_timeout']}), "
         f"load average {result['load_average_1m_before_after']}",
         "",
         f"Load beside the stream (slow reader + 90-day backfills): {'on' if args.load else 'off'}",
         "",
-        "| produce -> Slack p50 | p95 | max | min | produce -> stored p50 | p95 |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {result['p50_s']:.1f} s | {result['p95_s']:.1f} s | {result['max_s']:.1f} s "
-        f"| {result['min_s']:.1f} s | {result['stored_p50_s']:.1f} s "
-        f"| {result['stored_p95_s']:.1f} s |",
+        "| produce -> Slack stub | n | p50 | p95 | max | min |",
+        "|---|---:|---:|---:|---:|---:|",
+        row("**ours** (sign-up -> `new_signup` alert)", result, result["signups"]),
+        row("**the floor** (stock sensor -> one-op job -> post)", floor, floor["messages"]),
         "",
-        "| stage (median) | seconds |",
-        "|---|---:|",
-        *[f"| {name} | {value:.2f} |" for name, value in stages.items()],
-        f"| (the chat.postMessage call itself) | {call_s:.3f} |",
+        f"Ours, produce -> stored (visible to a lake reader): p50 {result['stored_p50_s']:.1f} s, "
+        f"p95 {result['stored_p95_s']:.1f} s.",
+        "",
+        "| stage (median) | ours, s | the floor, s |",
+        "|---|---:|---:|",
     ]
+    floor_by_name = {name.split(" (n=")[0]: value for name, value in floor_stages.items()}
+    for name, value in stages.items():
+        base = name.split(" (n=")[0]
+        other = floor_by_name.pop(base, None)
+        lines.append(f"| {name} | {value:.2f} | {'' if other is None else f'{other:.2f}'} |")
+    lines += [f"| {name} | | {value:.2f} |" for name, value in floor_by_name.items()]
+    lines.append(f"| (the chat.postMessage call itself) | {call_s:.3f} | |")
     return "\n".join(lines)
 
 

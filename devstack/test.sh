@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make test`'s pytest part: the suite in two runs, so it fits its time budget on 2 cores.
+#
+# 1. Everything but the `serial` tests, in TEST_WORKERS pytest-xdist workers (default 3: most
+#    tests wait on Kafka, PostgreSQL, a daemon or a browser more than they compute). Each file
+#    stays on one worker (`--dist loadfile`): its fixtures are built once and tests that read
+#    another test's figures (the fuzzing totals) see them.
+# 2. The `serial` tests alone: they stop and start services of the shared stack.
+#
+# Extra arguments (make test PYTEST_ARGS=...) go to both runs; a run that selects no test is
+# not a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+workers="${TEST_WORKERS:-3}"
+
+.venv/bin/pytest -n "$workers" --dist loadfile -m "not serial" "$@"
+parallel=$?
+if [ "$parallel" -eq 2 ] || [ "$parallel" -gt 5 ]; then exit "$parallel"; fi  # interrupted
+.venv/bin/pytest -m serial "$@"
+serial=$?
+
+for status in parallel serial; do
+    if [ "${!status}" -eq 5 ]; then printf -v "$status" 0; fi  # 5: no test selected
+done
+echo "devstack: parallel part exit ${parallel}, serial part exit ${serial}"
+exit $(( parallel != 0 || serial != 0 ))
