@@ -440,6 +440,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--module", default="analytics_pipeline.definitions")
     parser.add_argument("--label", default="shipped settings")
+    parser.add_argument(
+        "--pool-granularity",
+        choices=["run", "op"],
+        help="override dagster.yaml's concurrency.pools.granularity (what a change would buy)",
+    )
     parser.add_argument("--timeout", type=float, default=300, help="wait after the last one")
     parser.add_argument("--keep", action="store_true", help="keep the work dir and database")
     parser.add_argument(
@@ -461,7 +466,12 @@ def main() -> int:
     work.mkdir(parents=True)
     dagster_home = work / "dagster_home"
     dagster_home.mkdir()
-    shutil.copyfile(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    instance_yaml = (REPO / "dagster.yaml").read_text(encoding="utf-8")
+    if args.pool_granularity:
+        instance_yaml = instance_yaml.replace(
+            "granularity: run", f"granularity: {args.pool_granularity}"
+        )
+    (dagster_home / "dagster.yaml").write_text(instance_yaml, encoding="utf-8")
     database = f"dagster_bench_{run_id}"
     topics = [f"bench-alerts-{run_id}-clickstream", f"bench-alerts-{run_id}-backend"]
     floor_topic = f"bench-alerts-{run_id}-floor"
