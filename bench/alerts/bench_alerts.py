@@ -21,7 +21,8 @@ Dagster run records and the outbox's timestamps:
   send sensor + send run start  alert stored -> send_alerts run started, and
   send run work                 send run started -> stub received
 
-**The floor** (issue 12) runs in the same daemon, in the same run: `floor_location.py`, a
+**The floor** (issue 12) runs in the same benchmark run, in a daemon of its own with the same
+dagster.yaml (its own database, so its runs do not queue behind ours): `floor_location.py`, a
 tiny code location with a stock sensor (a plain end_offsets check each tick, no long poll)
 that launches a one-op job posting one message to the stub for every message landing on a
 topic of its own. After the sign-ups, as many floor messages are produced at random moments
@@ -358,7 +359,9 @@ def run_times(instance: Any, runs_filter: Any) -> list[RunTimes]:
     return out
 
 
-def breakdown(signups: list[Signup], floors: list[Signup], dagster_home: Path, lake: Any) -> None:
+def breakdown(
+    signups: list[Signup], floors: list[Signup], floor_home: Path, floor_database: str, lake: Any
+) -> None:
     """Fill each message's stages from run records and the outbox (after the daemon stopped)."""
     from dagster import DagsterInstance, RunsFilter
 
@@ -374,9 +377,18 @@ def breakdown(signups: list[Signup], floors: list[Signup], dagster_home: Path, l
     try:
         ingest_runs = run_times(instance, RunsFilter(tags={"analytics/ingest": "true"}))
         send_runs = run_times(instance, RunsFilter(job_name="send_alerts"))
-        floor_runs = {r.run_key: r for r in run_times(instance, RunsFilter(job_name="floor_post"))}
     finally:
         instance.dispose()
+    ours_database = os.environ["DAGSTER_PG_DB"]
+    os.environ["DAGSTER_PG_DB"] = floor_database  # the floor's instance, same dagster.yaml
+    floor_instance = DagsterInstance.from_config(str(floor_home))
+    try:
+        floor_runs = {
+            r.run_key: r for r in run_times(floor_instance, RunsFilter(job_name="floor_post"))
+        }
+    finally:
+        floor_instance.dispose()
+        os.environ["DAGSTER_PG_DB"] = ours_database
 
     def run_around(runs: list[RunTimes], at: float) -> RunTimes | None:
         inside = [r for r in runs if r.started - 0.5 <= at <= r.ended + 0.5]
@@ -487,14 +499,22 @@ def main() -> int:
         "load_from:\n  - python_module:\n"
         f"      module_name: {args.module}\n"
         "      location_name: analytics_pipeline\n"
-        f"      working_directory: {HERE if '.' not in args.module else REPO}\n"
-        "  - python_file:\n"
+        f"      working_directory: {HERE if '.' not in args.module else REPO}\n",
+        encoding="utf-8",
+    )
+    floor_home = work / "floor_home"
+    floor_home.mkdir()
+    (floor_home / "dagster.yaml").write_text(instance_yaml, encoding="utf-8")
+    (work / "floor_workspace.yaml").write_text(
+        "load_from:\n  - python_file:\n"
         f"      relative_path: {HERE / 'floor_location.py'}\n"
         "      location_name: floor\n",
         encoding="utf-8",
     )
+    floor_database = f"{database}_floor"
 
     pg_execute(f'CREATE DATABASE "{database}"')
+    pg_execute(f'CREATE DATABASE "{floor_database}"')
     create_topics([*topics, floor_topic])
     stub, stub_url = start_stub(work / "slack")
     env = {
@@ -516,7 +536,8 @@ def main() -> int:
         "SLACK_ALERTS_CHANNEL": "#portal-alerts",
         "BENCH_FLOOR_TOPIC": floor_topic,
     }
-    daemon = simulator = None
+    floor_env = {**env, "DAGSTER_HOME": str(floor_home), "DAGSTER_PG_DB": floor_database}
+    daemon = floor_daemon = simulator = None
     load: list[subprocess.Popen] = []
     signups: list[Signup] = []
     floors: list[Signup] = []
@@ -527,6 +548,21 @@ def main() -> int:
                 [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(work / "workspace.yaml")],
                 cwd=work,  # Dagster's CLI would load the repository's .env from the cwd
                 env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        with (work / "floor_daemon.log").open("wb") as log:
+            floor_daemon = subprocess.Popen(
+                [
+                    str(VENV_BIN / "dagster-daemon"),
+                    "run",
+                    "-w",
+                    str(work / "floor_workspace.yaml"),
+                ],
+                cwd=work,
+                env=floor_env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -585,8 +621,8 @@ def main() -> int:
             lambda: received(stub_url, {warm_floor.user}),
             120,
             "the floor's warm-up message",
-            daemon,
-            work / "daemon.log",
+            floor_daemon,
+            work / "floor_daemon.log",
         )
 
         if args.load:
@@ -629,16 +665,17 @@ def main() -> int:
             stop_group(process)
         if simulator is not None:
             stop_group(simulator)
-        if daemon is not None:
-            stop_group(daemon)
+        for one in (daemon, floor_daemon):
+            if one is not None:
+                stop_group(one)
         stub.terminate()
         stub.wait(timeout=10)
         if not measured and not args.keep:
-            cleanup(database, topics, work)
+            cleanup([database, floor_database], [*topics, floor_topic], work)
             lake_context.__exit__(None, None, None)
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_")})
-    breakdown(signups, floors, dagster_home, lake)
+    breakdown(signups, floors, floor_home, floor_database, lake)
     stored = [s.stored_at - s.produced_at for s in signups if s.stored_at is not None]
     latencies = [s.latency for s in signups if s.latency is not None]
     missing = len(signups) - len(latencies)
@@ -718,7 +755,7 @@ def main() -> int:
         )
 
     if not args.keep:
-        cleanup(database, topics, work)
+        cleanup([database, floor_database], [*topics, floor_topic], work)
     lake_context.__exit__(None, None, None)
     return 0
 
@@ -770,11 +807,12 @@ def markdown_summary(
     return "\n".join(lines)
 
 
-def cleanup(database: str, topics: list[str], work: Path) -> None:
-    try:
-        pg_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    except Exception as error:
-        print(f"could not drop database {database}: {error}", file=sys.stderr)
+def cleanup(databases: list[str], topics: list[str], work: Path) -> None:
+    for database in databases:
+        try:
+            pg_execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        except Exception as error:
+            print(f"could not drop database {database}: {error}", file=sys.stderr)
     delete_topics(topics)
     shutil.rmtree(work, ignore_errors=True)
 
