@@ -2,9 +2,8 @@
 
 Every table asset carries `dagster/table_name` (as a reader of the lake spells it, SPEC §9),
 on its definition, so the catalog shows it before any run, and on each materialisation
-`dagster/column_schema` (from the lake's own `DESCRIBE`, so it never drifts from the DDL;
-`duckdb_columns()` would cost ~0.4 s on a run's first call, as it reads every attached
-catalog) and `dagster/row_count`. Dagster 1.13 does not export `TableMetadataSet`, so the keys
+`dagster/column_schema` (from the lake's own `DESCRIBE`, so it never drifts from the DDL) and
+`dagster/row_count`. Dagster 1.13 does not export `TableMetadataSet`, so the keys
 are written out here, once.
 """
 
@@ -14,6 +13,8 @@ from collections.abc import Iterable, Mapping
 
 import dagster as dg
 import duckdb
+
+from analytics_pipeline.warehouse.connection import describe_table
 
 # The alias a reader attaches the lake as (SPEC §9: `ATTACH 'ducklake:…' AS analytics`), not
 # this process's alias, which differs per test lake.
@@ -43,10 +44,7 @@ def definition_metadata(table: str, **extra: object) -> dict[str, object]:
 
 def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     """The table's (or view's) columns as the lake declares them."""
-    try:
-        rows = conn.execute(f'DESCRIBE {LAKE_SCHEMA}."{table}"').fetchall()
-    except duckdb.CatalogException:
-        rows = []
+    rows = describe_table(conn, table)
     if not rows:
         raise UnknownTableError(f"no table or view {table!r} in the lake's schema {LAKE_SCHEMA}")
     return dg.TableSchema(
@@ -54,9 +52,9 @@ def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema
             dg.TableColumn(
                 name=name,
                 type=data_type.lower(),
-                constraints=dg.TableColumnConstraints(nullable=nullable == "YES"),
+                constraints=dg.TableColumnConstraints(nullable=nullable),
             )
-            for name, data_type, nullable, *_ in rows
+            for name, data_type, nullable in rows
         ]
     )
 

@@ -49,6 +49,19 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     retry_conflicts(create, what="creating the lake's tables")
 
 
+def describe_table(conn: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, bool]]:
+    """(column, type, nullable) of a lake table or view in `main`, [] when it does not exist.
+
+    `DESCRIBE` takes ~3 ms; `duckdb_columns()` ~0.4 s on a process's first call (it reads
+    every attached catalog), which every run would pay.
+    """
+    try:
+        rows = conn.execute(f'DESCRIBE main."{table}"').fetchall()
+    except duckdb.CatalogException:
+        return []
+    return [(name, type_, nullable == "YES") for name, type_, nullable, *_ in rows]
+
+
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     """A read-write connection to `lake`; the first one in a process creates the schema and
     rebuilds a raw table's de-duplication keys if they do not match it."""

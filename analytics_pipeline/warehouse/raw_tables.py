@@ -21,7 +21,7 @@ from collections.abc import Mapping
 import duckdb
 
 from analytics_pipeline.events.wire import Kind
-from analytics_pipeline.warehouse.connection import transaction
+from analytics_pipeline.warehouse.connection import describe_table, transaction
 
 RAW_TABLES: Mapping[Kind, str] = {
     "clickstream": "raw_clickstream_events",
@@ -44,16 +44,6 @@ def event_key(column: str) -> str:
 KEY_COLUMNS = {"event_key": "UBIGINT", "ingest_batch_id": "BIGINT"}
 
 
-def table_layout(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    """{column: type} of a lake table, {} when it does not exist. `DESCRIBE` takes ~3 ms;
-    `duckdb_columns()` ~0.4 s on a process's first call (it reads every attached catalog)."""
-    try:
-        rows = conn.execute(f"DESCRIBE main.{table}").fetchall()
-    except duckdb.CatalogException:
-        return {}
-    return {name: type_ for name, type_, *_ in rows}
-
-
 def sync_event_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
     """Create the key tables, and rebuild each one that does not hold one key per raw row
     (or has another layout); returns those rebuilt.
@@ -64,7 +54,7 @@ def sync_event_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
     rebuilt = []
     for kind, table in RAW_TABLES.items():
         keys = KEY_TABLES[kind]
-        layout = table_layout(conn, keys)
+        layout = {name: type_ for name, type_, _ in describe_table(conn, keys)}
         if layout and layout != KEY_COLUMNS:
             log.warning("replacing %s: its columns %s are not %s", keys, layout, KEY_COLUMNS)
             conn.execute(f"DROP TABLE {keys}")
