@@ -6,7 +6,7 @@ Bad values fail at load time with an error that names the variable, never its se
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,20 +63,10 @@ def _text(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     return value.strip()
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = _text(env, name, None)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a positive integer, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be a positive integer, got {raw!r}")
-    return value
-
-
-def _int_in_range(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _int(
+    env: Mapping[str, str], name: str, default: int, valid: Callable[[int], bool], expected: str
+) -> int:
+    """An integer variable for which `valid` holds; else an error saying it must be `expected`."""
     raw = _text(env, name, None)
     if raw is None:
         return default
@@ -84,9 +74,13 @@ def _int_in_range(env: Mapping[str, str], name: str, default: int, low: int, hig
         value = int(raw)
     except ValueError:
         value = None
-    if value is None or not low <= value <= high:
-        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {raw!r}")
+    if value is None or not valid(value):
+        raise ConfigError(f"{name} must be {expected}, got {raw!r}")
     return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _int(env, name, default, lambda value: value > 0, "a positive integer")
 
 
 def _iso_date(env: Mapping[str, str], name: str, default: str) -> str:
@@ -181,8 +175,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ingest_max_batch_bytes=_positive_int(
             env, "ANALYTICS_INGEST_MAX_BATCH_BYTES", 64 * 1024 * 1024
         ),
-        ingest_sensor_wait_seconds=_int_in_range(
-            env, "ANALYTICS_INGEST_SENSOR_WAIT_SECONDS", 45, 0, MAX_SENSOR_WAIT_SECONDS
+        ingest_sensor_wait_seconds=_int(
+            env,
+            "ANALYTICS_INGEST_SENSOR_WAIT_SECONDS",
+            45,
+            lambda value: 0 <= value <= MAX_SENSOR_WAIT_SECONDS,
+            f"a whole number from 0 to {MAX_SENSOR_WAIT_SECONDS}",
         ),
         funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", "2026-01-01"),
         slack_bot_token=_text(env, "SLACK_BOT_TOKEN", None),
