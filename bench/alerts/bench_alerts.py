@@ -181,6 +181,21 @@ def stub_messages(url: str) -> list[dict[str, Any]]:
         return json.loads(response.read())["messages"]
 
 
+def spawn(command: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> subprocess.Popen:
+    """A background process in its own group (so `stop_group` stops its children), output to
+    `log_path`. The cwd is the work dir: Dagster's CLI would load the repository's .env."""
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def stop_group(process: subprocess.Popen, grace_s: float = 20) -> None:
     if process.poll() is not None:
         return
@@ -216,7 +231,7 @@ def start_load(env: dict[str, str], work: Path) -> list[subprocess.Popen]:
         stderr=(work / "reader.log").open("wb"),
         start_new_session=True,
     )
-    backfills = subprocess.Popen(
+    backfills = spawn(
         [
             "bash",
             "-c",
@@ -225,11 +240,9 @@ def start_load(env: dict[str, str], work: Path) -> list[subprocess.Popen]:
             "--select users_by_activation_stage,funnel_daily "
             "--partition-range 2026-08-01...2026-10-29; done",
         ],
-        env=env,
-        cwd=work,
-        stdout=(work / "backfills.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        env,
+        work / "backfills.log",
+        work,
     )
     return [reader, backfills]
 
@@ -543,49 +556,27 @@ def main() -> int:
     floors: list[Signup] = []
     measured = False
     try:
-        with (work / "daemon.log").open("wb") as log:
-            daemon = subprocess.Popen(
-                [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(work / "workspace.yaml")],
-                cwd=work,  # Dagster's CLI would load the repository's .env from the cwd
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        with (work / "floor_daemon.log").open("wb") as log:
-            floor_daemon = subprocess.Popen(
-                [
-                    str(VENV_BIN / "dagster-daemon"),
-                    "run",
-                    "-w",
-                    str(work / "floor_workspace.yaml"),
-                ],
-                cwd=work,
-                env=floor_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        dagster_daemon = str(VENV_BIN / "dagster-daemon")
+        daemon = spawn(
+            [dagster_daemon, "run", "-w", str(work / "workspace.yaml")],
+            env,
+            work / "daemon.log",
+            work,
+        )
+        floor_daemon = spawn(
+            [dagster_daemon, "run", "-w", str(work / "floor_workspace.yaml")],
+            floor_env,
+            work / "floor_daemon.log",
+            work,
+        )
         if args.sim_rate > 0:
-            with (work / "simulator.log").open("wb") as log:
-                simulator = subprocess.Popen(
-                    [
-                        str(VENV_BIN / "analytics-pipeline"),
-                        "simulate",
-                        "--live",
-                        "--rate",
-                        str(args.sim_rate),
-                        "--seed",
-                        str(args.seed),
-                    ],
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            simulate = [str(VENV_BIN / "analytics-pipeline"), "simulate", "--live"]
+            simulator = spawn(
+                [*simulate, "--rate", str(args.sim_rate), "--seed", str(args.seed)],
+                env,
+                work / "simulator.log",
+                work,
+            )
 
         from kafka import KafkaProducer
 
