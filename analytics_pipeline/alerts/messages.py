@@ -35,6 +35,8 @@ class OutboxAlert:
     event_ts: datetime
     details: dict[str, Any]
     attempts: int = 0
+    # updated_at in microseconds when read: a poster claims the alert only if it is unchanged.
+    version: int = 0
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ All SQL takes parameters; nothing user-supplied is formatted into it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,7 +101,9 @@ WHEN NOT MATCHED THEN INSERT (name, value, updated_at) VALUES (n.name, n.value, 
 """
 
 PENDING_SQL = """
-SELECT alert_key, rule, user_id, epoch_us(event_ts), CAST(details AS VARCHAR), attempts
+SELECT
+    alert_key, rule, user_id, epoch_us(event_ts), CAST(details AS VARCHAR), attempts,
+    coalesce(epoch_us(updated_at), 0)
 FROM alerts
 WHERE status = 'pending' AND (NOT $fresh_only OR (attempts = 0 AND last_error IS NULL))
 ORDER BY event_ts, alert_key
@@ -113,6 +116,16 @@ SELECT count(*) FROM alerts
 WHERE status = 'pending' AND last_error IS NOT NULL AND updated_at >= $since
 """
 
+# A poster takes an alert before posting it, so two posters never post the same one (the
+# `ingest` pool keeps them apart too, but a run started by hand is outside it): the alert must
+# be pending, unchanged since the poster read it, and not held by a poster mid-post.
+CLAIM_SQL = """
+UPDATE alerts SET last_error = $posting, updated_at = $now
+WHERE alert_key = $key AND status = 'pending'
+    AND coalesce(epoch_us(updated_at), 0) = $version
+    AND (last_error IS DISTINCT FROM $posting OR updated_at < $held_since)
+"""
+CLAIM_ATTEMPTS = 5
 RECORD_SENT_SQL = """
 UPDATE alerts SET status = 'sent', slack_ts = $slack_ts, slack_channel = $channel,
     sent_at = $now, updated_at = $now, last_error = NULL
@@ -282,9 +295,40 @@ def pending_alerts(
             event_ts=_micros_to_datetime(micros),
             details=json.loads(details) if details else {},
             attempts=int(attempts),
+            version=int(version),
         )
-        for key, rule, user_id, micros, details, attempts in rows
+        for key, rule, user_id, micros, details, attempts, version in rows
     ]
+
+
+def claim(
+    conn: duckdb.DuckDBPyConnection,
+    alert: OutboxAlert,
+    *,
+    posting: str,
+    now: datetime,
+    lease: timedelta,
+) -> bool:
+    """Mark `alert` as being posted by this poster; False when another poster has it or it
+    changed since it was read. Two claims at once conflict in DuckLake: the loser claims
+    again on what the winner committed."""
+    params = {
+        "key": alert.alert_key,
+        "version": alert.version,
+        "posting": posting,
+        "now": now,
+        "held_since": now - lease,
+    }
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        try:
+            row = conn.execute(CLAIM_SQL, params).fetchone()
+        except duckdb.TransactionException:
+            if attempt == CLAIM_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+            continue
+        return bool(row and row[0])
+    return False
 
 
 def failed_recently(conn: duckdb.DuckDBPyConnection, *, since: datetime) -> bool:

@@ -1,7 +1,8 @@
 """Posting pending alerts to Slack and recording each outcome in the outbox (SPEC §7).
 
 Every alert is posted with chat.postMessage carrying message metadata (`analytics_alert`, its
-alert key), and its row is marked "posting" before and updated right after. An alert tried
+alert key), and its row is claimed (marked "posting", only if no other poster holds it) before
+and updated right after. An alert tried
 before (any last_error, or a counted attempt) may be in the channel already: its answer may
 have been lost (a timeout, a dropped connection, a crash between post and update). So before
 posting such alerts, one pass looks them up in the channel's history by their metadata, and
@@ -38,6 +39,7 @@ from analytics_pipeline.alerts import outbox
 from analytics_pipeline.alerts.messages import OutboxAlert, render
 from analytics_pipeline.alerts.thresholds import (
     MAX_SEND_ATTEMPTS,
+    POSTING_LEASE_SECONDS,
     RETRY_DELAY_SECONDS,
     SEND_BATCH_LIMIT,
     SEND_BUDGET_SECONDS,
@@ -107,6 +109,7 @@ class SendReport:
 
     sent: int = 0
     found_in_history: int = 0  # tried before, already in the channel: recorded, not re-posted
+    held_elsewhere: int = 0  # another poster had it (mid-post) or changed it: left to that one
     attempt_failures: int = 0
     newly_failed: list[str] = field(default_factory=list)
     stopped_by: str | None = None  # "transient", "configuration", "budget", or None
@@ -334,7 +337,12 @@ def send_pending(
             run.report.stopped_by = "budget"
             break
         message = render(alert)
-        run.block(alert, POSTING)  # a crash from here on leaves the alert marked as tried
+        # From here on a crash leaves the alert marked as tried (the next try looks it up).
+        if not outbox.claim(
+            conn, alert, posting=POSTING, now=now(), lease=timedelta(seconds=POSTING_LEASE_SECONDS)
+        ):
+            run.report.held_elsewhere += 1
+            continue
         try:
             response = client.chat_postMessage(
                 channel=channel,

@@ -50,3 +50,9 @@ QUICK_POST_TIMEOUT_SECONDS = 5
 
 # Most alerts one send run takes from the outbox (oldest first).
 SEND_BATCH_LIMIT = 500
+
+# A poster holds the alert it is posting (marked "posting") for at most this long: one
+# chat.postMessage with every retry the client makes (a connection retry of 2 x 15 s, three
+# Retry-After waits of 30 s) fits in it. Another poster leaves a held alert alone; a mark this
+# old is a poster that stopped mid-post, and the alert goes to the history lookup.
+POSTING_LEASE_SECONDS = 180

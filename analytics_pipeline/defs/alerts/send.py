@@ -87,6 +87,7 @@ def send_pending_alerts(
         **signals.outbox_metadata(counts, clock, retry_after_s=report.retry_after_s),
         "sent_now": dg.MetadataValue.int(report.sent),
         "found_in_history_now": dg.MetadataValue.int(report.found_in_history),
+        "held_by_another_poster_now": dg.MetadataValue.int(report.held_elsewhere),
         "failed_attempts_now": dg.MetadataValue.int(report.attempt_failures),
         "skipped_now": dg.MetadataValue.int(skipped),
         "new_deployment_slow": dg.MetadataValue.int(clock.new_alerts),
