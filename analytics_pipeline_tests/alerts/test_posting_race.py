@@ -1,11 +1,16 @@
 """The ingest run's quick post and a send run racing for the same pending alert post it once
-(issue 12). On the daemon the `ingest` pool keeps the two runs apart; here both run in process,
-outside any pool (as a run started by hand would), so the outbox's claim alone must hold."""
+(issue 12). On the daemon the `ingest` pool keeps the two runs apart; here the quick post runs
+in a run process of its own (`dagster asset materialize`) and the send run in the test's
+process, outside any pool (as a run started by hand would be), so the outbox's claim alone
+must hold."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -16,10 +21,10 @@ from analytics_pipeline.warehouse import Lake, connect
 from analytics_pipeline_tests.alerts.conftest import AlertsRunner, Journey, minutes_ago
 from analytics_pipeline_tests.alerts.test_send_alerts import observation
 from analytics_pipeline_tests.fixtures.slack import SlackStub
-from analytics_pipeline_tests.fixtures.stack import wait_until
+from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, VENV_BIN, wait_until
 
-# Slack holds the quick post this long before it stores the message, under the quick post's
-# 5 s timeout: the send run starts, reads the outbox and tries the alert within it.
+# Slack holds the quick post this long, under the quick post's 5 s timeout: the send run (warm,
+# in this process) reads the outbox and tries the alert within it.
 QUICK_POST_HELD_S = 4.5
 
 
@@ -28,9 +33,39 @@ def held_by_a_poster(journey: Journey) -> bool:
     return bool(alerts) and alerts[0]["last_error"] == POSTING
 
 
+def start_quick_post(
+    dagster_home: Path, lake_env: dict[str, str], slack_stub: SlackStub, log: Path
+) -> subprocess.Popen[bytes]:
+    """The alerts asset (rules, then the quick post) in a run process, as an ingest run has it."""
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        **lake_env,
+        "SLACK_BOT_TOKEN": slack_stub.token,
+        "SLACK_API_URL": slack_stub.api_url,
+        "SLACK_ALERTS_CHANNEL": "#portal-alerts",
+    }
+    command = [str(VENV_BIN / "dagster"), "asset", "materialize", "--select", "alerts"]
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [*command, "-m", "analytics_pipeline.definitions"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
 @pytest.mark.parametrize("history", ["not in history yet", "in history already"])
 def test_a_send_run_during_the_quick_post_leaves_the_alert_to_it(
-    journey: Journey, alerts_runner: AlertsRunner, slack_stub: SlackStub, history: str
+    journey: Journey,
+    alerts_runner: AlertsRunner,
+    slack_stub: SlackStub,
+    dagster_home: Path,
+    lake_env: dict[str, str],
+    tmp_path: Path,
+    history: str,
 ) -> None:
     alerts_runner.send()  # warm: the racing send run must reach the outbox quickly
     journey.add("signed_up", minutes_ago(1), user="user-1").commit()
@@ -40,13 +75,22 @@ def test_a_send_run_during_the_quick_post_leaves_the_alert_to_it(
     fault = "delay" if history == "not in history yet" else "answer_after"
     slack_stub.fail("chat.postMessage", [{fault: QUICK_POST_HELD_S}])
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        quick = pool.submit(alerts_runner.evaluate, post=True)  # the ingest run's post
-        wait_until(lambda: held_by_a_poster(journey), timeout=60, interval=0.05)
-        send = alerts_runner.send()
-        quick_result = quick.result(timeout=60)
+    log = tmp_path / "quick-post.log"
+    quick = start_quick_post(dagster_home, lake_env, slack_stub, log)
+    try:
 
-    assert quick_result.success and send.success
+        def claimed() -> bool:
+            assert quick.poll() is None, log.read_text(errors="replace")[-3000:]
+            return held_by_a_poster(journey)
+
+        wait_until(claimed, timeout=180, interval=0.05, message="the quick post never claimed")
+        send = alerts_runner.send()
+        assert quick.wait(timeout=120) == 0, log.read_text(errors="replace")[-3000:]
+    finally:
+        if quick.poll() is None:
+            quick.kill()
+
+    assert send.success
     (message,) = slack_stub.messages()
     (alert,) = journey.alerts()
     assert (alert["status"], alert["slack_ts"], alert["attempts"]) == ("sent", message["ts"], 0)
