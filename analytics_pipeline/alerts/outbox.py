@@ -10,7 +10,6 @@ All SQL takes parameters; nothing user-supplied is formatted into it.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from analytics_pipeline.alerts.rules import (
     Alert,
 )
 from analytics_pipeline.alerts.thresholds import Thresholds
+from analytics_pipeline.warehouse.connection import retry_conflicts
 
 WATERMARK = "alerts"
 STATUSES: tuple[str, ...] = ("pending", "sent", "failed", "skipped")
@@ -125,7 +125,6 @@ WHERE alert_key = $key AND status = 'pending'
     AND coalesce(epoch_us(updated_at), 0) = $version
     AND (last_error IS DISTINCT FROM $posting OR updated_at < $held_since)
 """
-CLAIM_ATTEMPTS = 5
 RECORD_SENT_SQL = """
 UPDATE alerts SET status = 'sent', slack_ts = $slack_ts, slack_channel = $channel,
     sent_at = $now, updated_at = $now, last_error = NULL
@@ -319,16 +318,12 @@ def claim(
         "now": now,
         "held_since": now - lease,
     }
-    for attempt in range(1, CLAIM_ATTEMPTS + 1):
-        try:
-            row = conn.execute(CLAIM_SQL, params).fetchone()
-        except duckdb.TransactionException:
-            if attempt == CLAIM_ATTEMPTS:
-                raise
-            time.sleep(0.05 * attempt)
-            continue
-        return bool(row and row[0])
-    return False
+    row = retry_conflicts(
+        lambda: conn.execute(CLAIM_SQL, params).fetchone(),
+        what=f"claiming alert {alert.alert_key}",
+        conn=conn,
+    )
+    return bool(row and row[0])
 
 
 def failed_recently(conn: duckdb.DuckDBPyConnection, *, since: datetime) -> bool:
