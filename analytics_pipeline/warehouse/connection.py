@@ -38,13 +38,26 @@ def schema_statements() -> list[str]:
     return [(folder / name).read_text(encoding="utf-8") for name in names]
 
 
+# Tables read by one key. DuckLake writes their files in this order (on insert and when upkeep
+# merges files), so the files' min/max statistics let a lookup of one user or browser skip
+# nearly every row group: the journey explorer's query went from 0.87 s to 0.02 s at 20 M
+# events. Set when the table is created (setting it again would add a schema version).
+SORT_ORDERS = {
+    "journey_events_by_user": "user_id, ts",
+    "journey_events_anonymous": "anonymous_id, ts",
+}
+
+
 def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
     """Create every table and view that does not exist yet (idempotent), in one commit."""
 
     def create() -> None:
         with transaction(conn):
+            new = [table for table in SORT_ORDERS if not describe_table(conn, table)]
             for ddl in schema_statements():
                 conn.execute(ddl)
+            for table in new:
+                conn.execute(f"ALTER TABLE {table} SET SORTED BY ({SORT_ORDERS[table]})")
 
     retry_conflicts(create, what="creating the lake's tables")
 

@@ -65,9 +65,7 @@ _STEPS_USERS = (
     "insert_meaningful_days",
     "new_journeys",
     "delete_emptied_journeys",
-    "update_journeys_seen",
-    "update_journeys_meaningful",
-    "update_journeys_signup",
+    "update_changed_journeys",
     "insert_journeys",
 )
 

@@ -350,45 +350,33 @@ WHERE user_id IN (
     WHERE t.lost
 );
 
--- name: update_journeys_seen
--- Existing users are updated in place, only the rows whose columns changed.
-UPDATE user_journeys
-SET last_seen_at = n.last_seen_at, actions = n.actions
-FROM _jb_new_journeys AS n
-JOIN _jb_old_journeys AS o ON o.user_id = n.user_id
-WHERE user_journeys.user_id = n.user_id
-    AND (n.last_seen_at IS DISTINCT FROM o.last_seen_at OR n.actions IS DISTINCT FROM o.actions);
-
--- name: update_journeys_meaningful
-UPDATE user_journeys
-SET
-    first_meaningful_at = n.first_meaningful_at,
-    last_meaningful_at = n.last_meaningful_at,
-    meaningful_days = n.meaningful_days
-FROM _jb_new_journeys AS n
-JOIN _jb_old_journeys AS o ON o.user_id = n.user_id
-WHERE user_journeys.user_id = n.user_id
-    AND (
-        n.first_meaningful_at IS DISTINCT FROM o.first_meaningful_at
-        OR n.last_meaningful_at IS DISTINCT FROM o.last_meaningful_at
-        OR n.meaningful_days IS DISTINCT FROM o.meaningful_days
-    );
-
--- name: update_journeys_signup
+-- name: update_changed_journeys
+-- Existing users are updated in place, only the rows where some column changed, in one
+-- statement: the lake rewrites a changed row whole, whichever of its columns changed.
 UPDATE user_journeys
 SET
     signed_up_at = n.signed_up_at,
     signup_inferred = n.signup_inferred,
-    signup_day = n.signup_day,
-    first_seen_at = n.first_seen_at
+    first_meaningful_at = n.first_meaningful_at,
+    last_meaningful_at = n.last_meaningful_at,
+    meaningful_days = n.meaningful_days,
+    last_seen_at = n.last_seen_at,
+    first_seen_at = n.first_seen_at,
+    actions = n.actions,
+    signup_day = n.signup_day
 FROM _jb_new_journeys AS n
 JOIN _jb_old_journeys AS o ON o.user_id = n.user_id
 WHERE user_journeys.user_id = n.user_id
     AND (
         n.signed_up_at IS DISTINCT FROM o.signed_up_at
         OR n.signup_inferred IS DISTINCT FROM o.signup_inferred
-        OR n.signup_day IS DISTINCT FROM o.signup_day
+        OR n.first_meaningful_at IS DISTINCT FROM o.first_meaningful_at
+        OR n.last_meaningful_at IS DISTINCT FROM o.last_meaningful_at
+        OR n.meaningful_days IS DISTINCT FROM o.meaningful_days
+        OR n.last_seen_at IS DISTINCT FROM o.last_seen_at
         OR n.first_seen_at IS DISTINCT FROM o.first_seen_at
+        OR n.actions IS DISTINCT FROM o.actions
+        OR n.signup_day IS DISTINCT FROM o.signup_day
     );
 
 -- name: insert_journeys

@@ -116,3 +116,25 @@ def test_incremental_batches_equal_one_full_rebuild(new_lake, seed):
     # and the incremental database rebuilt from its own raw rows is unchanged too
     rebuild_journeys(incremental, **TOPICS)
     assert snapshot(incremental) == got
+
+
+def test_journey_event_files_are_written_in_user_order(conn):
+    """The journey explorer finds one user's actions by the files' min/max statistics: each
+    data file of journey_events_by_user holds its rows ordered by user, then time."""
+    Feeder(conn).feed(list(generate_traffic(60, 14, 5, start=START)))
+    update_journeys(conn, **TOPICS)
+    catalog = conn.execute("SELECT current_database()").fetchone()[0]
+    files = [
+        row[0]
+        for row in conn.execute(
+            "SELECT data_file FROM ducklake_list_files($catalog, 'journey_events_by_user')",
+            {"catalog": catalog},
+        ).fetchall()
+    ]
+    assert files
+    for path in files:
+        stored = conn.execute(
+            "SELECT user_id, ts FROM read_parquet($path)", {"path": path}
+        ).fetchall()
+        assert len({user for user, _ in stored}) > 10
+        assert stored == sorted(stored), path
