@@ -46,6 +46,7 @@ class Settings:
     ingest_max_batch_bytes: int = 64 * 1024 * 1024
     ingest_sensor_wait_seconds: int = 45
     funnel_start_date: str = "2026-01-01"
+    background_niceness: int = 10
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = SLACK_PUBLIC_API_URL
     slack_alerts_channel: str = "#portal-alerts"
@@ -183,6 +184,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"a whole number from 0 to {MAX_SENSOR_WAIT_SECONDS}",
         ),
         funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", "2026-01-01"),
+        background_niceness=_int(
+            env,
+            "ANALYTICS_BACKGROUND_NICENESS",
+            10,
+            lambda value: 0 <= value <= 19,
+            "a whole number from 0 (off) to 19",
+        ),
         slack_bot_token=_text(env, "SLACK_BOT_TOKEN", None),
         slack_api_url=slack_url,
         slack_alerts_channel=_text(env, "SLACK_ALERTS_CHANNEL", "#portal-alerts")

@@ -71,6 +71,8 @@ def test_defaults_match_the_spec():
     assert (
         load_settings({"ANALYTICS_INGEST_SENSOR_WAIT_SECONDS": "0"}).ingest_sensor_wait_seconds == 0
     )
+    assert settings.background_niceness == 10
+    assert load_settings({"ANALYTICS_BACKGROUND_NICENESS": "0"}).background_niceness == 0
 
 
 @pytest.mark.parametrize(
@@ -84,6 +86,8 @@ def test_defaults_match_the_spec():
         ("ANALYTICS_FUNNEL_START_DATE", "01/02/2026"),
         ("ANALYTICS_INGEST_SENSOR_WAIT_SECONDS", "90"),
         ("ANALYTICS_INGEST_SENSOR_WAIT_SECONDS", "soon"),
+        ("ANALYTICS_BACKGROUND_NICENESS", "20"),
+        ("ANALYTICS_BACKGROUND_NICENESS", "-5"),
     ],
 )
 def test_bad_configuration_fails_at_load_naming_the_variable(variable, value):

@@ -24,6 +24,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             inactive_after_days=settings.inactive_after_days,
             deploy_slow_minutes=settings.deploy_slow_minutes,
             reports_dir=str(settings.reports_dir.resolve()),
+            background_niceness=settings.background_niceness,
         ),
         "warehouse": WarehouseResource(
             catalog=settings.lake_catalog,

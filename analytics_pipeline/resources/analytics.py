@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+
+from analytics_pipeline.resources.background import yield_cpu
 
 
 class AnalyticsResource(dg.ConfigurableResource):
@@ -15,6 +18,14 @@ class AnalyticsResource(dg.ConfigurableResource):
     inactive_after_days: int = 15
     deploy_slow_minutes: int = 10
     reports_dir: str = "data/reports"
+    # Scheduling niceness of background runs (funnel, report, upkeep); 0 leaves it alone.
+    background_niceness: int = 0
+
+    def run_in_background(self, log: Callable[[str], None]) -> None:
+        """Let this run's process yield the CPU to ingest and alerts (resources.background)."""
+        if self.background_niceness > 0:
+            niceness = yield_cpu(self.background_niceness)
+            log(f"background run: CPU niceness {niceness}, so ingest and alerts run first")
 
     @property
     def topics(self) -> dict[str, str]:

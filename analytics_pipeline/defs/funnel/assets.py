@@ -72,6 +72,7 @@ def users_by_activation_stage(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, analytics: AnalyticsResource
 ):
     first, last = day_range(context)
+    analytics.run_in_background(context.log.info)
     w = analytics.inactive_after_days
     with warehouse.connect() as conn:
         sql.compute_stages(conn, first, last, inactive_after_days=w)
@@ -130,6 +131,7 @@ def funnel_daily(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, analytics: AnalyticsResource
 ):
     first, last = day_range(context)
+    analytics.run_in_background(context.log.info)
     w = analytics.inactive_after_days
     with warehouse.connect() as conn:
         days = sql.compute_daily(conn, first, last, inactive_after_days=w)

@@ -165,6 +165,7 @@ def funnel_report(
     analytics: AnalyticsResource,
 ) -> dg.MaterializeResult:
     day = date.fromisoformat(context.partition_key)
+    analytics.run_in_background(context.log.info)
     try:
         # Imported here: WeasyPrint and matplotlib cost ~0.8 s, which every ingest run and
         # sensor evaluation would otherwise pay just to load the code location.
