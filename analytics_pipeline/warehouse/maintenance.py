@@ -16,8 +16,11 @@ import duckdb
 # An in-flight transaction's new files are on disk before they are in the catalog: never
 # delete a file younger than this as an orphan.
 ORPHAN_MIN_AGE = timedelta(hours=1)
-# Rewrite a data file once this share of its rows is deleted.
-REWRITE_DELETE_THRESHOLD = 0.1
+# Rewrite every data file that carries deletes. Each journeys batch updates a few hundred
+# user_journeys rows (a delete file on the table's one big file each time); at a 10 % threshold
+# a day of micro-batches left ~150 delete files that every query applied, for a rewrite of
+# ~1.3 s per upkeep at 1 M users.
+REWRITE_DELETE_THRESHOLD = 0.0
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -19,6 +19,7 @@ from analytics_pipeline.simulate.traffic import generate_traffic
 from analytics_pipeline.warehouse import connect
 from analytics_pipeline.warehouse.funnel import compute_funnel
 from analytics_pipeline.warehouse.journeys import rebuild_journeys, update_journeys
+from analytics_pipeline.warehouse.maintenance import lake_files, maintain
 from analytics_pipeline_tests.ingest.batches import store_batch
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 
@@ -138,3 +139,28 @@ def test_journey_event_files_are_written_in_user_order(conn):
         ).fetchall()
         assert len({user for user, _ in stored}) > 10
         assert stored == sorted(stored), path
+
+
+def test_upkeep_leaves_no_delete_files_behind_the_journeys_updates(conn):
+    """Every journeys batch rewrites the user_journeys rows it changes, which leaves a delete
+    file on the table's big file; upkeep folds them back however few rows each one deletes,
+    so queries never pay for a day of them."""
+    events = sorted(generate_traffic(300, 14, 6, start=START), key=lambda e: e.ts)
+    cut, users = len(events), set()
+    while len(users) < 25:  # the last events, from 25 users
+        cut -= 1
+        users.add(events[cut].value.get("user_id"))
+    feeder = Feeder(conn)
+    feeder.feed(events[:cut])
+    first = update_journeys(conn, **TOPICS)
+    feeder.feed(events[cut:])
+    second = update_journeys(conn, **TOPICS)
+    # more rows than DuckLake inlines into the catalog, fewer than a tenth of the file
+    assert 10 < second.users_touched - second.new_users < first.users_touched / 10, second
+    expected = conn.execute(TABLES["user_journeys"]).fetchall()
+    assert lake_files(conn).delete_files > 0
+
+    result = maintain(conn, retention=timedelta(days=7), now=datetime.now(UTC))
+
+    assert result.after.delete_files == 0
+    assert conn.execute(TABLES["user_journeys"]).fetchall() == expected
