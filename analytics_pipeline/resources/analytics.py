@@ -18,7 +18,7 @@ class AnalyticsResource(dg.ConfigurableResource):
     inactive_after_days: int = 15
     deploy_slow_minutes: int = 10
     reports_dir: str = "data/reports"
-    # Scheduling niceness of background runs (funnel, report, upkeep); 0 leaves it alone.
+    # Scheduling niceness of background runs (funnel, report); 0 leaves it alone.
     background_niceness: int = 0
 
     def run_in_background(self, log: Callable[[str], None]) -> None:

@@ -1,4 +1,4 @@
-"""Background runs (funnel backfills, the daily report, lake upkeep) yield the CPU to the stream.
+"""Background runs (the funnel and its backfills, the daily report) yield the CPU to the stream.
 
 On 2 cores a 90-day backfill took the CPU that ingest runs need: their produce-to-stored
 latency grew 3.7x. A run of background work lowers its process's scheduling priority, so
@@ -22,8 +22,6 @@ def yield_cpu(niceness: int) -> int:
     Without privileges a niceness can't be lowered again, so call this only in a process that
     runs background work to its end (a run worker or a CLI run), never in a shared one.
     """
-    if niceness <= 0:
-        return os.getpriority(os.PRIO_PROCESS, 0)
     niceness = min(niceness, MAX_NICENESS)
     # On Linux the niceness is per thread: DuckDB's worker threads exist already.
     threads = [int(name) for name in os.listdir(_THREADS)] if _THREADS.is_dir() else [0]
