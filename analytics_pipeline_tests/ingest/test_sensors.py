@@ -312,8 +312,8 @@ def test_a_waiting_tick_returns_as_soon_as_a_message_lands(topics, produce, make
     cursor = tick(make_kafka(), warehouse).cursor
     commit_group(make_kafka(), clickstream, {0: 1})  # its run stored it
     landed = threading.Timer(1.0, lambda: produce(clickstream, [b"m", b"m"], partition=1))
+    started = time.monotonic()  # before the timer starts: it lands 1 s after this at the earliest
     landed.start()
-    started = time.monotonic()
     result = tick(make_kafka(sensor_wait_seconds=20), warehouse, cursor=cursor)
     elapsed = time.monotonic() - started
     landed.join()
