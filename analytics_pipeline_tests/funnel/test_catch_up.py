@@ -3,10 +3,12 @@ staleness sensor and the catch-up sensor never ask for the same day."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import dagster as dg
+import pytest
 
+from analytics_pipeline.defs.funnel import catch_up
 from analytics_pipeline.defs.funnel.catch_up import DUE_AFTER, funnel_catch_up_sensor
 from analytics_pipeline.defs.funnel.jobs import funnel_job
 from analytics_pipeline.defs.funnel.sensors import (
@@ -18,13 +20,21 @@ from analytics_pipeline_tests.funnel.test_late_data import Pipeline, daily, requ
 from analytics_pipeline_tests.journeys.raw_events import at, code_run, signup, topic_created
 
 
+@pytest.fixture(autouse=True)
+def one_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sensor and these helpers on the clock of the test's start: a test that ran across
+    midnight UTC compared the days of two different dates."""
+    now = catch_up.utc_now()
+    monkeypatch.setattr(catch_up, "utc_now", lambda: now)
+
+
 def today() -> date:
-    return datetime.now(UTC).date()
+    return catch_up.utc_now().date()
 
 
 def last_due_day() -> str:
     """Yesterday, once the schedule has had its hour; the day before until then."""
-    return ((datetime.now(UTC) - DUE_AFTER).date() - timedelta(days=1)).isoformat()
+    return ((catch_up.utc_now() - DUE_AFTER).date() - timedelta(days=1)).isoformat()
 
 
 def ago(days: int) -> str:

@@ -104,6 +104,11 @@ def days_in_flight(instance: dg.DagsterInstance) -> set[str]:
     return days
 
 
+def utc_now() -> datetime:
+    """The sensor's clock: one place, so a test can hold it still across midnight."""
+    return datetime.now(UTC)
+
+
 def missing_days(instance: dg.DagsterInstance, first_day: str, now: datetime) -> list[str]:
     """Due days that some funnel asset never materialised and no run is computing."""
     materialised = [set(latest_materialisations(instance, key)) for key in FUNNEL_KEYS]
@@ -127,7 +132,7 @@ def funnel_catch_up_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResu
     cursor = read_first_day(context.instance, CatchUpCursor.parse(context.cursor))
     if cursor.first_day is None:
         return dg.SensorResult(skip_reason="no journeys data yet", cursor=cursor.dump())
-    missing = missing_days(context.instance, cursor.first_day, datetime.now(UTC))
+    missing = missing_days(context.instance, cursor.first_day, utc_now())
     if not missing:
         return dg.SensorResult(skip_reason="no funnel day missing", cursor=cursor.dump())
     first, last = missing[0], missing[-1]
