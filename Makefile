@@ -8,7 +8,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: run test up down lint format bench clean venv sysdeps config screenshots
+.PHONY: run test test-profile up down lint format bench clean venv sysdeps config screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,19 @@ format: venv
 # (devstack/test.sh; TEST_WORKERS=0 runs the first part in this one process).
 test: venv sysdeps lint up
 	@bash devstack/test.sh $(PYTEST_ARGS)
+
+# `make test` measured: CPU-seconds per test file and per fixture setup
+# (analytics_pipeline_tests/profiling.py), as Markdown in TEST_PROFILE_OUT. A subset:
+# make test-profile PYTEST_ARGS="analytics_pipeline_tests/alerts".
+TEST_PROFILE_DIR ?= .devstack/test-profile
+TEST_PROFILE_OUT ?= .devstack/test-profile.md
+test-profile: venv sysdeps up
+	@rm -rf $(TEST_PROFILE_DIR)
+	@bash devstack/test.sh -p analytics_pipeline_tests.profiling --cpu-profile=$(TEST_PROFILE_DIR) $(PYTEST_ARGS); \
+	status=$$?; \
+	$(VENV)/bin/python -m analytics_pipeline_tests.profiling $(TEST_PROFILE_DIR) >$(TEST_PROFILE_OUT) && \
+	echo "devstack: CPU profile in $(TEST_PROFILE_OUT)"; \
+	exit $$status
 
 # run.sh gets default SIGINT/SIGTERM handlers even when make was started with them ignored
 # (from a script, in the background), so Ctrl-C or a signal to the process group stops it.
