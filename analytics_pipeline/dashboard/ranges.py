@@ -3,10 +3,15 @@
 A range is a span of whole UTC days, both ends included. Presets are relative to today (UTC):
 `yesterday`, the last 7 / 30 / 90 days ending today, or all time (no bounds). In the URL:
 `?range=7d`, or `?range=custom&from=2026-03-01&to=2026-03-04`.
+
+Today is the server's UTC date, unless `ANALYTICS_DASHBOARD_TODAY` names one (YYYY-MM-DD): the
+browser tests pin it to their seeded lake's day, so a test that runs across midnight UTC still
+sees the presets end on that day. Leave it unset in a deployment.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -58,8 +63,18 @@ class DayRange:
         return {"range": "custom", "from": self.first.isoformat(), "to": self.last.isoformat()}
 
 
+TODAY_ENV = "ANALYTICS_DASHBOARD_TODAY"
+
+
 def today_utc() -> date:
-    return datetime.now(UTC).date()
+    """Today (UTC), or the day `ANALYTICS_DASHBOARD_TODAY` pins it to."""
+    pinned = os.environ.get(TODAY_ENV, "").strip()
+    if not pinned:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(pinned)
+    except ValueError:
+        raise ValueError(f"{TODAY_ENV}={pinned!r} is not a day (YYYY-MM-DD); unset it") from None
 
 
 def preset_range(preset: str, today: date | None = None) -> DayRange:

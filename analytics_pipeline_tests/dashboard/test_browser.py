@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from analytics_pipeline.dashboard.ranges import PRESETS
+from analytics_pipeline.dashboard.ranges import PRESETS, TODAY_ENV
 from analytics_pipeline_tests.dashboard.conftest import SeededLake
 from analytics_pipeline_tests.dashboard.server import (
     Dashboard,
@@ -72,8 +72,14 @@ def dashboard(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Dashboard]:
     """The dashboard over the seeded lake, warmed up: one view of each page attaches the lake
-    and imports the health page's clients, which a long-running server does once."""
-    env = {**seeded_lake.env(), "DAGSTER_HOME": str(dagster_home)}
+    and imports the health page's clients, which a long-running server does once. Its "today"
+    is the seeded lake's day (ANALYTICS_DASHBOARD_TODAY), not its clock's: a session that
+    crosses midnight UTC would otherwise compare presets ending tomorrow with the lake's day."""
+    env = {
+        **seeded_lake.env(),
+        "DAGSTER_HOME": str(dagster_home),
+        TODAY_ENV: seeded_lake.today.isoformat(),
+    }
     server = start_dashboard(env, tmp_path_factory.mktemp("dashboard-server"))
     try:
         context = browser.new_context()
