@@ -10,16 +10,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from typing import TypeVar
 
 import duckdb
 
-from analytics_pipeline.warehouse.lake import Lake, LakeUnavailableError, open_cursor, unavailable
+from analytics_pipeline.warehouse.lake import (
+    Lake,
+    LakeUnavailableError,
+    metadata_database,
+    open_cursor,
+    unavailable,
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -48,16 +56,46 @@ SORT_ORDERS = {
 }
 
 
-def ensure_schema(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create every table and view that does not exist yet (idempotent), in one commit."""
+_SCHEMA_OBJECT = re.compile(r"CREATE\s+(TABLE|VIEW)\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.IGNORECASE)
+
+
+def schema_objects() -> tuple[frozenset[str], frozenset[str]]:
+    """(tables, views) the schema files and the raw tables' key tables define."""
+    from analytics_pipeline.warehouse.raw_tables import KEY_TABLES
+
+    found = [m.groups() for ddl in schema_statements() for m in _SCHEMA_OBJECT.finditer(ddl)]
+    tables = {name for kind, name in found if kind.upper() == "TABLE"} | set(KEY_TABLES.values())
+    return frozenset(tables), frozenset(name for kind, name in found if kind.upper() == "VIEW")
+
+
+def ensure_schema(conn: duckdb.DuckDBPyConnection, lake: Lake | None = None) -> None:
+    """Create every table and view that does not exist yet (idempotent), in one commit.
+
+    With `lake`, the catalog is asked first (one query): when every table and view exists and
+    has statistics, nothing is executed; tables created now, and old ones that never held a
+    row, get their statistics in the same commit (see `_seed_table`).
+    """
 
     def create() -> None:
+        from analytics_pipeline.warehouse.raw_tables import key_tables_ddl
+
+        seed: list[str] = []
+        if lake is not None and (state := _catalog_state(conn, lake)) is not None:
+            tables, views = schema_objects()
+            missing = (tables | views) - state.objects
+            if not missing and not state.unseeded:
+                return
+            sorted_new = [table for table in SORT_ORDERS if table in missing]
+            seed = sorted((missing & tables) | set(state.unseeded))
         with transaction(conn):
-            new = [table for table in SORT_ORDERS if not describe_table(conn, table)]
-            for ddl in schema_statements():
+            if lake is None or state is None:
+                sorted_new = [table for table in SORT_ORDERS if not describe_table(conn, table)]
+            for ddl in [*schema_statements(), *key_tables_ddl()]:
                 conn.execute(ddl)
-            for table in new:
+            for table in sorted_new:
                 conn.execute(f"ALTER TABLE {table} SET SORTED BY ({SORT_ORDERS[table]})")
+            for table in seed:
+                _seed_table(conn, table)
 
     retry_conflicts(create, what="creating the lake's tables")
 
@@ -83,16 +121,136 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
         key = (lake.catalog, lake.data_path, lake.metadata_schema)
         with _ready_lock:
             if key not in _ready:
-                ensure_schema(conn)
+                ensure_schema(conn, lake)
                 from analytics_pipeline.warehouse.raw_tables import sync_event_keys
 
                 sync_event_keys(conn)
+                ensure_catalog_indexes(conn, lake)
                 _ready.add(key)
     except LakeUnavailableError:
         raise
     except duckdb.IOException as error:
         raise unavailable(lake, error) from None
     return conn
+
+
+# PostgreSQL indexes on the catalog's hot look-ups (ducklake PR #1147): every statement on a
+# lake table looks up its files and their column statistics by table_id, and DuckLake creates
+# only primary keys, so these scans grow with the number of files in the whole lake.
+CATALOG_INDEXES = {
+    "analytics_file_column_stats_table_column": (
+        "ducklake_file_column_stats",
+        "table_id, column_id",
+    ),
+    "analytics_data_file_table": ("ducklake_data_file", "table_id"),
+    "analytics_delete_file_table": ("ducklake_delete_file", "table_id"),
+}
+
+# A value for each NOT NULL column of a seed row (see `_seed_table`), by DuckDB type.
+_SEED_VALUES = {
+    "VARCHAR": "''",
+    "JSON": "'null'",
+    "BLOB": "''",
+    "BOOLEAN": "false",
+    "DATE": "'1970-01-01'",
+    "TIMESTAMP WITH TIME ZONE": "'1970-01-01 00:00:00+00'",
+    "TIMESTAMP": "'1970-01-01 00:00:00'",
+}
+
+
+@dataclass(frozen=True)
+class _CatalogState:
+    indexes: int  # how many of CATALOG_INDEXES exist
+    objects: frozenset[str]  # tables and views of the lake's schema `main`
+    unseeded: tuple[str, ...]  # tables that never held a row (no statistics)
+
+
+def _catalog_state(conn: duckdb.DuckDBPyConnection, lake: Lake) -> _CatalogState | None:
+    """What `ensure_schema` and `ensure_catalog_indexes` need to know, in one catalog query;
+    None when the catalog cannot be asked (then both do what they did without it)."""
+    schema = lake.metadata_schema or "public"  # a plain identifier (Lake checks it)
+    names = ", ".join(f"'{name}'" for name in CATALOG_INDEXES)
+    live = "end_snapshot IS NULL"
+    query = f"""
+        WITH main AS (
+            SELECT schema_id FROM "{schema}".ducklake_schema
+            WHERE schema_name = 'main' AND {live}
+        ),
+        tables AS (
+            SELECT table_id, table_name FROM "{schema}".ducklake_table
+            WHERE {live} AND schema_id IN (SELECT schema_id FROM main)
+        )
+        SELECT
+            (SELECT count(*) FROM pg_indexes
+             WHERE schemaname = '{schema}' AND indexname IN ({names})) AS indexes,
+            (SELECT coalesce(string_agg(table_name, ','), '') FROM (
+                SELECT table_name FROM tables
+                UNION ALL
+                SELECT view_name FROM "{schema}".ducklake_view
+                WHERE {live} AND schema_id IN (SELECT schema_id FROM main)) AS o) AS objects,
+            (SELECT coalesce(string_agg(table_name, ',' ORDER BY table_name), '') FROM tables
+             WHERE NOT EXISTS (SELECT 1 FROM "{schema}".ducklake_table_stats AS s
+                               WHERE s.table_id = tables.table_id)) AS unseeded
+    """
+    try:
+        row = conn.execute(
+            f"SELECT * FROM postgres_query({_literal(metadata_database(lake))}, {_literal(query)})"
+        ).fetchone()
+    except duckdb.Error as error:
+        if is_conflict(error):
+            raise
+        # e.g. a catalog made by another DuckLake version; the tables do not exist yet
+        log.info("could not inspect the lake catalog (%s)", str(error).splitlines()[0])
+        return None
+    assert row is not None
+    split = [tuple(name for name in str(text).split(",") if name) for text in row[1:]]
+    return _CatalogState(int(row[0]), frozenset(split[0]), split[1])
+
+
+def _literal(text: str) -> str:
+    """`text` as an SQL string literal. (The database of `postgres_query` as a parameter made
+    its first call in a process take 1.2 s.)"""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ensure_catalog_indexes(conn: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Create CATALOG_INDEXES where missing (one catalog query when they exist). An index is
+    an optimisation only: a catalog that refuses it (a role that may not create indexes) is
+    logged and left as it is."""
+    state = _catalog_state(conn, lake)
+    if state is None or state.indexes >= len(CATALOG_INDEXES):
+        return
+    schema = lake.metadata_schema or "public"
+    for name, (table, columns) in CATALOG_INDEXES.items():
+        try:
+            sql = f'CREATE INDEX IF NOT EXISTS {name} ON "{schema}".{table} ({columns})'
+            conn.execute(
+                f"CALL postgres_execute({_literal(metadata_database(lake))}, {_literal(sql)})"
+            )
+        except duckdb.Error as error:
+            log.warning("could not create the catalog index %s (%s)", name, error)
+
+
+def _seed_table(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Insert one row into `table` and delete it again, in the caller's transaction.
+
+    DuckLake 1.5.5 keeps no statistics for a table that never held a row, and every statement
+    reading such a table re-reads them from the catalog (~70 catalog queries, 45-50 ms; fixed
+    upstream in ducklake#1313, not in the wheel). The row and its deletion in one transaction
+    record them (row count 0); nobody ever sees the row.
+    """
+    columns = [
+        (name, type_) for name, type_, nullable in describe_table(conn, table) if not nullable
+    ]
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    values = ", ".join(f"CAST({_SEED_VALUES.get(type_, '0')} AS {type_})" for _, type_ in columns)
+    conn.execute(f'INSERT INTO "{table}" ({names}) VALUES ({values})')
+    # The rows a transaction inserts have the highest row ids: this deletes exactly the seed.
+    [(deleted,)] = conn.execute(
+        f'DELETE FROM "{table}" WHERE rowid = (SELECT max(rowid) FROM "{table}")'
+    ).fetchall()
+    if deleted != 1:
+        raise RuntimeError(f"recording statistics of {table}: deleted {deleted} rows, not 1")
 
 
 def forget_schema(lake: Lake) -> None:

@@ -120,6 +120,12 @@ def _alias(lake: Lake, read_only: bool) -> str:
     return name + ("_ro" if read_only else "")
 
 
+def metadata_database(lake: Lake) -> str:
+    """The name DuckLake attaches `lake`'s (read-write) catalog database under, for
+    `postgres_query` / `postgres_execute`."""
+    return f"__ducklake_metadata_{_alias(lake, False)}"
+
+
 def _attach(lake: Lake, read_only: bool) -> str:
     key = (lake.catalog, lake.data_path, lake.metadata_schema, read_only)
     with _lock:

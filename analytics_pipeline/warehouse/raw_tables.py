@@ -44,6 +44,16 @@ def event_key(column: str) -> str:
 KEY_COLUMNS = {"event_key": "UBIGINT", "ingest_batch_id": "BIGINT"}
 
 
+def _key_table_ddl(keys: str) -> str:
+    columns = ", ".join(f"{name} {type_} NOT NULL" for name, type_ in KEY_COLUMNS.items())
+    return f"CREATE TABLE IF NOT EXISTS {keys} ({columns})"
+
+
+def key_tables_ddl() -> list[str]:
+    """CREATE TABLE IF NOT EXISTS of every key table (the schema's, created with it)."""
+    return [_key_table_ddl(keys) for keys in KEY_TABLES.values()]
+
+
 def sync_event_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
     """Create the key tables, and rebuild each one that does not hold one key per raw row
     (or has another layout); returns those rebuilt.
@@ -58,8 +68,7 @@ def sync_event_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
         if layout and layout != KEY_COLUMNS:
             log.warning("replacing %s: its columns %s are not %s", keys, layout, KEY_COLUMNS)
             conn.execute(f"DROP TABLE {keys}")
-        columns = ", ".join(f"{name} {type_} NOT NULL" for name, type_ in KEY_COLUMNS.items())
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {keys} ({columns})")
+        conn.execute(_key_table_ddl(keys))
         rows, key_rows = conn.execute(
             f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {keys})"
         ).fetchall()[0]
