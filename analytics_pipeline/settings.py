@@ -17,6 +17,9 @@ SECRET_VARIABLES = frozenset(
 LOCAL_LAKE_PASSWORD = "dagster"
 # A sensor evaluation that takes longer than Dagster's gRPC timeout (60 s) fails its tick.
 MAX_SENSOR_WAIT_SECONDS = 50
+# A live tail stays well inside the ingest runs' max runtime (defs/ingest/sensors.py, 900 s),
+# after which run monitoring would fail the run.
+MAX_LIVE_SECONDS = 600
 DEFAULT_LAKE_CATALOG = "postgres:dbname=analytics_lake host=127.0.0.1 port=5432 user=dagster"
 
 
@@ -45,6 +48,10 @@ class Settings:
     ingest_max_batch: int = 50_000
     ingest_max_batch_bytes: int = 64 * 1024 * 1024
     ingest_sensor_wait_seconds: int = 45
+    # The live tail (ingest/live.py): how long an ingest run keeps taking new messages after its
+    # planned ranges, and how long without one before it ends early. 0 seconds: no live tail.
+    ingest_live_seconds: int = 120
+    ingest_live_idle_seconds: int = 20
     funnel_start_date: str = "2026-01-01"
     background_niceness: int = 10
     slack_bot_token: str | None = field(default=None, repr=False)
@@ -182,6 +189,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             45,
             lambda value: 0 <= value <= MAX_SENSOR_WAIT_SECONDS,
             f"a whole number from 0 to {MAX_SENSOR_WAIT_SECONDS}",
+        ),
+        ingest_live_seconds=_int(
+            env,
+            "ANALYTICS_INGEST_LIVE_SECONDS",
+            Settings.ingest_live_seconds,
+            lambda value: 0 <= value <= MAX_LIVE_SECONDS,
+            f"a whole number from 0 (off) to {MAX_LIVE_SECONDS}",
+        ),
+        ingest_live_idle_seconds=_int(
+            env,
+            "ANALYTICS_INGEST_LIVE_IDLE_SECONDS",
+            Settings.ingest_live_idle_seconds,
+            lambda value: 1 <= value <= MAX_LIVE_SECONDS,
+            f"a whole number from 1 to {MAX_LIVE_SECONDS}",
         ),
         funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", "2026-01-01"),
         background_niceness=_int(

@@ -44,6 +44,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             max_batch=settings.ingest_max_batch,
             max_batch_bytes=settings.ingest_max_batch_bytes,
             sensor_wait_seconds=settings.ingest_sensor_wait_seconds,
+            live_seconds=settings.ingest_live_seconds,
+            live_idle_seconds=settings.ingest_live_idle_seconds,
         ),
         "slack": SlackResource(
             bot_token=_secret(settings.slack_bot_token, "SLACK_BOT_TOKEN"),

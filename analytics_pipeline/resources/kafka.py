@@ -6,6 +6,8 @@ from typing import Any
 
 import dagster as dg
 
+from analytics_pipeline.settings import Settings
+
 CONSUMER_GROUP = "analytics-pipeline"
 DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
@@ -33,6 +35,10 @@ class KafkaResource(dg.ConfigurableResource):
     # How long one ingest-sensor evaluation waits for new messages before it reports none
     # (ANALYTICS_INGEST_SENSOR_WAIT_SECONDS); 0 is the stock one look per tick.
     sensor_wait_seconds: int = 0
+    # The live tail of every sensor-launched ingest run (ANALYTICS_INGEST_LIVE_SECONDS and
+    # ANALYTICS_INGEST_LIVE_IDLE_SECONDS; ingest/live.py).
+    live_seconds: int = Settings.ingest_live_seconds
+    live_idle_seconds: int = Settings.ingest_live_idle_seconds
     request_timeout_ms: int = 10_000
     bootstrap_timeout_ms: int = 8_000
 

@@ -15,6 +15,7 @@ import pytest
 from analytics_pipeline.defs.alerts.assets import alerts as alerts_asset
 from analytics_pipeline.defs.alerts.send import send_alerts_job
 from analytics_pipeline.resources.analytics import AnalyticsResource
+from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.warehouse import Lake, connect
@@ -101,6 +102,7 @@ class AlertsRunner:
             "warehouse": self.warehouse,
             "slack": slack or self.slack,
             "analytics": AnalyticsResource(),
+            "kafka": KafkaResource(),  # the live tail's; these runs have none (live_seconds 0)
         }
 
     def evaluate(

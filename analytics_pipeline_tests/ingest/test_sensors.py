@@ -14,7 +14,8 @@ import pytest
 from dagster._core.utils import make_new_run_id
 
 from analytics_pipeline.defs.ingest import ingest_sensor
-from analytics_pipeline.defs.ingest.sensors import ends_moved, long_poll_deadline
+from analytics_pipeline.defs.ingest.live import LIVE_UNTIL_TAG
+from analytics_pipeline.defs.ingest.sensors import HANDOFF_S, ends_moved, long_poll_deadline
 from analytics_pipeline.resources.kafka import (
     KafkaResource,
     KafkaUnavailableError,
@@ -98,8 +99,8 @@ def test_both_topics_share_one_run_and_its_size_bound(topics, produce, make_kafk
 
     bounded = tick(make_kafka(max_batch=5), warehouse)
     assert [(r.job_name, r.run_config["ops"].keys()) for r in bounded.run_requests] == [
-        ("ingest", {"raw_backend_events", "raw_clickstream_events"}),
-        ("ingest_clickstream", {"raw_clickstream_events"}),
+        ("ingest", {"raw_backend_events", "raw_clickstream_events", "alerts"}),
+        ("ingest_clickstream", {"raw_clickstream_events", "alerts"}),
     ]
     assert ranges_of(bounded.run_requests[0], "backend") == [(1, 0, 4)]
     assert [ranges_of(r) for r in bounded.run_requests] == [[(0, 0, 1)], [(0, 1, 3)]]
@@ -130,7 +131,7 @@ def test_backend_messages_alone_launch_the_backend_job(topics, produce, make_kaf
     produce(backend, [b"m"] * 2, partition=1)
     [request] = tick(make_kafka(), warehouse).run_requests
     assert request.job_name == "ingest_backend"
-    assert list(request.run_config["ops"]) == ["raw_backend_events"]
+    assert list(request.run_config["ops"]) == ["raw_backend_events", "alerts"]
     assert ranges_of(request, "backend") == [(1, 0, 2)]
 
 
@@ -230,6 +231,66 @@ def test_no_range_is_requested_again_while_an_ingest_run_is_in_flight(
     instance.report_run_failed(run)
     [again] = tick(make_kafka(), warehouse, first.cursor, instance=instance).run_requests
     assert ranges_of(again) == [(0, 0, 3)]
+
+
+def test_a_run_reads_the_topics_it_was_planned_on_and_gets_a_live_tail(
+    topics, produce, make_kafka, warehouse
+):
+    clickstream, backend = topics
+    produce(backend, [b"m"] * 2, partition=0)
+    [request] = tick(make_kafka(live_seconds=90, live_idle_seconds=7), warehouse).run_requests
+    ops = request.run_config["ops"]
+    assert ops["raw_backend_events"]["config"]["topic"] == backend
+    assert ops["alerts"]["config"] == {
+        "live_seconds": 90,
+        "live_idle_seconds": 7,
+        "live_topics": {"backend": backend, "clickstream": clickstream},
+    }
+    [plain] = tick(make_kafka(live_seconds=0), warehouse).run_requests
+    assert "alerts" not in plain.run_config["ops"], "ANALYTICS_INGEST_LIVE_SECONDS=0: no tail"
+
+
+def test_no_run_is_planned_while_a_live_run_takes_the_messages_until_its_handoff(
+    topics, produce, make_kafka, warehouse
+):
+    clickstream, _ = topics
+    produce(clickstream, [b"m"] * 3, partition=0)
+    instance = dg.DagsterInstance.ephemeral()
+    first = tick(make_kafka(), warehouse, instance=instance)
+    [request] = first.run_requests
+    live_until = time.time() + 60
+    run = instance.add_run(
+        dg.DagsterRun(
+            job_name=request.job_name,
+            run_id=make_new_run_id(),
+            status=dg.DagsterRunStatus.STARTED,
+            tags={**request.tags, LIVE_UNTIL_TAG: f"{live_until:.0f}"},
+        )
+    )
+    produce(clickstream, [b"m"] * 2, partition=0)
+    held = tick(make_kafka(), warehouse, first.cursor, instance=instance)
+    assert "live until" in skip_message(held)
+
+    # The live run took offsets 3-4 too (its commits say so), and is about to end: the next
+    # run is planned now, for nothing the live run already took.
+    commit_group(make_kafka(), clickstream, {0: 5})
+    instance.add_run_tags(run.run_id, {LIVE_UNTIL_TAG: f"{time.time() + HANDOFF_S - 5:.0f}"})
+    produce(clickstream, [b"m"] * 1, partition=0)
+    [successor] = tick(make_kafka(), warehouse, first.cursor, instance=instance).run_requests
+    assert ranges_of(successor) == [(0, 5, 6)]
+
+
+def test_the_cursor_follows_ranges_a_live_tail_took_beyond_its_plan(
+    topics, produce, make_kafka, warehouse
+):
+    clickstream, _ = topics
+    produce(clickstream, [b"m"] * 3, partition=0)
+    first = tick(make_kafka(), warehouse)
+    produce(clickstream, [b"m"] * 4, partition=0)
+    commit_group(make_kafka(), clickstream, {0: 7})  # its run's live tail stored them all
+    after = tick(make_kafka(), warehouse, first.cursor)
+    assert "no new messages" in skip_message(after)
+    assert json.loads(after.cursor)[clickstream]["0"] == 7
 
 
 def test_a_recreated_topic_is_reported_and_ingested_from_its_start(

@@ -17,9 +17,11 @@ from analytics_pipeline.alerts.thresholds import (
     Thresholds,
 )
 from analytics_pipeline.defs.alerts import signals
+from analytics_pipeline.defs.ingest.live import live_metadata, run_live_tail
 from analytics_pipeline.defs.table_metadata import OWNERS, definition_metadata, table_metadata
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
 from analytics_pipeline.resources.analytics import AnalyticsResource
+from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import ENABLE_HINT, SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 
@@ -47,6 +49,28 @@ class RulesConfig(dg.Config):
 
 
 class AlertsConfig(RulesConfig):
+    live_seconds: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "After this step, keep taking new messages from both topics for up to this many "
+            "seconds, each micro-batch stored, turned into journeys, its rules evaluated and "
+            "its alerts posted (the live tail, ingest/live.py). The ingest sensor sets it from "
+            "ANALYTICS_INGEST_LIVE_SECONDS; 0: no live tail."
+        ),
+    )
+    live_idle_seconds: int = Field(
+        default=1,
+        ge=1,
+        description="End the live tail after this many seconds without a new message.",
+    )
+    live_topics: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "The topics the live tail follows, by kind (clickstream, backend), as the run was "
+            "planned; default: the configured topics."
+        ),
+    )
     post_new_alerts: bool = Field(
         default=True,
         description=(
@@ -117,15 +141,31 @@ def alerts(
     warehouse: WarehouseResource,
     slack: SlackResource,
     analytics: AnalyticsResource,
+    kafka: KafkaResource,
 ) -> dg.MaterializeResult:
     now = config.now()
+    thresholds = config.thresholds(analytics)
     with warehouse.connect() as conn:
-        report = evaluate_rules(
-            conn, now=now, thresholds=config.thresholds(analytics), slack_enabled=slack.enabled
-        )
+        report = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)
         posted = SendReport()
         if config.post_new_alerts and slack.enabled and report.new_alerts:
             posted = post_new_alerts(context, conn, slack, now)
+        live = (
+            run_live_tail(
+                context,
+                conn,
+                seconds=config.live_seconds,
+                topics=config.live_topics,
+                idle_seconds=config.live_idle_seconds,
+                kafka=kafka,
+                analytics=analytics,
+                slack=slack,
+                thresholds=thresholds,
+                post=lambda at: post_new_alerts(context, conn, slack, at),
+            )
+            if config.live_seconds
+            else None
+        )
         counts = outbox.status_counts(conn)
         failed = outbox.failed_alerts(conn) if counts["failed"] else []
         table = table_metadata(conn, "alerts")
@@ -140,6 +180,7 @@ def alerts(
         "events_read": dg.MetadataValue.int(report.events_read),
         "watermark": dg.MetadataValue.int(report.watermark_after),
         "slack_enabled": dg.MetadataValue.bool(slack.enabled),
+        **(live_metadata(live) if live else {}),
     }
     check_key = dg.AssetCheckKey(signals.ALERTS_KEY, signals.DELIVERED_CHECK)
     checks = (

@@ -46,6 +46,14 @@ class RangeConfig(dg.Config):
 class IngestConfig(dg.Config):
     """The offset ranges to ingest; empty means: everything up to the current end offsets."""
 
+    topic: str | None = Field(
+        default=None,
+        description=(
+            "The topic the ranges were planned on (the ingest sensor sets it); default: the "
+            "configured topic. A run reads what it was planned for, whatever the settings of "
+            "the daemon that launches it."
+        ),
+    )
     ranges: list[RangeConfig] = Field(default_factory=list)
 
 
@@ -106,7 +114,7 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
         kafka: KafkaResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
-        topic = getattr(kafka, topic_attr)
+        topic = config.topic or getattr(kafka, topic_attr)
         consumer = kafka.consumer()
         try:
             ends = kafka.end_offsets(topic, consumer)
@@ -115,6 +123,18 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
             ranges = [OffsetRange(r.partition, r.start, r.end) for r in config.ranges] or [
                 OffsetRange(p, 0, end) for p, end in ends.items()
             ]
+            unsatisfiable = [r for r in ranges if r.end > ends.get(r.partition, 0)]
+            if unsatisfiable:
+                raise dg.Failure(
+                    f"{topic} cannot supply the offsets this run was planned for: "
+                    + "; ".join(
+                        f"partition {r.partition} offsets {r.start}-{r.end}, but the topic "
+                        f"ends at {ends.get(r.partition, 0)}"
+                        for r in unsatisfiable
+                    )
+                    + ". The topic was recreated or its offsets reset since; the ingest sensor "
+                    "plans its ranges again."
+                )
             with warehouse.connect() as conn:
                 report = ingest_ranges(
                     consumer,

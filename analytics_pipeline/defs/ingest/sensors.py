@@ -15,6 +15,11 @@ One tick also checks what Kafka alone can tell (the sensor never opens the lake)
 - **A topic recreated or reset** (an end offset below the cursor) is logged and followed: the
   partition is requested again from its start, and the run rewinds the lake's ledger to match.
 - **A missing topic** is an error naming the topic and its variable, not "no new messages".
+- **A live run** (an ingest run in its live tail, ingest/live.py) takes whatever lands on both
+  topics until its `analytics/live_until` tag: no run is planned for it meanwhile. Within
+  HANDOFF_S of that time the next run is planned, so it is queued when the live run ends.
+  The cursor then follows what the runs committed (the consumer group's offsets), so a range a
+  live run took is not requested again.
 
 Run keys carry an epoch (`~e<n>`) once a range was requested again, so a range that repeats an
 earlier one is not mistaken by Dagster for a run it launched already.
@@ -26,9 +31,11 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import dagster as dg
 
+from analytics_pipeline.defs.ingest.live import LIVE_UNTIL_TAG
 from analytics_pipeline.ingest.ranges import OffsetRange, plan_topic_runs, topics_run_key
 from analytics_pipeline.resources.kafka import KafkaResource
 
@@ -57,6 +64,9 @@ TOPIC_VARIABLES = {
 # it forever; a normal ingest run, backlog included, takes seconds to a few minutes.
 MAX_RUNTIME_TAG = "dagster/max_runtime"
 INGEST_MAX_RUNTIME_S = 900
+# A live run's successor is planned this long before the live run's tail ends: two daemon
+# passes, so it is queued (and starts within the queue's 1 s dequeue) when the live run ends.
+HANDOFF_S = 11
 # The cursor's own state sits under a key no Kafka topic can have ("~" is not allowed in names).
 STATE_KEY = "~state"
 # Wait before the n-th repeated request of ranges no run stored (the first goes at once): a
@@ -183,6 +193,21 @@ def ranges_config(ranges: Sequence[OffsetRange]) -> dict:
     return {"ranges": [{"partition": r.partition, "start": r.start, "end": r.end} for r in ranges]}
 
 
+def live_config(kafka: KafkaResource) -> dict:
+    """The run's last step (`alerts`) gets the live tail, unless it is switched off."""
+    if not kafka.live_seconds:
+        return {}
+    return {
+        "alerts": {
+            "config": {
+                "live_seconds": kafka.live_seconds,
+                "live_idle_seconds": kafka.live_idle_seconds,
+                "live_topics": {kind: getattr(kafka, f"{kind}_topic") for kind in KINDS},
+            }
+        }
+    }
+
+
 def topics_tag_values(topic_of: Mapping[str, str]) -> list[str]:
     """Every value of TOPICS_TAG a run of these topics can carry."""
     return [
@@ -204,6 +229,29 @@ def ingest_busy(instance: dg.DagsterInstance, topic_of: Mapping[str, str]) -> bo
         or (instance.run_retries_enabled and WILL_RETRY_TAG not in run.tags)
         for run in failed
     )
+
+
+def live_until(instance: dg.DagsterInstance, topic_of: Mapping[str, str]) -> float | None:
+    """When the live tail of an in-flight ingest run of these topics ends (epoch seconds)."""
+    tags = {INGEST_TAG: "true", TOPICS_TAG: topics_tag_values(topic_of)}
+    runs = instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags=tags), limit=3)
+    ends = [float(run.tags[LIVE_UNTIL_TAG]) for run in runs if LIVE_UNTIL_TAG in run.tags]
+    return max(ends, default=None)
+
+
+def follow_committed(
+    cursor: Mapping[str, Mapping[int, int]],
+    committed: Mapping[str, Mapping[int, int]],
+    ends: Mapping[str, Mapping[int, int]],
+) -> dict[str, dict[int, int]]:
+    """The cursor moved up to what the runs committed (a live tail takes beyond its plan)."""
+    moved = {topic: dict(offsets) for topic, offsets in cursor.items()}
+    for topic, topic_ends in ends.items():
+        for p, end in topic_ends.items():
+            done = min(committed.get(topic, {}).get(p, 0), end)
+            if done > moved.get(topic, {}).get(p, 0):
+                moved.setdefault(topic, {})[p] = done
+    return moved
 
 
 def build_ingest_sensor(
@@ -237,16 +285,24 @@ def build_ingest_sensor(
             # most one waiting ingest run instead of growing under sustained traffic.
             return dg.SkipReason(f"ingest run {waiting[0].run_id} is still queued")
         topic_of = {kind: getattr(kafka, f"{kind}_topic") for kind in KINDS}
+        live = live_until(context.instance, topic_of)
+        if live is not None and live - time.time() > HANDOFF_S:
+            # Coalesce: the live run stores what lands until then, its successor is planned
+            # just before. A message arriving meanwhile waits for no run at all.
+            return dg.SkipReason(
+                f"an ingest run takes new messages live until "
+                f"{datetime.fromtimestamp(live, UTC).isoformat(timespec='seconds')}"
+            )
         state = SensorState.load(context.cursor)
         busy = ingest_busy(context.instance, topic_of)
         consumer = kafka.consumer()  # in the group, to read its offsets; never joins it
         try:
             ends = {topic_of[kind]: kafka.end_offsets(topic_of[kind], consumer) for kind in KINDS}
-            committed = (
-                {}
-                if busy
-                else {t: kafka.committed_offsets(t, e, consumer) for t, e in ends.items() if e}
-            )
+            committed = {t: kafka.committed_offsets(t, e, consumer) for t, e in ends.items() if e}
+            state.offsets = {
+                **state.offsets,
+                **follow_committed(state.offsets, committed, ends),
+            }
             quiet = all(ends.values()) and not ends_moved(ends, state.offsets)
             if quiet and (busy or not unstored_ranges(state.offsets, committed, ends)):
                 while time.monotonic() + POLL_INTERVAL_S < deadline:
@@ -316,8 +372,16 @@ def build_ingest_sensor(
                     job_name=jobs[frozenset(kinds)].name,
                     run_config={
                         "ops": {
-                            f"raw_{kind}_events": {"config": ranges_config(run[topic_of[kind]])}
-                            for kind in kinds
+                            **{
+                                f"raw_{kind}_events": {
+                                    "config": {
+                                        "topic": topic_of[kind],
+                                        **ranges_config(run[topic_of[kind]]),
+                                    }
+                                }
+                                for kind in kinds
+                            },
+                            **live_config(kafka),
                         }
                     },
                     tags={

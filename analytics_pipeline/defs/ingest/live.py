@@ -1,0 +1,116 @@
+"""The live tail of an ingest run (ingest/live.py), as the run's last step runs it.
+
+Each micro-batch does what the run's steps do, in their order and with their functions: the
+raw rows (one transaction per topic, the ledger inside it), the journeys, the alert rules, and
+the quick post of the alerts they wrote. One lake connection and one Kafka consumer serve the
+whole tail, so a micro-batch pays no attach or connect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import dagster as dg
+import duckdb
+
+from analytics_pipeline.alerts.evaluation import evaluate_rules
+from analytics_pipeline.alerts.thresholds import Thresholds
+from analytics_pipeline.events.wire import Kind
+from analytics_pipeline.ingest.live import LiveReport, Offsets, follow
+from analytics_pipeline.ingest.loop import ingest_ranges
+from analytics_pipeline.ingest.ranges import OffsetRange
+from analytics_pipeline.ingest.writer import read_ledger
+from analytics_pipeline.resources.analytics import AnalyticsResource
+from analytics_pipeline.resources.kafka import KafkaResource
+from analytics_pipeline.resources.slack import SlackResource
+from analytics_pipeline.warehouse.journeys import update_journeys
+
+# Kafka is asked for the end offsets this often: what a message waits before its micro-batch
+# starts, at one ListOffsets request per topic each time.
+POLL_INTERVAL_S = 0.2
+# A micro-batch starts at most this often: under a steady stream, one batch a second carries
+# everything that landed meanwhile, instead of a lake commit per message.
+MIN_BATCH_INTERVAL_S = 1.0
+LIVE_UNTIL_TAG = "analytics/live_until"
+
+
+def live_metadata(report: LiveReport) -> dict[str, dg.MetadataValue]:
+    return {
+        "live_micro_batches": dg.MetadataValue.int(report.batches),
+        "live_messages_taken": dg.MetadataValue.int(report.messages),
+        "live_seconds": dg.MetadataValue.float(round(report.seconds, 1)),
+        "live_ended_by": dg.MetadataValue.text(report.ended_by or "-"),
+        "live_offset_ranges": dg.MetadataValue.json(
+            {
+                topic: {str(p): span for p, span in sorted(partitions.items())}
+                for topic, partitions in report.taken.items()
+            }
+        ),
+    }
+
+
+def run_live_tail(
+    context: dg.AssetExecutionContext,
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    seconds: int,
+    topics: Mapping[str, str],
+    idle_seconds: int,
+    kafka: KafkaResource,
+    analytics: AnalyticsResource,
+    slack: SlackResource,
+    thresholds: Thresholds,
+    post: Callable[[datetime], object],
+) -> LiveReport:
+    """Follow both topics (by kind; default: the configured ones) from the lake's ledger for
+    up to `seconds`; see ingest/live.py."""
+    topics: dict[Kind, str] = {
+        "clickstream": topics.get("clickstream", kafka.clickstream_topic),
+        "backend": topics.get("backend", kafka.backend_topic),
+    }
+    until = datetime.now(UTC).timestamp() + seconds
+    # The ingest sensor reads it: no run is planned for what this run will take anyway.
+    context.instance.add_run_tags(context.run.run_id, {LIVE_UNTIL_TAG: f"{until:.0f}"})
+    known: Offsets = {topic: read_ledger(conn, topic) for topic in topics.values()}
+    consumer = kafka.consumer()
+
+    def end_offsets() -> Offsets:
+        return {topic: kafka.end_offsets(topic, consumer) for topic in topics.values()}
+
+    def step(ranges: dict[str, list[OffsetRange]]) -> None:
+        for kind, topic in topics.items():
+            if topic in ranges:
+                ingest_ranges(
+                    consumer,
+                    conn,
+                    kind=kind,
+                    topic=topic,
+                    ranges=ranges[topic],
+                    max_batch=kafka.max_batch,
+                    max_batch_bytes=kafka.max_batch_bytes,
+                    warn=context.log.warning,
+                )
+        now = datetime.now(UTC)
+        update_journeys(conn, **analytics.topics, now=now)
+        rules = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)
+        if rules.new_alerts and slack.enabled:
+            post(now)
+
+    try:
+        report = follow(
+            known,
+            end_offsets=end_offsets,
+            step=step,
+            max_seconds=seconds,
+            idle_seconds=idle_seconds,
+            poll_interval_s=POLL_INTERVAL_S,
+            min_batch_interval_s=MIN_BATCH_INTERVAL_S,
+        )
+    finally:
+        consumer.close()
+    context.log.info(
+        f"live tail: {report.messages} messages in {report.batches} micro-batches over "
+        f"{report.seconds:.0f} s, ended by {report.ended_by}"
+    )
+    return report

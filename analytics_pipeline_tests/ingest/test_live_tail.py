@@ -1,0 +1,97 @@
+"""The live tail through the real path: an in-process ingest run on real Kafka, a real lake and
+the Slack stub keeps taking what lands after its planned range, stores it once, posts its alert
+from the same run, records the range it took, and ends once the topics go quiet."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from analytics_pipeline.defs import alerts, freshness, ingest, journeys
+from analytics_pipeline.defs.ingest.live import LIVE_UNTIL_TAG
+from analytics_pipeline.resources.analytics import AnalyticsResource
+from analytics_pipeline.resources.kafka import KafkaResource
+from analytics_pipeline_tests.ingest.test_ingest import rows
+
+
+def signup(user_id: str) -> dict:
+    return {
+        "event_id": f"signup-{uuid.uuid4().hex}",
+        "type": "api_request",
+        "ts": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "user_id": user_id,
+        "request": {"method": "POST", "path": "/auth/signup", "status": 201, "duration_ms": 12},
+    }
+
+
+def test_a_sign_up_landing_during_the_live_tail_is_stored_once_and_posted_by_the_same_run(
+    topics, produce, kafka_bootstrap, warehouse, lake, slack_resource, slack_stub, dagster_instance
+):
+    clickstream, backend = topics
+    produce(backend, [signup("user-planned")], partition=0)
+    defs = dg.Definitions.merge(
+        ingest.defs,
+        freshness.defs,
+        journeys.defs,
+        alerts.defs,
+        dg.Definitions(
+            resources={
+                "warehouse": warehouse,
+                "slack": slack_resource,
+                "kafka": KafkaResource(
+                    bootstrap_servers=kafka_bootstrap,
+                    clickstream_topic=clickstream,
+                    backend_topic=backend,
+                ),
+                "analytics": AnalyticsResource(
+                    clickstream_topic=clickstream, backend_topic=backend
+                ),
+            }
+        ),
+    )
+    landed: dict[str, float] = {}
+
+    def produce_when_live() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            runs = dagster_instance.get_runs(dg.RunsFilter(job_name="ingest_backend"), limit=5)
+            if any(LIVE_UNTIL_TAG in run.tags for run in runs if not run.is_finished):
+                landed["at"] = time.monotonic()
+                produce(backend, [signup("user-live")], partition=1)
+                return
+            time.sleep(0.1)
+
+    producer = threading.Thread(target=produce_when_live)
+    producer.start()
+    result = defs.resolve_job_def("ingest_backend").execute_in_process(
+        instance=dagster_instance,
+        run_config={
+            "ops": {
+                "raw_backend_events": {
+                    "config": {"topic": backend, "ranges": [{"partition": 0, "start": 0, "end": 1}]}
+                },
+                "alerts": {"config": {"live_seconds": 60, "live_idle_seconds": 4}},
+            }
+        },
+    )
+    producer.join()
+    assert "at" in landed, "the run never reached its live tail"
+
+    texts = [m["text"] for m in slack_stub.messages("#portal-alerts")]
+    assert sum("`user-planned`" in t for t in texts) == 1
+    assert sum("`user-live`" in t for t in texts) == 1, texts
+    stored = rows(lake, "SELECT user_id, count(*) FROM raw_backend_events GROUP BY 1 ORDER BY 1")
+    assert stored == [("user-live", 1), ("user-planned", 1)]
+    ledger = "SELECT kafka_partition, next_offset FROM ingest_offsets WHERE topic = ? ORDER BY 1"
+    assert rows(lake, ledger, [backend]) == [(0, 1), (1, 1)]
+
+    [materialization] = result.asset_materializations_for_node("alerts")
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    assert metadata["live_messages_taken"] == 1
+    assert metadata["live_offset_ranges"] == {backend: {"1": [0, 1]}}
+    assert metadata["live_ended_by"] == "idle"
+    assert metadata["live_seconds"] < 30, "a quiet topic ends the tail after its idle time"
