@@ -16,7 +16,7 @@ import duckdb
 from analytics_pipeline.alerts import outbox
 from analytics_pipeline.alerts.rules import evaluate_event_rules, slow_deployments
 from analytics_pipeline.alerts.thresholds import Thresholds
-from analytics_pipeline.warehouse import transaction
+from analytics_pipeline.warehouse import retry_conflicts, transaction
 
 
 @dataclass(frozen=True)
@@ -44,20 +44,41 @@ def evaluate_rules(
     thresholds: Thresholds,
     slack_enabled: bool,
 ) -> RulesReport:
-    """Event rules on what is new since the watermark, and the clock rule at `now`."""
-    after = outbox.read_watermark(conn)
-    upto = outbox.newest_batch(conn, after)
-    events = (
-        outbox.new_rule_events(conn, after=after, upto=upto, now=now, thresholds=thresholds)
-        if upto > after
-        else []
+    """Event rules on what is new since the watermark, and the clock rule at `now`.
+
+    One transaction reads the events and stores the alerts with the new watermark: one
+    snapshot look-up in the catalog instead of one per statement, and the watermark read and
+    moved in the same transaction. A commit conflict (another writer of the outbox) runs the
+    whole evaluation again on what is committed then.
+    """
+    return retry_conflicts(
+        lambda: _evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack_enabled),
+        what="storing new alerts",
     )
-    alerts = evaluate_event_rules(events, now, thresholds)
-    clock = slow_deployments(
-        outbox.deployment_events(conn, now=now, thresholds=thresholds), now, thresholds
-    )
+
+
+def _evaluate_rules(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    now: datetime,
+    thresholds: Thresholds,
+    slack_enabled: bool,
+) -> RulesReport:
     status = "pending" if slack_enabled else "skipped"
     with transaction(conn):
+        after = outbox.read_watermark(conn)
+        upto = outbox.newest_batch(conn, after)
+        events = (
+            outbox.new_rule_events(conn, after=after, upto=upto, now=now, thresholds=thresholds)
+            if upto > after
+            else []
+        )
+        alerts = evaluate_event_rules(events, now, thresholds)
+        clock = slow_deployments(
+            outbox.deployment_events(conn, now=now, thresholds=thresholds),
+            now,
+            thresholds,
+        )
         new = outbox.insert_alerts(conn, [*alerts, *clock.slow], status=status, now=now)
         if upto > after:
             outbox.set_watermark(conn, upto, now)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.warehouse.connection import describe_table
+from analytics_pipeline.warehouse.connection import describe_table, transaction
 
 # The alias a reader attaches the lake as (SPEC §9: `ATTACH 'ducklake:…' AS analytics`), not
 # this process's alias, which differs per test lake.
@@ -61,17 +61,26 @@ def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema
 
 def table_metadata(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, dg.MetadataValue]:
     """What a materialisation of `table` shows: its name, columns and row count."""
-    schema = column_schema(conn, table)
-    [(count,)] = conn.execute(f'SELECT count(*) FROM {LAKE_SCHEMA}."{table}"').fetchall()
-    return {
-        TABLE_NAME_KEY: dg.MetadataValue.text(table_name(table)),
-        COLUMN_SCHEMA_KEY: dg.MetadataValue.table_schema(schema),
-        ROW_COUNT_KEY: dg.MetadataValue.int(int(count)),
-    }
+    return dict(tables_metadata(conn, (table,))[table])
 
 
 def tables_metadata(
     conn: duckdb.DuckDBPyConnection, tables: Iterable[str]
 ) -> Mapping[str, dict[str, dg.MetadataValue]]:
-    """`table_metadata` of several tables, read on one connection."""
-    return {table: table_metadata(conn, table) for table in tables}
+    """`table_metadata` of several tables, read in one transaction (one snapshot look-up in
+    the catalog) with one statement counting every table's rows."""
+    tables = list(dict.fromkeys(tables))
+    if not tables:
+        return {}
+    counts = ", ".join(f'(SELECT count(*) FROM {LAKE_SCHEMA}."{table}")' for table in tables)
+    with transaction(conn):
+        schemas = [column_schema(conn, table) for table in tables]
+        [row] = conn.execute(f"SELECT {counts}").fetchall()
+    return {
+        table: {
+            TABLE_NAME_KEY: dg.MetadataValue.text(table_name(table)),
+            COLUMN_SCHEMA_KEY: dg.MetadataValue.table_schema(schema),
+            ROW_COUNT_KEY: dg.MetadataValue.int(int(count)),
+        }
+        for table, schema, count in zip(tables, schemas, row, strict=True)
+    }

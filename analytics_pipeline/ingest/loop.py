@@ -173,12 +173,17 @@ def _ingest(
     part_bytes: int,
 ) -> IngestReport:
     topic = report.topic
+    # The ledger as committed: read once for the rewind check and the first pass (a rewind,
+    # or a pass retried after a commit conflict, reads it again).
+    ledger: list[dict[int, int]] = []
     if topic_ends:
-        retry_conflicts(
+        unchanged = retry_conflicts(
             partial(_rewind_recreated, conn, report, topic_ends, warn),
             what=f"rewinding the ledger of {topic}",
             on_retry=warn,
         )
+        if unchanged is not None:
+            ledger.append(unchanged)
     attempt = [0]
 
     def store() -> None:
@@ -187,6 +192,7 @@ def _ingest(
             consumer,
             conn,
             report,
+            ledger=ledger.pop() if ledger else read_ledger(conn, topic),
             kind=kind,
             max_batch=max_batch,
             max_batch_bytes=max_batch_bytes,
@@ -208,18 +214,24 @@ def _rewind_recreated(
     report: IngestReport,
     topic_ends: Mapping[int, int],
     warn: Callable[[str], None] | None,
-) -> None:
-    """Rewind the ledger of partitions whose topic now ends below it (one transaction)."""
+) -> dict[int, int] | None:
+    """Rewind the ledger of partitions whose topic now ends below it (one transaction);
+    returns the ledger it read when nothing needed a rewind, else None."""
     ledger = read_ledger(conn, report.topic)
     ahead = {p: o for p, o in ledger.items() if p in topic_ends and o > topic_ends[p]}
     if not ahead:
-        return
+        return ledger
     conn.execute("BEGIN TRANSACTION")
     try:
         for partition, end in sorted((p, topic_ends[p]) for p in ahead):
             conn.execute(
                 _REWIND_LEDGER,
-                {"topic": report.topic, "partition": partition, "end": end, "now": _now()},
+                {
+                    "topic": report.topic,
+                    "partition": partition,
+                    "end": end,
+                    "now": _now(),
+                },
             )
         conn.execute("COMMIT")
     except BaseException:
@@ -235,6 +247,7 @@ def _rewind_recreated(
                 "The ledger is rewound and the partition ingested from its earliest offset; "
                 "event_ids already stored are not stored again."
             )
+    return None
 
 
 def _commit_group(
@@ -272,6 +285,7 @@ def _read_and_store(
     conn: duckdb.DuckDBPyConnection,
     report: IngestReport,
     *,
+    ledger: Mapping[int, int],
     kind: Kind,
     max_batch: int,
     max_batch_bytes: int,
@@ -282,11 +296,11 @@ def _read_and_store(
     part_size: int,
     part_bytes: int,
 ) -> None:
-    """One pass of `ingest_ranges` from the ledger as committed now."""
+    """One pass of `ingest_ranges` from `ledger`, the ledger as committed now."""
     from kafka import TopicPartition
 
     topic, ranges = report.topic, report.requested
-    ledger = read_ledger(conn, topic)
+    ledger = dict(ledger)
     # A partition the ledger has never seen starts at 0 (see the module docstring).
     todo = effective_ranges(ranges, {r.partition: ledger.get(r.partition, 0) for r in ranges})
     if not report.read:
@@ -325,9 +339,16 @@ def _read_and_store(
     part: list[RawRecord] = []
     part_size = min(part_size, max_batch)
     part_bytes = min(part_bytes, max_batch_bytes)
-    held, batch_bytes = 0, 0  # bytes of values in `part`, and in the batch's earlier parts
+    held, batch_bytes = (
+        0,
+        0,
+    )  # bytes of values in `part`, and in the batch's earlier parts
     seen = [0, 0]  # records and bytes read so far, for the mean record size
-    batch, batch_size, writing = BatchResult(topic=topic), 0, BatchWriter(conn, kind, _now())
+    batch, batch_size, writing = (
+        BatchResult(topic=topic),
+        0,
+        BatchWriter(conn, kind, _now()),
+    )
     positions = {p: consumer.position(tp) for p, tp in partitions.items()}
     active = {p for p in partitions if positions[p] < ends[p]}
     last_progress = time.monotonic()

@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 
 from analytics_pipeline.events.wire import Kind
+from analytics_pipeline.warehouse.connection import transaction
 from analytics_pipeline.warehouse.raw_tables import KEY_TABLES, RAW_TABLES, event_key
 
 
@@ -155,7 +156,8 @@ def _dead_letter_share(
 
 
 CHECKS: tuple[
-    Callable[[duckdb.DuckDBPyConnection, Kind, str, float, Sequence[int]], CheckOutcome], ...
+    Callable[[duckdb.DuckDBPyConnection, Kind, str, float, Sequence[int]], CheckOutcome],
+    ...,
 ] = (
     _no_duplicate_event_ids,
     _ledger_covers_stored_offsets,
@@ -204,7 +206,11 @@ def run_checks(
     lost_by_partition: Mapping[int, int] | None = None,
 ) -> list[CheckOutcome]:
     """Every check after an ingest run; `batch_ids` are the ingest batches that run wrote and
-    `lost_by_partition` the offsets retention deleted before it read them."""
-    return [check(conn, kind, topic, warn_share, batch_ids) for check in CHECKS] + [
-        retention_outcome(lost_by_partition or {})
-    ]
+    `lost_by_partition` the offsets retention deleted before it read them.
+
+    The checks read one snapshot, in one read-only transaction: each statement outside a
+    transaction pays its own snapshot look-up and commit in the catalog.
+    """
+    with transaction(conn):
+        outcomes = [check(conn, kind, topic, warn_share, batch_ids) for check in CHECKS]
+    return [*outcomes, retention_outcome(lost_by_partition or {})]
