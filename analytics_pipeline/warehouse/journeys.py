@@ -27,7 +27,11 @@ from typing import Any
 
 import duckdb
 
-from analytics_pipeline.events.actions import ACTION_RULES, MEANINGFUL_ACTIONS, ActionRule
+from analytics_pipeline.events.actions import (
+    ACTION_RULES,
+    MEANINGFUL_ACTIONS,
+    ActionRule,
+)
 from analytics_pipeline.warehouse.connection import transaction
 from analytics_pipeline.warehouse.named_sql import load_statements, run
 
@@ -35,38 +39,25 @@ SQL_FILE = "journeys.sql"
 WATERMARK_NAME = "journeys"
 
 # Batch statements in execution order (the classification runs between the first two groups).
+# A statement that reads or writes a lake table costs catalog round trips even when it has
+# nothing to do, so steps whose input is empty (counted in the batch's temp tables, which
+# costs nothing) are left out, or replaced by an empty temp table of the same shape.
 _STEPS_BEFORE_CLASSIFY = ("batch_raw",)
-_STEPS_ATTRIBUTE = (
-    "batch_links",
-    "identity_changes",
-    "upsert_identities",
-    "batch_events",
-    "insert_events_by_user",
-    "insert_events_anonymous",
-    "reattributed",
-)
+_STEPS_LINK = ("batch_links",)
+# Only when the batch links some browser to a user.
+_STEPS_IDENTITY = ("identity_changes", "upsert_identities")
+_STEPS_EVENTS = ("batch_events", "insert_events_by_user", "insert_events_anonymous")
+# Only when some identity changed: stored events of those browsers move.
+_STEPS_REATTRIBUTE = ("reattributed",)
 # Only when a late, earlier link moves a browser from one user to another.
 _STEPS_RELINKED = ("reattributed_relinked", "unlink_relinked")
-_STEPS_MOVE = (
-    "take_linked_from_anonymous",
-    "insert_reattributed",
-    "touched_users",
-    "gained_actions",
-)
+_STEPS_TAKE_LINKED = ("take_linked_from_anonymous",)
+_STEPS_MOVE = ("insert_reattributed", "touched_users", "gained_actions")
 # Only when a late link moved events away from some user ("lost" users are rebuilt).
 _STEPS_LOST_USERS = (
     "gained_actions_of_lost_users",
     "old_lost_meaningful_days",
     "delete_lost_meaningful_days",
-)
-_STEPS_USERS = (
-    "old_journeys",
-    "new_meaningful_days",
-    "insert_meaningful_days",
-    "new_journeys",
-    "delete_emptied_journeys",
-    "update_changed_journeys",
-    "insert_journeys",
 )
 
 
@@ -131,18 +122,33 @@ def update_journeys(
             run(conn, SQL_FILE, step, params)
         sql, values = classify_statement(ACTION_RULES)
         conn.execute(sql, values)
-        for step in _STEPS_ATTRIBUTE:
-            run(conn, SQL_FILE, step, params)
-        if _fetch_one(conn, "relinked", params) > 0:
-            for step in _STEPS_RELINKED:
-                run(conn, SQL_FILE, step, params)
-        for step in _STEPS_MOVE:
-            run(conn, SQL_FILE, step, params)
+        _run_all(conn, _STEPS_LINK, params)
+        linked = _count(conn, "_jb_links") > 0
+        _run_all(conn, _STEPS_IDENTITY if linked else ("no_identity_changes",), params)
+        _run_all(conn, _STEPS_EVENTS, params)
+        changed = linked and _count(conn, "_jb_identity_changes") > 0
+        _run_all(conn, _STEPS_REATTRIBUTE if changed else ("no_reattributed",), params)
+        if changed and _fetch_one(conn, "relinked", params) > 0:
+            _run_all(conn, _STEPS_RELINKED, params)
+        if changed:
+            _run_all(conn, _STEPS_TAKE_LINKED, params)
+        _run_all(conn, _STEPS_MOVE, params)
         lost_path = _fetch_one(conn, "lost_users", params) > 0
-        for step in _STEPS_LOST_USERS if lost_path else ("no_lost_meaningful_days",):
-            run(conn, SQL_FILE, step, params)
-        for step in _STEPS_USERS:
-            run(conn, SQL_FILE, step, params)
+        _run_all(conn, _STEPS_LOST_USERS if lost_path else ("no_lost_meaningful_days",), params)
+        run(conn, SQL_FILE, "old_journeys", params)
+        # The lost users' days were deleted above, so their gained actions rebuild them.
+        new_days = lost_path or _fetch_one(conn, "candidate_days", params) > 0
+        if new_days:
+            _run_all(conn, ("new_meaningful_days", "insert_meaningful_days"), params)
+        else:
+            run(conn, SQL_FILE, "no_new_meaningful_days", params)
+        _run_all(conn, ("lost_day_counts",) if lost_path else ("no_lost_day_counts",), params)
+        run(conn, SQL_FILE, "new_journeys", params)
+        if lost_path:  # only lost users can lose every action
+            run(conn, SQL_FILE, "delete_emptied_journeys", params)
+        if _fetch_one(conn, "old_journeys_count", params) > 0:
+            run(conn, SQL_FILE, "update_changed_journeys", params)
+        run(conn, SQL_FILE, "insert_journeys", params)
         cursor = run(conn, SQL_FILE, "summary", params)
         row = cursor.fetchone()
         assert row is not None
@@ -239,7 +245,10 @@ def events_without_raw_event(
     assert row is not None
     checked, dangling, examples, duplicated = row
     return DanglingEvents(
-        checked=checked, dangling=dangling, examples=tuple(examples), duplicated=duplicated
+        checked=checked,
+        dangling=dangling,
+        examples=tuple(examples),
+        duplicated=duplicated,
     )
 
 
@@ -272,6 +281,17 @@ def classify_statement(rules: Sequence[ActionRule]) -> tuple[str, list[Any]]:
     case = f"CASE {' '.join(branches)} END" if branches else "NULL"
     sql = f"CREATE OR REPLACE TEMP TABLE _jb_classified AS SELECT *, {case} AS action FROM _jb_raw"
     return sql, values
+
+
+def _run_all(conn: duckdb.DuckDBPyConnection, steps: Sequence[str], params: dict[str, Any]) -> None:
+    for step in steps:
+        run(conn, SQL_FILE, step, params)
+
+
+def _count(conn: duckdb.DuckDBPyConnection, temp_table: str) -> int:
+    """Rows of one of the batch's temp tables (local: no catalog round trip)."""
+    row = conn.execute(f"SELECT count(*) FROM {temp_table}").fetchone()  # a constant name
+    return int(row[0]) if row else 0
 
 
 def _fetch_one(conn: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> Any:

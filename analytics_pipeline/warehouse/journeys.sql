@@ -100,6 +100,13 @@ WHERE i.anonymous_id IS NULL
     OR l.linked_at < i.linked_at
     OR (l.linked_at = i.linked_at AND l.link_event_id < i.link_event_id);
 
+-- name: no_identity_changes
+-- (No clickstream row of the batch links a browser: nothing to read in user_identities.)
+CREATE OR REPLACE TEMP TABLE _jb_identity_changes (
+    anonymous_id VARCHAR, new_user_id VARCHAR, linked_at TIMESTAMPTZ, link_event_id VARCHAR,
+    old_user_id VARCHAR
+);
+
 -- name: upsert_identities
 MERGE INTO user_identities AS i
 USING _jb_identity_changes AS c ON i.anonymous_id = c.anonymous_id
@@ -158,6 +165,14 @@ SELECT
 FROM journey_events_anonymous AS a
 JOIN _jb_identity_changes AS c ON a.anonymous_id = c.anonymous_id
 WHERE a.ingest_batch_id <= $after;
+
+-- name: no_reattributed
+-- (No identity changed: no stored event changes user.)
+CREATE OR REPLACE TEMP TABLE _jb_reattributed (
+    source_topic VARCHAR, event_id VARCHAR, anonymous_id VARCHAR, ts TIMESTAMPTZ,
+    action VARCHAR, details JSON, ingest_batch_id BIGINT, old_user_id VARCHAR,
+    new_user_id VARCHAR
+);
 
 -- name: relinked
 -- How many links of this batch replace an existing link to another user (rare).
@@ -253,6 +268,13 @@ WHERE m.user_id IN (SELECT user_id FROM _jb_touched WHERE lost);
 DELETE FROM user_meaningful_days
 WHERE user_id IN (SELECT user_id FROM _jb_touched WHERE lost);
 
+-- name: candidate_days
+-- How many meaningful actions the touched users gained (none: no day to look up).
+SELECT count(*) FROM _jb_gained WHERE list_contains($meaningful, action);
+
+-- name: no_new_meaningful_days
+CREATE OR REPLACE TEMP TABLE _jb_new_days (user_id VARCHAR, day DATE);
+
 -- name: new_meaningful_days
 -- (user, UTC day) pairs of meaningful actions not stored yet; lost users' rows were deleted
 -- above, so their gained actions (= all their actions) rebuild them.
@@ -277,6 +299,20 @@ ANTI JOIN stored AS s ON s.user_id = c.user_id AND s.day = c.day;
 INSERT INTO user_meaningful_days (user_id, day)
 SELECT user_id, day FROM _jb_new_days ORDER BY user_id, day;
 
+-- name: lost_day_counts
+-- Lost users' meaningful days, as rebuilt above (deleted, then inserted from all their actions).
+CREATE OR REPLACE TEMP TABLE _jb_lost_day_counts AS
+SELECT m.user_id, count(*) AS meaningful_days
+FROM user_meaningful_days AS m
+SEMI JOIN (SELECT user_id FROM _jb_touched WHERE lost) AS t ON t.user_id = m.user_id
+GROUP BY m.user_id;
+
+-- name: no_lost_day_counts
+CREATE OR REPLACE TEMP TABLE _jb_lost_day_counts (user_id VARCHAR, meaningful_days BIGINT);
+
+-- name: old_journeys_count
+SELECT count(*) FROM _jb_old_journeys;
+
 -- name: new_journeys
 CREATE OR REPLACE TEMP TABLE _jb_new_journeys AS
 WITH gained AS (
@@ -293,10 +329,7 @@ WITH gained AS (
 ),
 days AS (
     -- lost users: all their (rebuilt) days; others: the days this batch added
-    SELECT m.user_id, count(*) AS meaningful_days
-    FROM user_meaningful_days AS m
-    SEMI JOIN (SELECT user_id FROM _jb_touched WHERE lost) AS t ON t.user_id = m.user_id
-    GROUP BY m.user_id
+    SELECT user_id, meaningful_days FROM _jb_lost_day_counts
     UNION ALL
     SELECT n.user_id, count(*)
     FROM _jb_new_days AS n
@@ -451,6 +484,7 @@ DROP TABLE IF EXISTS _jb_old_journeys;
 DROP TABLE IF EXISTS _jb_old_lost_days;
 DROP TABLE IF EXISTS _jb_new_days;
 DROP TABLE IF EXISTS _jb_new_journeys;
+DROP TABLE IF EXISTS _jb_lost_day_counts;
 
 -- name: events_without_raw_event
 -- Journey events of batches above $after: how many have no raw row (same topic, event_id
