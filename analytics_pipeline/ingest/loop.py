@@ -324,6 +324,9 @@ def _read_and_store(
     partitions = {r.partition: TopicPartition(topic, r.partition) for r in todo}
     ends = {r.partition: r.end for r in todo}
     consumer.assign(list(partitions.values()))
+    # kafka-python keeps a partition paused across assign() calls: a consumer used again (the
+    # live tail's) would otherwise never fetch a partition an earlier call finished with.
+    consumer.resume(*partitions.values())
     earliest = consumer.beginning_offsets(list(partitions.values()))
     for r in todo:
         tp = partitions[r.partition]

@@ -62,6 +62,14 @@ def test_a_sign_up_landing_during_the_live_tail_is_stored_once_and_posted_by_the
             if any(LIVE_UNTIL_TAG in run.tags for run in runs if not run.is_finished):
                 landed["at"] = time.monotonic()
                 produce(backend, [signup("user-live")], partition=1)
+                # Once it is posted, a second one on the same partition: the tail's next
+                # micro-batch reads a partition its last one finished with.
+                while time.monotonic() < deadline:
+                    if any("`user-live`" in m["text"] for m in slack_stub.messages()):
+                        produce(backend, [signup("user-live-2")], partition=1)
+                        landed["second"] = time.monotonic()
+                        return
+                    time.sleep(0.1)
                 return
             time.sleep(0.1)
 
@@ -79,19 +87,20 @@ def test_a_sign_up_landing_during_the_live_tail_is_stored_once_and_posted_by_the
         },
     )
     producer.join()
-    assert "at" in landed, "the run never reached its live tail"
+    assert "second" in landed, f"the run never reached its live tail or posted: {landed}"
 
     texts = [m["text"] for m in slack_stub.messages("#portal-alerts")]
     assert sum("`user-planned`" in t for t in texts) == 1
     assert sum("`user-live`" in t for t in texts) == 1, texts
+    assert sum("`user-live-2`" in t for t in texts) == 1, texts
     stored = rows(lake, "SELECT user_id, count(*) FROM raw_backend_events GROUP BY 1 ORDER BY 1")
-    assert stored == [("user-live", 1), ("user-planned", 1)]
+    assert stored == [("user-live", 1), ("user-live-2", 1), ("user-planned", 1)]
     ledger = "SELECT kafka_partition, next_offset FROM ingest_offsets WHERE topic = ? ORDER BY 1"
-    assert rows(lake, ledger, [backend]) == [(0, 1), (1, 1)]
+    assert rows(lake, ledger, [backend]) == [(0, 1), (1, 2)]
 
     [materialization] = result.asset_materializations_for_node("alerts")
     metadata = {key: value.value for key, value in materialization.metadata.items()}
-    assert metadata["live_messages_taken"] == 1
-    assert metadata["live_offset_ranges"] == {backend: {"1": [0, 1]}}
+    assert (metadata["live_messages_taken"], metadata["live_micro_batches"]) == (2, 2)
+    assert metadata["live_offset_ranges"] == {backend: {"1": [0, 2]}}
     assert metadata["live_ended_by"] == "idle"
     assert metadata["live_seconds"] < 30, "a quiet topic ends the tail after its idle time"
