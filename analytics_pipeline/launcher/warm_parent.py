@@ -29,12 +29,6 @@ from typing import IO
 from analytics_pipeline.launcher.worker_identity import WorkerIdentity
 
 PR_SET_PDEATHSIG = 1
-# The run's storages hold their connections for the run (Dagster's webserver pooling) instead
-# of connecting afresh for every event: one small ingest run opened 143 connections without it.
-# A run uses them from its main thread plus the cancellation and metrics threads.
-POOL_RECYCLE_S = 3600
-POOL_MAX_OVERFLOW = 4
-NO_STATEMENT_TIMEOUT = 0
 
 
 def _die_with_parent() -> None:
@@ -58,7 +52,8 @@ def _preload(serialized_origin: str) -> None:
 
 
 def run_in_child(run_id: str, serialized_instance_ref: str) -> int:
-    """The run, in the forked child: Dagster's own run body, on a pooled instance."""
+    """The run, in the forked child: Dagster's own run body, on its own instance (whose
+    storages pool their connections when dagster.yaml says so: pooled_storage.py)."""
     from dagster import DagsterInstance
     from dagster._cli.api import _execute_run_command_body
     from dagster._serdes import deserialize_value
@@ -69,11 +64,6 @@ def run_in_child(run_id: str, serialized_instance_ref: str) -> int:
     setup_interrupt_handlers()  # SIGTERM acts as SIGINT: Dagster's interrupt, a clean cancel
     ref = deserialize_value(serialized_instance_ref)
     with capture_interrupts(), DagsterInstance.from_ref(ref) as instance:
-        instance.optimize_for_webserver(
-            statement_timeout=NO_STATEMENT_TIMEOUT,
-            pool_recycle=POOL_RECYCLE_S,
-            max_overflow=POOL_MAX_OVERFLOW,
-        )
         # Before the run is STARTED, so run monitoring always finds who runs it.
         instance.add_run_tags(run_id, WorkerIdentity.of(os.getpid()).tags())
         return _execute_run_command_body(
