@@ -73,6 +73,7 @@ REPO = HERE.parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 TOKEN = "xoxb-bench-token"
 STAGES = (
+    "live tail: produce -> alert stored",
     "tick",
     "queue",
     "launch",
@@ -181,7 +182,9 @@ def stub_messages(url: str) -> list[dict[str, Any]]:
         return json.loads(response.read())["messages"]
 
 
-def spawn(command: list[str], env: dict[str, str], log_path: Path, cwd: Path) -> subprocess.Popen:
+def spawn(
+    command: list[str], env: dict[str, str], log_path: Path, cwd: Path, preexec_fn: Any = None
+) -> subprocess.Popen:
     """A background process in its own group (so `stop_group` stops its children), output to
     `log_path`. The cwd is the work dir: Dagster's CLI would load the repository's .env."""
     with log_path.open("wb") as log:
@@ -193,7 +196,69 @@ def spawn(command: list[str], env: dict[str, str], log_path: Path, cwd: Path) ->
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
+
+
+def service_seconds() -> dict[str, float]:
+    """CPU-seconds so far of the stack's Kafka brokers and PostgreSQL (every process of each)."""
+    import psutil
+    from cpu_meter import process_seconds
+
+    totals = {"kafka": 0.0, "postgresql": 0.0}
+    for process in psutil.process_iter(["name", "cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        kind = (
+            "kafka"
+            if "kafka.Kafka" in command
+            else "postgresql"
+            if process.info["name"] == "postgres"
+            else None
+        )
+        if kind:
+            with suppress(OSError, ValueError):
+                totals[kind] += process_seconds(process.pid)
+    return totals
+
+
+def runs_in_flight(database: str) -> int:
+    """Runs of the benchmark's instance that are queued or running."""
+    with closing(pg_connect(database)) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM runs WHERE status IN "
+            "('NOT_STARTED', 'QUEUED', 'STARTING', 'STARTED', 'CANCELING')"
+        )
+        return cursor.fetchone()[0]
+
+
+@dataclass
+class CpuPhase:
+    """CPU-seconds per minute of the pipeline (daemon, code server, run workers) and the stack."""
+
+    name: str
+    seconds: float = 0.0
+    pipeline: float = 0.0
+    services: dict[str, float] = field(default_factory=dict)
+
+    def per_minute(self) -> dict[str, float]:
+        minutes = self.seconds / 60
+        return {
+            "pipeline": self.pipeline / minutes,
+            **{k: v / minutes for k, v in self.services.items()},
+        }
+
+
+def measure_cpu(meter: Any, name: str, during: Any) -> CpuPhase:
+    """Run `during()` and return what the pipeline and the services used meanwhile."""
+    started, pipeline, services = time.monotonic(), meter.seconds(), service_seconds()
+    during()
+    after = service_seconds()
+    return CpuPhase(
+        name,
+        seconds=time.monotonic() - started,
+        pipeline=meter.seconds() - pipeline,
+        services={k: after[k] - services[k] for k in services},
+    )
 
 
 def stop_group(process: subprocess.Popen, grace_s: float = 20) -> None:
@@ -421,10 +486,13 @@ def breakdown(
         ingest = run_around(ingest_runs, created)
         if ingest is None:
             continue
-        s.stages = {
-            **start_stages(ingest, s.produced_at),
-            "ingest, journeys, rules": created - ingest.started,
-        }
+        if ingest.started < s.produced_at:  # taken by that run's live tail
+            s.stages = {"live tail: produce -> alert stored": created - s.produced_at}
+        else:
+            s.stages = {
+                **start_stages(ingest, s.produced_at),
+                "ingest, journeys, rules": created - ingest.started,
+            }
         send = run_around(send_runs, sent) if sent else None
         if send is None:  # posted by the rules' own run
             s.stages["post in the same run"] = s.received_at - created
@@ -471,6 +539,16 @@ def main() -> int:
         help="override dagster.yaml's concurrency.pools.granularity (what a change would buy)",
     )
     parser.add_argument("--timeout", type=float, default=300, help="wait after the last one")
+    parser.add_argument(
+        "--no-floor", dest="floor", action="store_false", help="skip the floor's phase"
+    )
+    parser.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=120,
+        help="after the sign-ups, once no run is in flight, measure the CPU of this long idle "
+        "(0: skip; meaningful with --sim-rate 0)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work dir and database")
     parser.add_argument(
         "--load",
@@ -502,6 +580,7 @@ def main() -> int:
     floor_topic = f"bench-alerts-{run_id}-floor"
     sys.path.insert(0, str(HERE.parent))
     sys.path.insert(0, str(REPO))
+    from cpu_meter import CpuMeter
     from scratch_lake import scratch_lake
 
     from analytics_pipeline_tests.fixtures.warehouse import lake_environment
@@ -551,24 +630,29 @@ def main() -> int:
     }
     floor_env = {**env, "DAGSTER_HOME": str(floor_home), "DAGSTER_PG_DB": floor_database}
     daemon = floor_daemon = simulator = None
+    meter = None
+    cpu_phases: list[CpuPhase] = []
     load: list[subprocess.Popen] = []
     signups: list[Signup] = []
     floors: list[Signup] = []
     measured = False
     try:
         dagster_daemon = str(VENV_BIN / "dagster-daemon")
+        meter = CpuMeter(run_id)
         daemon = spawn(
             [dagster_daemon, "run", "-w", str(work / "workspace.yaml")],
             env,
             work / "daemon.log",
             work,
+            preexec_fn=meter.enter,
         )
-        floor_daemon = spawn(
-            [dagster_daemon, "run", "-w", str(work / "floor_workspace.yaml")],
-            floor_env,
-            work / "floor_daemon.log",
-            work,
-        )
+        if args.floor:
+            floor_daemon = spawn(
+                [dagster_daemon, "run", "-w", str(work / "floor_workspace.yaml")],
+                floor_env,
+                work / "floor_daemon.log",
+                work,
+            )
         if args.sim_rate > 0:
             simulate = [str(VENV_BIN / "analytics-pipeline"), "simulate", "--live"]
             simulator = spawn(
@@ -607,14 +691,15 @@ def main() -> int:
             work / "daemon.log",
         )
         print(f"warm-up alert after {time.time() - warm.produced_at:.1f} s", file=sys.stderr)
-        warm_floor = produce_floor()
-        wait_for(
-            lambda: received(stub_url, {warm_floor.user}),
-            120,
-            "the floor's warm-up message",
-            floor_daemon,
-            work / "floor_daemon.log",
-        )
+        if args.floor:
+            warm_floor = produce_floor()
+            wait_for(
+                lambda: received(stub_url, {warm_floor.user}),
+                120,
+                "the floor's warm-up message",
+                floor_daemon,
+                work / "floor_daemon.log",
+            )
 
         if args.load:
             load = start_load(env, work)
@@ -633,13 +718,26 @@ def main() -> int:
             for s in sent:
                 s.received_at = arrived.get(s.user)
 
-        for i in range(args.signups):
-            time.sleep(rng.expovariate(1 / args.mean_gap))
-            signups.append(produce(f"bench-{run_id}-{i:03d}"))
-            print(f"produced {i + 1}/{args.signups}", file=sys.stderr, end="\r")
+        def produce_signups() -> None:
+            for i in range(args.signups):
+                time.sleep(rng.expovariate(1 / args.mean_gap))
+                signups.append(produce(f"bench-{run_id}-{i:03d}"))
+                print(f"produced {i + 1}/{args.signups}", file=sys.stderr, end="\r")
+
+        cpu_phases.append(measure_cpu(meter, "sign-ups", produce_signups))
         wait_arrived(signups)
+        if args.idle_seconds > 0:
+            print("\nidle: waiting for the runs to end ...", file=sys.stderr)
+            wait_for(
+                lambda: not runs_in_flight(database),
+                600,
+                "the ingest runs to end (live tails idle out)",
+                daemon,
+                work / "daemon.log",
+            )
+            cpu_phases.append(measure_cpu(meter, "idle", lambda: time.sleep(args.idle_seconds)))
         print("\nthe floor ...", file=sys.stderr)
-        for i in range(args.signups):
+        for i in range(args.signups if args.floor else 0):
             time.sleep(rng.expovariate(1 / args.mean_gap))
             floors.append(produce_floor())
             print(f"produced {i + 1}/{args.signups}", file=sys.stderr, end="\r")
@@ -661,6 +759,8 @@ def main() -> int:
                 stop_group(one)
         stub.terminate()
         stub.wait(timeout=10)
+        if meter is not None:
+            meter.close()
         if not measured and not args.keep:
             cleanup([database, floor_database], [*topics, floor_topic], work)
             lake_context.__exit__(None, None, None)
@@ -680,6 +780,7 @@ def main() -> int:
     floor_latencies = [f.latency for f in floors if f.latency is not None]
     floor_missing = len(floors) - len(floor_latencies)
     floor_latencies += [float("inf")] * floor_missing
+    floor_latencies = floor_latencies or [float("nan")]
     floor_stages = {
         f"{name} (n={len(values)})": statistics.median(values)
         for name in FLOOR_STAGES
@@ -712,6 +813,7 @@ def main() -> int:
             "latencies_s": floor_latencies,
         },
         "load": args.load,
+        "cpu_per_minute": {phase.name: phase.per_minute() for phase in cpu_phases},
         "stored_p50_s": statistics.median(stored) if stored else float("nan"),
         "stored_p95_s": percentile(stored, 95) if stored else float("nan"),
         "stored_missing": len(signups) - len(stored),
@@ -795,6 +897,17 @@ def markdown_summary(
         lines.append(f"| {name} | {value:.2f} | {'' if other is None else f'{other:.2f}'} |")
     lines += [f"| {name} | | {value:.2f} |" for name, value in floor_by_name.items()]
     lines.append(f"| (the chat.postMessage call itself) | {call_s:.3f} | |")
+    if result["cpu_per_minute"]:
+        lines += [
+            "",
+            "| CPU-seconds per minute (a core is 60) | pipeline (daemon, code server, warm "
+            "parent, run workers) | Kafka | PostgreSQL |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {phase} | {cpu['pipeline']:.1f} | {cpu['kafka']:.1f} | {cpu['postgresql']:.1f} |"
+            for phase, cpu in result["cpu_per_minute"].items()
+        ]
     return "\n".join(lines)
 
 
