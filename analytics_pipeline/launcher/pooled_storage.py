@@ -8,10 +8,18 @@ dagster-postgres storage (same tables, same config) with a small QueuePool per s
 connection checked with a ping before use so a restarted PostgreSQL costs one reconnect, not an
 error. Configured in dagster.yaml as `storage: custom:`; the webserver still applies its own
 pooling (`optimize_for_webserver`) on top.
+
+Dagster builds a new instance for every sensor evaluation in the code server (from the
+instance's ref), and each one checked its tables and opened its connections again: 26 % of an
+idle code server's CPU. So the pools are shared by every instance of a process (per database
+and storage), and the tables are checked by the first instance of a process only. A forked
+child starts without them: it never uses its parent's sockets.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 from dagster._serdes import ConfigurableClassData
@@ -29,8 +37,29 @@ MAX_OVERFLOW = 8
 POOL_RECYCLE_S = 3600
 
 
+_engines: dict[tuple[str, str], Any] = {}  # (database URL, storage class): pooled engine
+_tables_checked: set[str] = set()  # database URLs whose tables this process has checked
+_lock = threading.Lock()
+
+
+def _forget_in_child() -> None:
+    _engines.clear()
+    _tables_checked.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def pooled_engine(storage: Any) -> Any:
-    """A pooled engine for one dagster-postgres storage, in place of its NullPool one."""
+    """The process's pooled engine for one dagster-postgres storage, in place of its own."""
+    key = (storage.postgres_url, type(storage).__name__)
+    with _lock:
+        if key not in _engines:
+            _engines[key] = _new_pooled_engine(storage)
+        return _engines[key]
+
+
+def _new_pooled_engine(storage: Any) -> Any:
     return create_pg_engine(
         storage.postgres_url,
         getattr(storage, "_token_provider", None),
@@ -45,8 +74,16 @@ def pooled_engine(storage: Any) -> Any:
 class PooledPostgresStorage(DagsterPostgresStorage):
     """DagsterPostgresStorage whose storages keep their connections for the process."""
 
-    def __init__(self, postgres_url: str, **kwargs: Any) -> None:
-        super().__init__(postgres_url, **kwargs)
+    def __init__(
+        self, postgres_url: str, should_autocreate_tables: bool = True, **kwargs: Any
+    ) -> None:
+        with _lock:
+            check_tables = should_autocreate_tables and postgres_url not in _tables_checked
+        super().__init__(postgres_url, should_autocreate_tables=check_tables, **kwargs)
+        if check_tables:
+            with _lock:
+                _tables_checked.add(postgres_url)
+        self.should_autocreate_tables = should_autocreate_tables
         for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             storage._engine.dispose()  # a NullPool: nothing open to lose
             storage._engine = pooled_engine(storage)
