@@ -543,6 +543,14 @@ def main() -> int:
         "--no-floor", dest="floor", action="store_false", help="skip the floor's phase"
     )
     parser.add_argument(
+        "--managed-code-server",
+        dest="code_server",
+        action="store_false",
+        help="let the daemon start (and every 60 s replace) its own code server, as "
+        "`dagster-daemon run -w workspace.yaml` does, instead of a long-lived `dagster "
+        "code-server start` as `dagster dev` and Dagster's Helm chart run it",
+    )
+    parser.add_argument(
         "--idle-seconds",
         type=float,
         default=120,
@@ -587,11 +595,17 @@ def main() -> int:
 
     lake_context = scratch_lake("bench_alerts")
     lake = lake_context.__enter__()
+    code_dir = HERE if "." not in args.module else REPO
+    socket = work / "code.sock"
     (work / "workspace.yaml").write_text(
-        "load_from:\n  - python_module:\n"
-        f"      module_name: {args.module}\n"
-        "      location_name: analytics_pipeline\n"
-        f"      working_directory: {HERE if '.' not in args.module else REPO}\n",
+        (
+            f"load_from:\n  - grpc_server:\n      socket: {socket}\n"
+            if args.code_server
+            else "load_from:\n  - python_module:\n"
+            f"      module_name: {args.module}\n"
+            f"      working_directory: {code_dir}\n"
+        )
+        + "      location_name: analytics_pipeline\n",
         encoding="utf-8",
     )
     floor_home = work / "floor_home"
@@ -629,7 +643,7 @@ def main() -> int:
         "BENCH_FLOOR_TOPIC": floor_topic,
     }
     floor_env = {**env, "DAGSTER_HOME": str(floor_home), "DAGSTER_PG_DB": floor_database}
-    daemon = floor_daemon = simulator = None
+    daemon = floor_daemon = simulator = code_server = None
     meter = None
     cpu_phases: list[CpuPhase] = []
     load: list[subprocess.Popen] = []
@@ -639,6 +653,19 @@ def main() -> int:
     try:
         dagster_daemon = str(VENV_BIN / "dagster-daemon")
         meter = CpuMeter(run_id)
+        if args.code_server:  # as `dagster dev` (make run) and Dagster's Helm chart run it
+            code_server = spawn(
+                [
+                    *(str(VENV_BIN / "dagster"), "code-server", "start", "-s", str(socket)),
+                    *("-m", args.module, "-d", str(code_dir)),
+                    *("--location-name", "analytics_pipeline"),
+                ],
+                env,
+                work / "code_server.log",
+                work,
+                preexec_fn=meter.enter,
+            )
+            wait_for(socket.exists, 180, "the code server", code_server, work / "code_server.log")
         daemon = spawn(
             [dagster_daemon, "run", "-w", str(work / "workspace.yaml")],
             env,
@@ -646,13 +673,6 @@ def main() -> int:
             work,
             preexec_fn=meter.enter,
         )
-        if args.floor:
-            floor_daemon = spawn(
-                [dagster_daemon, "run", "-w", str(work / "floor_workspace.yaml")],
-                floor_env,
-                work / "floor_daemon.log",
-                work,
-            )
         if args.sim_rate > 0:
             simulate = [str(VENV_BIN / "analytics-pipeline"), "simulate", "--live"]
             simulator = spawn(
@@ -691,28 +711,18 @@ def main() -> int:
             work / "daemon.log",
         )
         print(f"warm-up alert after {time.time() - warm.produced_at:.1f} s", file=sys.stderr)
-        if args.floor:
-            warm_floor = produce_floor()
-            wait_for(
-                lambda: received(stub_url, {warm_floor.user}),
-                120,
-                "the floor's warm-up message",
-                floor_daemon,
-                work / "floor_daemon.log",
-            )
-
         if args.load:
             load = start_load(env, work)
         watcher = StoredWatcher(lake, signups)
         watcher.start()
 
-        def wait_arrived(sent: list[Signup]) -> None:
+        def wait_arrived(sent: list[Signup], by: subprocess.Popen) -> None:
             users = {s.user for s in sent}
             deadline = time.monotonic() + args.timeout
             arrived: dict[str, float] = {}
             while time.monotonic() < deadline and len(arrived) < len(users):
-                if daemon.poll() is not None:
-                    raise SystemExit(f"dagster-daemon exited; see {work / 'daemon.log'}")
+                if by.poll() is not None:
+                    raise SystemExit(f"dagster-daemon exited; see the logs in {work}")
                 arrived = received(stub_url, users)
                 time.sleep(0.2)
             for s in sent:
@@ -725,7 +735,7 @@ def main() -> int:
                 print(f"produced {i + 1}/{args.signups}", file=sys.stderr, end="\r")
 
         cpu_phases.append(measure_cpu(meter, "sign-ups", produce_signups))
-        wait_arrived(signups)
+        wait_arrived(signups, daemon)
         if args.idle_seconds > 0:
             print("\nidle: waiting for the runs to end ...", file=sys.stderr)
             wait_for(
@@ -736,17 +746,35 @@ def main() -> int:
                 work / "daemon.log",
             )
             cpu_phases.append(measure_cpu(meter, "idle", lambda: time.sleep(args.idle_seconds)))
-        print("\nthe floor ...", file=sys.stderr)
+        watcher.wait_all(timeout=60)
+        if args.floor:
+            # A phase of its own: our daemon stops first, so neither takes the other's cores.
+            print("\nthe floor ...", file=sys.stderr)
+            stop_group(daemon)
+            floor_daemon = spawn(
+                [dagster_daemon, "run", "-w", str(work / "floor_workspace.yaml")],
+                floor_env,
+                work / "floor_daemon.log",
+                work,
+            )
+            warm_floor = produce_floor()
+            wait_for(
+                lambda: received(stub_url, {warm_floor.user}),
+                300,
+                "the floor's warm-up message",
+                floor_daemon,
+                work / "floor_daemon.log",
+            )
         for i in range(args.signups if args.floor else 0):
             time.sleep(rng.expovariate(1 / args.mean_gap))
             floors.append(produce_floor())
             print(f"produced {i + 1}/{args.signups}", file=sys.stderr, end="\r")
-        wait_arrived(floors)
+        if floors:
+            wait_arrived(floors, floor_daemon)
         ours = {s.user for s in signups}
         duplicates = len(
             [m for m in stub_messages(stub_url) if any(f"`{u}`" in m["text"] for u in ours)]
         ) - len([s for s in signups if s.received_at is not None])
-        watcher.wait_all(timeout=60)
         call_s = slack_call_seconds(stub_url + "/api/")
         measured = True
     finally:
@@ -754,7 +782,7 @@ def main() -> int:
             stop_group(process)
         if simulator is not None:
             stop_group(simulator)
-        for one in (daemon, floor_daemon):
+        for one in (daemon, floor_daemon, code_server):
             if one is not None:
                 stop_group(one)
         stub.terminate()
