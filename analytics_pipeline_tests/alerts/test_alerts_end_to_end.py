@@ -32,6 +32,22 @@ def signup_event(user_id: str) -> dict[str, Any]:
     }
 
 
+def sensor_ticks_since(instance: dg.DagsterInstance, sensor: str, since: float) -> list[Any]:
+    """The finished evaluations (skipped, launched or failed) of `sensor` that began after
+    `since` (a Unix time)."""
+    from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+
+    done = [TickStatus.SKIPPED, TickStatus.SUCCESS, TickStatus.FAILURE]
+    return [
+        tick
+        for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+        if state.instigator_name == sensor
+        for tick in instance.get_ticks(
+            state.instigator_origin_id, state.selector_id, after=since, statuses=done
+        )
+    ]
+
+
 def run_failures(instance: dg.DagsterInstance, records: list[Any]) -> str:
     """The jobs and errors of failed runs, for the assertion message."""
     lines = []
@@ -157,5 +173,22 @@ def test_signups_produced_to_kafka_reach_the_stub_once_each_through_the_daemon(
     )
     assert [c["status"] for c in slack_stub.calls("chat.postMessage")] == [200, 500, 200]
 
-    time.sleep(5)  # further sensor ticks and runs must not post anything again
+    # Further sensor ticks and runs must not post anything again: once every run has finished,
+    # send_alerts_sensor evaluates once more from scratch, and whatever that launches finishes.
+    wait_until(
+        lambda: not daemon.runs_since_start(),
+        timeout=60,
+        interval=0.25,
+        message=f"runs still in flight; see {daemon.log_path}",
+    )
+    settled_from = time.time()
+    wait_until(
+        lambda: (
+            sensor_ticks_since(dagster_instance, "send_alerts_sensor", settled_from)
+            and not daemon.runs_since_start()
+        ),
+        timeout=60,
+        interval=0.25,
+        message=f"send_alerts_sensor did not evaluate again; see {daemon.log_path}",
+    )
     assert len(posted(first)) == 1 and len(posted(second)) == 1
