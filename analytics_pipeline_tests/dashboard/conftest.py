@@ -9,14 +9,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from psycopg2 import sql
 
 from analytics_pipeline.warehouse import Lake, connect
 from analytics_pipeline.warehouse.connection import forget_schema
 from analytics_pipeline.warehouse.lake import detach
 from analytics_pipeline_tests.dashboard.world import seed_world
-from analytics_pipeline_tests.fixtures.stack import StackInfo, pg_query, unique_topic_name
-from analytics_pipeline_tests.fixtures.warehouse import lake_environment, make_lake
+from analytics_pipeline_tests.fixtures.stack import StackInfo, unique_topic_name
+from analytics_pipeline_tests.fixtures.warehouse import (
+    drop_lake_schema,
+    lake_environment,
+    make_lake,
+)
 
 # Messages produced to each topic; the seeded ledger says 3 and 5 were ingested (world.py).
 PRODUCED = {"clickstream": 5, "backend": 5}
@@ -77,7 +80,4 @@ def seeded_lake(
     yield SeededLake(lake, today, clickstream, backend, stack.kafka_bootstrap)
     detach(lake)
     forget_schema(lake)
-    drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-        sql.Identifier(lake.metadata_schema or "")
-    )
-    pg_query(stack, lake_catalog_database, drop)
+    drop_lake_schema(stack, lake_catalog_database, lake.metadata_schema or "")
