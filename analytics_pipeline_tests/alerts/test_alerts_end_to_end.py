@@ -48,6 +48,36 @@ def sensor_ticks_since(instance: dg.DagsterInstance, sensor: str, since: float) 
     ]
 
 
+def ingest_definitions(
+    kafka_bootstrap: str,
+    clickstream: str,
+    backend: str,
+    warehouse: WarehouseResource,
+    slack: SlackResource,
+) -> dg.Definitions:
+    """The ingest jobs (raw tables, journeys, alerts) and send_alerts on the test's topics."""
+    return dg.Definitions.merge(
+        ingest.defs,
+        freshness.defs,  # the ingest jobs name its checks (to leave them out)
+        journeys.defs,
+        alerts.defs,
+        dg.Definitions(
+            resources={
+                "warehouse": warehouse,
+                "slack": slack,
+                "kafka": KafkaResource(
+                    bootstrap_servers=kafka_bootstrap,
+                    clickstream_topic=clickstream,
+                    backend_topic=backend,
+                ),
+                "analytics": AnalyticsResource(
+                    clickstream_topic=clickstream, backend_topic=backend
+                ),
+            }
+        ),
+    )
+
+
 def run_failures(instance: dg.DagsterInstance, records: list[Any]) -> str:
     """The jobs and errors of failed runs, for the assertion message."""
     lines = []
@@ -74,26 +104,7 @@ def test_replaying_the_same_kafka_range_posts_one_message(
 ) -> None:
     clickstream, backend = new_topics(partitions=1)
     produce(backend, [signup_event("user-replay")], partition=0)
-    defs = dg.Definitions.merge(
-        ingest.defs,
-        freshness.defs,  # the ingest jobs name its checks (to leave them out)
-        journeys.defs,
-        alerts.defs,
-        dg.Definitions(
-            resources={
-                "warehouse": warehouse,
-                "slack": slack_resource,
-                "kafka": KafkaResource(
-                    bootstrap_servers=kafka_bootstrap,
-                    clickstream_topic=clickstream,
-                    backend_topic=backend,
-                ),
-                "analytics": AnalyticsResource(
-                    clickstream_topic=clickstream, backend_topic=backend
-                ),
-            }
-        ),
-    )
+    defs = ingest_definitions(kafka_bootstrap, clickstream, backend, warehouse, slack_resource)
     ingest_job = defs.resolve_job_def("ingest_backend")
     send_job = defs.resolve_job_def("send_alerts")
     ranges = {"ranges": [{"partition": 0, "start": 0, "end": 1}]}

@@ -6,53 +6,23 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from datetime import UTC, datetime
 
 import dagster as dg
 
-from analytics_pipeline.defs import alerts, freshness, ingest, journeys
 from analytics_pipeline.defs.ingest.live import LIVE_UNTIL_TAG
-from analytics_pipeline.resources.analytics import AnalyticsResource
-from analytics_pipeline.resources.kafka import KafkaResource
+from analytics_pipeline_tests.alerts.test_alerts_end_to_end import (
+    ingest_definitions,
+    signup_event,
+)
 from analytics_pipeline_tests.ingest.test_ingest import rows
-
-
-def signup(user_id: str) -> dict:
-    return {
-        "event_id": f"signup-{uuid.uuid4().hex}",
-        "type": "api_request",
-        "ts": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "user_id": user_id,
-        "request": {"method": "POST", "path": "/auth/signup", "status": 201, "duration_ms": 12},
-    }
 
 
 def test_a_sign_up_landing_during_the_live_tail_is_stored_once_and_posted_by_the_same_run(
     topics, produce, kafka_bootstrap, warehouse, lake, slack_resource, slack_stub, dagster_instance
 ):
     clickstream, backend = topics
-    produce(backend, [signup("user-planned")], partition=0)
-    defs = dg.Definitions.merge(
-        ingest.defs,
-        freshness.defs,
-        journeys.defs,
-        alerts.defs,
-        dg.Definitions(
-            resources={
-                "warehouse": warehouse,
-                "slack": slack_resource,
-                "kafka": KafkaResource(
-                    bootstrap_servers=kafka_bootstrap,
-                    clickstream_topic=clickstream,
-                    backend_topic=backend,
-                ),
-                "analytics": AnalyticsResource(
-                    clickstream_topic=clickstream, backend_topic=backend
-                ),
-            }
-        ),
-    )
+    produce(backend, [signup_event("user-planned")], partition=0)
+    defs = ingest_definitions(kafka_bootstrap, clickstream, backend, warehouse, slack_resource)
     landed: dict[str, float] = {}
 
     def produce_when_live() -> None:
@@ -61,12 +31,12 @@ def test_a_sign_up_landing_during_the_live_tail_is_stored_once_and_posted_by_the
             runs = dagster_instance.get_runs(dg.RunsFilter(job_name="ingest_backend"), limit=5)
             if any(LIVE_UNTIL_TAG in run.tags for run in runs if not run.is_finished):
                 landed["at"] = time.monotonic()
-                produce(backend, [signup("user-live")], partition=1)
+                produce(backend, [signup_event("user-live")], partition=1)
                 # Once it is posted, a second one on the same partition: the tail's next
                 # micro-batch reads a partition its last one finished with.
                 while time.monotonic() < deadline:
                     if any("`user-live`" in m["text"] for m in slack_stub.messages()):
-                        produce(backend, [signup("user-live-2")], partition=1)
+                        produce(backend, [signup_event("user-live-2")], partition=1)
                         landed["second"] = time.monotonic()
                         return
                     time.sleep(0.1)
