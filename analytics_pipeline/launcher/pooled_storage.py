@@ -30,9 +30,11 @@ from dagster_postgres.utils import (
     pg_url_from_config,
 )
 
-# Per storage (run, event log, schedule). Connections beyond POOL_SIZE (threads querying at
-# once) are opened and closed as before.
-POOL_SIZE = 2
+# Per storage (run, event log, schedule) and process: one connection kept, as the webserver's
+# pooling keeps. Threads querying at once open more, closed after use as before. Every process of
+# a deployment (daemon, code server, each run worker, each test worker) holds up to three, well
+# inside PostgreSQL's default max_connections of 100.
+POOL_SIZE = 1
 MAX_OVERFLOW = 8
 POOL_RECYCLE_S = 3600
 
