@@ -71,22 +71,24 @@ def schema_objects() -> tuple[frozenset[str], frozenset[str]]:
 def ensure_schema(conn: duckdb.DuckDBPyConnection, lake: Lake | None = None) -> None:
     """Create every table and view that does not exist yet (idempotent), in one commit.
 
-    With `lake`, the catalog is asked first (one query): when every table and view exists and
-    has statistics, nothing is executed; tables created now, and old ones that never held a
-    row, get their statistics in the same commit (see `_seed_table`).
+    With `lake`, the catalog is asked first (one query): when every table and view exists,
+    nothing is executed.
+
+    Tables are not seeded with a row inserted and deleted to give them statistics (DuckLake
+    1.5.5 re-reads an empty table's statistics on every statement): DuckLake keeps the deleted
+    row's values in the table's min/max statistics and answers `min()`/`max()` from them, so
+    `SELECT min(day) FROM funnel_daily` said 1970-01-01 (dashboard/test_queries.py).
     """
 
     def create() -> None:
         from analytics_pipeline.warehouse.raw_tables import key_tables_ddl
 
-        seed: list[str] = []
         if lake is not None and (state := _catalog_state(conn, lake)) is not None:
             tables, views = schema_objects()
             missing = (tables | views) - state.objects
-            if not missing and not state.unseeded:
+            if not missing:
                 return
             sorted_new = [table for table in SORT_ORDERS if table in missing]
-            seed = sorted((missing & tables) | set(state.unseeded))
         with transaction(conn):
             if lake is None or state is None:
                 sorted_new = [table for table in SORT_ORDERS if not describe_table(conn, table)]
@@ -94,8 +96,6 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, lake: Lake | None = None) -> 
                 conn.execute(ddl)
             for table in sorted_new:
                 conn.execute(f"ALTER TABLE {table} SET SORTED BY ({SORT_ORDERS[table]})")
-            for table in seed:
-                _seed_table(conn, table)
 
     retry_conflicts(create, what="creating the lake's tables")
 
@@ -146,23 +146,11 @@ CATALOG_INDEXES = {
     "analytics_delete_file_table": ("ducklake_delete_file", "table_id"),
 }
 
-# A value for each NOT NULL column of a seed row (see `_seed_table`), by DuckDB type.
-_SEED_VALUES = {
-    "VARCHAR": "''",
-    "JSON": "'null'",
-    "BLOB": "''",
-    "BOOLEAN": "false",
-    "DATE": "'1970-01-01'",
-    "TIMESTAMP WITH TIME ZONE": "'1970-01-01 00:00:00+00'",
-    "TIMESTAMP": "'1970-01-01 00:00:00'",
-}
-
 
 @dataclass(frozen=True)
 class _CatalogState:
     indexes: int  # how many of CATALOG_INDEXES exist
     objects: frozenset[str]  # tables and views of the lake's schema `main`
-    unseeded: tuple[str, ...]  # tables that never held a row (no statistics)
 
 
 def _catalog_state(conn: duckdb.DuckDBPyConnection, lake: Lake) -> _CatalogState | None:
@@ -187,10 +175,7 @@ def _catalog_state(conn: duckdb.DuckDBPyConnection, lake: Lake) -> _CatalogState
                 SELECT table_name FROM tables
                 UNION ALL
                 SELECT view_name FROM "{schema}".ducklake_view
-                WHERE {live} AND schema_id IN (SELECT schema_id FROM main)) AS o) AS objects,
-            (SELECT coalesce(string_agg(table_name, ',' ORDER BY table_name), '') FROM tables
-             WHERE NOT EXISTS (SELECT 1 FROM "{schema}".ducklake_table_stats AS s
-                               WHERE s.table_id = tables.table_id)) AS unseeded
+                WHERE {live} AND schema_id IN (SELECT schema_id FROM main)) AS o) AS objects
     """
     try:
         row = conn.execute(
@@ -203,8 +188,7 @@ def _catalog_state(conn: duckdb.DuckDBPyConnection, lake: Lake) -> _CatalogState
         log.info("could not inspect the lake catalog (%s)", str(error).splitlines()[0])
         return None
     assert row is not None
-    split = [tuple(name for name in str(text).split(",") if name) for text in row[1:]]
-    return _CatalogState(int(row[0]), frozenset(split[0]), split[1])
+    return _CatalogState(int(row[0]), frozenset(name for name in str(row[1]).split(",") if name))
 
 
 def _literal(text: str) -> str:
@@ -229,28 +213,6 @@ def ensure_catalog_indexes(conn: duckdb.DuckDBPyConnection, lake: Lake) -> None:
             )
         except duckdb.Error as error:
             log.warning("could not create the catalog index %s (%s)", name, error)
-
-
-def _seed_table(conn: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Insert one row into `table` and delete it again, in the caller's transaction.
-
-    DuckLake 1.5.5 keeps no statistics for a table that never held a row, and every statement
-    reading such a table re-reads them from the catalog (~70 catalog queries, 45-50 ms; fixed
-    upstream in ducklake#1313, not in the wheel). The row and its deletion in one transaction
-    record them (row count 0); nobody ever sees the row.
-    """
-    columns = [
-        (name, type_) for name, type_, nullable in describe_table(conn, table) if not nullable
-    ]
-    names = ", ".join(f'"{name}"' for name, _ in columns)
-    values = ", ".join(f"CAST({_SEED_VALUES.get(type_, '0')} AS {type_})" for _, type_ in columns)
-    conn.execute(f'INSERT INTO "{table}" ({names}) VALUES ({values})')
-    # The rows a transaction inserts have the highest row ids: this deletes exactly the seed.
-    [(deleted,)] = conn.execute(
-        f'DELETE FROM "{table}" WHERE rowid = (SELECT max(rowid) FROM "{table}")'
-    ).fetchall()
-    if deleted != 1:
-        raise RuntimeError(f"recording statistics of {table}: deleted {deleted} rows, not 1")
 
 
 def forget_schema(lake: Lake) -> None:
