@@ -2,8 +2,11 @@
 
 Each micro-batch does what the run's steps do, in their order and with their functions: the
 raw rows (one transaction per topic, the ledger inside it), the journeys, the alert rules, and
-the quick post of the alerts they wrote. One lake connection and one Kafka consumer serve the
-whole tail, so a micro-batch pays no attach or connect.
+the quick post of the alerts they wrote. One lake connection serves the whole tail, so a
+micro-batch pays no attach. One consumer asks for the end offsets throughout; each micro-batch
+reads with a consumer of its own, as each raw step does: a consumer that had fetched, paused and
+been re-assigned many times sometimes never fetched a partition again (a 30 s stall failed the
+run in bench/alerts, once in a few hundred micro-batches; not reproduced alone).
 """
 
 from __future__ import annotations
@@ -73,24 +76,28 @@ def run_live_tail(
     # The ingest sensor reads it: no run is planned for what this run will take anyway.
     context.instance.add_run_tags(context.run.run_id, {LIVE_UNTIL_TAG: f"{until:.0f}"})
     known: Offsets = {topic: read_ledger(conn, topic) for topic in topics.values()}
-    consumer = kafka.consumer()
+    poller = kafka.consumer()
 
     def end_offsets() -> Offsets:
-        return {topic: kafka.end_offsets(topic, consumer) for topic in topics.values()}
+        return {topic: kafka.end_offsets(topic, poller) for topic in topics.values()}
 
     def step(ranges: dict[str, list[OffsetRange]]) -> None:
         for kind, topic in topics.items():
             if topic in ranges:
-                ingest_ranges(
-                    consumer,
-                    conn,
-                    kind=kind,
-                    topic=topic,
-                    ranges=ranges[topic],
-                    max_batch=kafka.max_batch,
-                    max_batch_bytes=kafka.max_batch_bytes,
-                    warn=context.log.warning,
-                )
+                consumer = kafka.consumer()
+                try:
+                    ingest_ranges(
+                        consumer,
+                        conn,
+                        kind=kind,
+                        topic=topic,
+                        ranges=ranges[topic],
+                        max_batch=kafka.max_batch,
+                        max_batch_bytes=kafka.max_batch_bytes,
+                        warn=context.log.warning,
+                    )
+                finally:
+                    consumer.close()
         now = datetime.now(UTC)
         update_journeys(conn, **analytics.topics, now=now)
         rules = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)
@@ -108,7 +115,7 @@ def run_live_tail(
             min_batch_interval_s=MIN_BATCH_INTERVAL_S,
         )
     finally:
-        consumer.close()
+        poller.close()
     context.log.info(
         f"live tail: {report.messages} messages in {report.batches} micro-batches over "
         f"{report.seconds:.0f} s, ended by {report.ended_by}"
