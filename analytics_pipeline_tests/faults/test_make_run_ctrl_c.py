@@ -69,7 +69,9 @@ class Terminal:
         return int(self.tmux("display-message", "-p", "-t", self.session, "#{pane_pid}"))
 
     def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-S", "-60", "-t", self.session)
+        """The pane with its whole history: runs interrupted by Ctrl-C print their last events
+        after make run's own "stopping" line, which 60 lines of history did not always reach."""
+        return self.tmux("capture-pane", "-p", "-S", "-", "-t", self.session)
 
 
 @pytest.fixture
