@@ -68,11 +68,14 @@ def schema_objects() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(tables), frozenset(name for kind, name in found if kind.upper() == "VIEW")
 
 
-def ensure_schema(conn: duckdb.DuckDBPyConnection, lake: Lake | None = None) -> None:
+def ensure_schema(
+    conn: duckdb.DuckDBPyConnection, lake: Lake | None = None
+) -> _CatalogState | None:
     """Create every table and view that does not exist yet (idempotent), in one commit.
 
     With `lake`, the catalog is asked first (one query): when every table and view exists,
-    nothing is executed.
+    nothing is executed. Returns what that query found (None without `lake`, or when the
+    catalog could not be asked), for `ensure_catalog_indexes`.
 
     Tables are not seeded with a row inserted and deleted to give them statistics (DuckLake
     1.5.5 re-reads an empty table's statistics on every statement): DuckLake keeps the deleted
@@ -80,14 +83,14 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, lake: Lake | None = None) -> 
     `SELECT min(day) FROM funnel_daily` said 1970-01-01 (dashboard/test_queries.py).
     """
 
-    def create() -> None:
+    def create() -> _CatalogState | None:
         from analytics_pipeline.warehouse.raw_tables import key_tables_ddl
 
         if lake is not None and (state := _catalog_state(conn, lake)) is not None:
             tables, views = schema_objects()
             missing = (tables | views) - state.objects
             if not missing:
-                return
+                return state
             sorted_new = [table for table in SORT_ORDERS if table in missing]
         with transaction(conn):
             if lake is None or state is None:
@@ -96,8 +99,9 @@ def ensure_schema(conn: duckdb.DuckDBPyConnection, lake: Lake | None = None) -> 
                 conn.execute(ddl)
             for table in sorted_new:
                 conn.execute(f"ALTER TABLE {table} SET SORTED BY ({SORT_ORDERS[table]})")
+        return state if lake is not None else None
 
-    retry_conflicts(create, what="creating the lake's tables")
+    return retry_conflicts(create, what="creating the lake's tables")
 
 
 def describe_table(conn: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str, bool]]:
@@ -121,11 +125,11 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
         key = (lake.catalog, lake.data_path, lake.metadata_schema)
         with _ready_lock:
             if key not in _ready:
-                ensure_schema(conn, lake)
+                state = ensure_schema(conn, lake)
                 from analytics_pipeline.warehouse.raw_tables import sync_event_keys
 
                 sync_event_keys(conn)
-                ensure_catalog_indexes(conn, lake)
+                ensure_catalog_indexes(conn, lake, state)
                 _ready.add(key)
     except LakeUnavailableError:
         raise
@@ -197,11 +201,13 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def ensure_catalog_indexes(conn: duckdb.DuckDBPyConnection, lake: Lake) -> None:
-    """Create CATALOG_INDEXES where missing (one catalog query when they exist). An index is
-    an optimisation only: a catalog that refuses it (a role that may not create indexes) is
-    logged and left as it is."""
-    state = _catalog_state(conn, lake)
+def ensure_catalog_indexes(
+    conn: duckdb.DuckDBPyConnection, lake: Lake, state: _CatalogState | None
+) -> None:
+    """Create CATALOG_INDEXES where missing, by the catalog `state` that `ensure_schema` read
+    (None: the catalog could not be asked; nothing is done). An index is an optimisation only:
+    a catalog that refuses it (a role that may not create indexes) is logged and left as it
+    is."""
     if state is None or state.indexes >= len(CATALOG_INDEXES):
         return
     schema = lake.metadata_schema or "public"
