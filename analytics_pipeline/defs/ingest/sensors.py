@@ -218,11 +218,23 @@ def topics_tag_values(topic_of: Mapping[str, str]) -> list[str]:
     ]
 
 
-def ingest_busy(instance: dg.DagsterInstance, topic_of: Mapping[str, str]) -> bool:
-    """An ingest run of these topics is in flight, or failed and about to be (or maybe) retried."""
+def in_flight_ingest_runs(
+    instance: dg.DagsterInstance, topic_of: Mapping[str, str]
+) -> list[dg.DagsterRun]:
+    """Ingest runs of these topics queued or running (at most a few: one runs, one waits)."""
     tags = {INGEST_TAG: "true", TOPICS_TAG: topics_tag_values(topic_of)}
-    if instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags=tags), limit=1):
+    return list(instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags=tags), limit=3))
+
+
+def ingest_busy(
+    instance: dg.DagsterInstance,
+    topic_of: Mapping[str, str],
+    in_flight: Sequence[dg.DagsterRun],
+) -> bool:
+    """An ingest run of these topics is in flight, or failed and about to be (or maybe) retried."""
+    if in_flight:
         return True
+    tags = {INGEST_TAG: "true", TOPICS_TAG: topics_tag_values(topic_of)}
     failed = instance.get_runs(
         dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], tags=tags), limit=5
     )
@@ -233,11 +245,9 @@ def ingest_busy(instance: dg.DagsterInstance, topic_of: Mapping[str, str]) -> bo
     )
 
 
-def live_until(instance: dg.DagsterInstance, topic_of: Mapping[str, str]) -> float | None:
-    """When the live tail of an in-flight ingest run of these topics ends (epoch seconds)."""
-    tags = {INGEST_TAG: "true", TOPICS_TAG: topics_tag_values(topic_of)}
-    runs = instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags=tags), limit=3)
-    ends = [float(run.tags[LIVE_UNTIL_TAG]) for run in runs if LIVE_UNTIL_TAG in run.tags]
+def live_until(in_flight: Sequence[dg.DagsterRun]) -> float | None:
+    """When the live tail of one of these in-flight runs ends (epoch seconds), if any has one."""
+    ends = [float(run.tags[LIVE_UNTIL_TAG]) for run in in_flight if LIVE_UNTIL_TAG in run.tags]
     return max(ends, default=None)
 
 
@@ -287,7 +297,8 @@ def build_ingest_sensor(
             # most one waiting ingest run instead of growing under sustained traffic.
             return dg.SkipReason(f"ingest run {waiting[0].run_id} is still queued")
         topic_of = {kind: getattr(kafka, f"{kind}_topic") for kind in KINDS}
-        live = live_until(context.instance, topic_of)
+        in_flight = in_flight_ingest_runs(context.instance, topic_of)
+        live = live_until(in_flight)
         if live is not None and live - time.time() > HANDOFF_S:
             # Coalesce: the live run stores what lands until then, its successor is planned
             # just before. A message arriving meanwhile waits for no run at all.
@@ -296,7 +307,7 @@ def build_ingest_sensor(
                 f"{datetime.fromtimestamp(live, UTC).isoformat(timespec='seconds')}"
             )
         state = SensorState.load(context.cursor)
-        busy = ingest_busy(context.instance, topic_of)
+        busy = ingest_busy(context.instance, topic_of, in_flight)
         consumer = kafka.consumer()  # in the group, to read its offsets; never joins it
         try:
             ends = {topic_of[kind]: kafka.end_offsets(topic_of[kind], consumer) for kind in KINDS}
