@@ -75,9 +75,7 @@ def _evaluate_rules(
         )
         alerts = evaluate_event_rules(events, now, thresholds)
         clock = slow_deployments(
-            outbox.deployment_events(conn, now=now, thresholds=thresholds),
-            now,
-            thresholds,
+            outbox.deployment_events(conn, now=now, thresholds=thresholds), now, thresholds
         )
         new = outbox.insert_alerts(conn, [*alerts, *clock.slow], status=status, now=now)
         if upto > after:

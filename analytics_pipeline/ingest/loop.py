@@ -226,12 +226,7 @@ def _rewind_recreated(
         for partition, end in sorted((p, topic_ends[p]) for p in ahead):
             conn.execute(
                 _REWIND_LEDGER,
-                {
-                    "topic": report.topic,
-                    "partition": partition,
-                    "end": end,
-                    "now": _now(),
-                },
+                {"topic": report.topic, "partition": partition, "end": end, "now": _now()},
             )
         conn.execute("COMMIT")
     except BaseException:
@@ -324,8 +319,8 @@ def _read_and_store(
     partitions = {r.partition: TopicPartition(topic, r.partition) for r in todo}
     ends = {r.partition: r.end for r in todo}
     consumer.assign(list(partitions.values()))
-    # kafka-python keeps a partition paused across assign() calls: a consumer used again (the
-    # live tail's) would otherwise never fetch a partition an earlier call finished with.
+    # kafka-python keeps a partition paused across assign() calls: a consumer used for a second
+    # call would otherwise never fetch a partition an earlier call finished with.
     consumer.resume(*partitions.values())
     earliest = consumer.beginning_offsets(list(partitions.values()))
     for r in todo:
@@ -342,16 +337,9 @@ def _read_and_store(
     part: list[RawRecord] = []
     part_size = min(part_size, max_batch)
     part_bytes = min(part_bytes, max_batch_bytes)
-    held, batch_bytes = (
-        0,
-        0,
-    )  # bytes of values in `part`, and in the batch's earlier parts
+    held, batch_bytes = 0, 0  # bytes of values in `part`, and in the batch's earlier parts
     seen = [0, 0]  # records and bytes read so far, for the mean record size
-    batch, batch_size, writing = (
-        BatchResult(topic=topic),
-        0,
-        BatchWriter(conn, kind, _now()),
-    )
+    batch, batch_size, writing = BatchResult(topic=topic), 0, BatchWriter(conn, kind, _now())
     positions = {p: consumer.position(tp) for p, tp in partitions.items()}
     active = {p for p in partitions if positions[p] < ends[p]}
     last_progress = time.monotonic()

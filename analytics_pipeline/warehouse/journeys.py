@@ -27,11 +27,7 @@ from typing import Any
 
 import duckdb
 
-from analytics_pipeline.events.actions import (
-    ACTION_RULES,
-    MEANINGFUL_ACTIONS,
-    ActionRule,
-)
+from analytics_pipeline.events.actions import ACTION_RULES, MEANINGFUL_ACTIONS, ActionRule
 from analytics_pipeline.warehouse.connection import transaction
 from analytics_pipeline.warehouse.named_sql import load_statements, run
 
