@@ -24,6 +24,7 @@ from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import ENABLE_HINT, SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
+from analytics_pipeline.settings import Settings
 
 
 class RulesConfig(dg.Config):
@@ -60,7 +61,7 @@ class AlertsConfig(RulesConfig):
         ),
     )
     live_idle_seconds: int = Field(
-        default=1,
+        default=Settings.ingest_live_idle_seconds,
         ge=1,
         description="End the live tail after this many seconds without a new message.",
     )
@@ -155,7 +156,7 @@ def alerts(
                 context,
                 conn,
                 seconds=config.live_seconds,
-                topics=config.live_topics,
+                planned_topics=config.live_topics,
                 idle_seconds=config.live_idle_seconds,
                 kafka=kafka,
                 analytics=analytics,

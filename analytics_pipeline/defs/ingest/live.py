@@ -58,7 +58,7 @@ def run_live_tail(
     conn: duckdb.DuckDBPyConnection,
     *,
     seconds: int,
-    topics: Mapping[str, str],
+    planned_topics: Mapping[str, str],
     idle_seconds: int,
     kafka: KafkaResource,
     analytics: AnalyticsResource,
@@ -69,8 +69,8 @@ def run_live_tail(
     """Follow both topics (by kind; default: the configured ones) from the lake's ledger for
     up to `seconds`; see ingest/live.py."""
     topics: dict[Kind, str] = {
-        "clickstream": topics.get("clickstream", kafka.clickstream_topic),
-        "backend": topics.get("backend", kafka.backend_topic),
+        "clickstream": planned_topics.get("clickstream", kafka.clickstream_topic),
+        "backend": planned_topics.get("backend", kafka.backend_topic),
     }
     until = datetime.now(UTC).timestamp() + seconds
     # The ingest sensor reads it: no run is planned for what this run will take anyway.
