@@ -56,6 +56,23 @@ def commit_group(kafka: KafkaResource, topic: str, offsets: dict[int, int]) -> N
         consumer.close()
 
 
+def add_run_of(
+    instance: dg.DagsterInstance,
+    request: dg.RunRequest,
+    status: dg.DagsterRunStatus,
+    **tags: str,
+) -> dg.DagsterRun:
+    """A run of `request`'s job and tags in `instance`, as if the daemon had launched it."""
+    return instance.add_run(
+        dg.DagsterRun(
+            job_name=request.job_name,
+            run_id=make_new_run_id(),
+            status=status,
+            tags={**request.tags, **tags},
+        )
+    )
+
+
 def ranges_of(request: dg.RunRequest, kind: str = "clickstream") -> list[tuple[int, int, int]]:
     config = request.run_config["ops"][f"raw_{kind}_events"]["config"]
     return [(r["partition"], r["start"], r["end"]) for r in config["ranges"]]
@@ -149,14 +166,7 @@ def test_a_queued_ingest_run_holds_new_requests_until_it_starts(
     produce(clickstream, [b"m"] * 3, partition=0)
     first = tick(make_kafka(), warehouse, instance=dagster_instance)
     [request] = first.run_requests
-    queued = dagster_instance.add_run(
-        dg.DagsterRun(
-            job_name=request.job_name,
-            run_id=make_new_run_id(),
-            status=dg.DagsterRunStatus.NOT_STARTED,
-            tags=request.tags,
-        )
-    )
+    queued = add_run_of(dagster_instance, request, dg.DagsterRunStatus.NOT_STARTED)
     produce(clickstream, [b"m"] * 2, partition=1)
 
     held = tick(make_kafka(), warehouse, first.cursor, instance=dagster_instance)
@@ -216,14 +226,7 @@ def test_no_range_is_requested_again_while_an_ingest_run_is_in_flight(
     instance = dg.DagsterInstance.ephemeral()
     first = tick(make_kafka(), warehouse, instance=instance)
     [request] = first.run_requests
-    run = instance.add_run(
-        dg.DagsterRun(
-            job_name=request.job_name,
-            run_id=make_new_run_id(),
-            status=dg.DagsterRunStatus.STARTED,
-            tags=request.tags,
-        )
-    )
+    run = add_run_of(instance, request, dg.DagsterRunStatus.STARTED)
     assert "no new messages" in skip_message(
         tick(make_kafka(), warehouse, first.cursor, instance=instance)
     )
@@ -259,13 +262,8 @@ def test_no_run_is_planned_while_a_live_run_takes_the_messages_until_its_handoff
     first = tick(make_kafka(), warehouse, instance=instance)
     [request] = first.run_requests
     live_until = time.time() + 60
-    run = instance.add_run(
-        dg.DagsterRun(
-            job_name=request.job_name,
-            run_id=make_new_run_id(),
-            status=dg.DagsterRunStatus.STARTED,
-            tags={**request.tags, LIVE_UNTIL_TAG: f"{live_until:.0f}"},
-        )
+    run = add_run_of(
+        instance, request, dg.DagsterRunStatus.STARTED, **{LIVE_UNTIL_TAG: f"{live_until:.0f}"}
     )
     produce(clickstream, [b"m"] * 2, partition=0)
     held = tick(make_kafka(), warehouse, first.cursor, instance=instance)
