@@ -19,10 +19,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, VENV_BIN, wait_until
 from analytics_pipeline_tests.streams.schemas import validate_record
@@ -38,8 +39,9 @@ def utc(moment: datetime) -> str:
 class Journey:
     """Scripted journey records, each with the key SPEC §10 gives it, in publish order."""
 
-    def __init__(self, start: datetime) -> None:
+    def __init__(self, start: datetime, event_prefix: str = "e-") -> None:
         self.start = start
+        self.event_prefix = event_prefix
         self.records: list[tuple[str, dict[str, Any]]] = []
         self._offset = 0
 
@@ -65,7 +67,7 @@ class Journey:
             "anonymous_id": anonymous_id,
             "attributed_via": "user_id" if user_id else None,
             "source_topic": "portal-clickstream" if clickstream else "portal-backend",
-            "source_event_id": f"e-{self._offset}",
+            "source_event_id": f"{self.event_prefix}{self._offset}",
             "source_partition": 0,
             "source_offset": self._offset,
             "details": None,
@@ -141,52 +143,78 @@ def scripted_journey() -> tuple[Journey, list[tuple[str, dict[str, Any]]]]:
     return j, flags
 
 
-def produce_aborted(bootstrap: str, topic: str, journey: Journey) -> None:
+def produce_aborted(bootstrap: str, topic: str, start: datetime) -> None:
     """mallory's five actions in a transaction that is aborted: a read_committed reader never
     sees them."""
+    aborted = Journey(start, event_prefix="aborted-")
+    for minutes in range(5):
+        aborted.action("code_run", minutes, user_id="mallory")
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, transactional_id=f"tests-{uuid.uuid4().hex[:8]}"
     )
     try:
         producer.init_transactions()
         producer.begin_transaction()
-        for minutes in range(5):
-            record = journey.action("code_run", minutes, user_id="mallory")
-            producer.send(topic, key=b"user:mallory", value=json.dumps(record).encode())
+        for key, record in aborted.records:
+            validate_record(record)
+            producer.send(topic, key=key.encode(), value=json.dumps(record).encode())
         producer.flush(timeout=30)
         producer.abort_transaction()
     finally:
         producer.close(timeout=10)
-    del journey.records[-5:]
 
 
 def committed(admin: Any, group: str) -> dict[TopicPartition, int]:
-    offsets = admin.list_group_offsets(group).get(group, {})
+    """The group's committed offsets; none yet while the broker answers with a retriable error
+    (its coordinator moving, say)."""
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    except KafkaError as error:
+        if not error.retriable:
+            raise
+        return {}
     return {tp: meta.offset for tp, meta in offsets.items()}
 
 
-def read_all(bootstrap: str, topic: str) -> list[tuple[str, dict[str, Any], int]]:
-    """Every committed record of `topic` (read_committed), as (key, value, offset)."""
+class Consumed(NamedTuple):
+    key: str
+    value: dict[str, Any]
+    partition: int
+    offset: int
+
+
+def partitions_of(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        return consumer.end_offsets(partitions_of(consumer, topic))
+    finally:
+        consumer.close()
+
+
+def read_all(bootstrap: str, topic: str) -> list[Consumed]:
+    """Every committed record of `topic` (read_committed)."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        consumer_timeout_ms=1000,
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
     )
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        partitions = partitions_of(consumer, topic)
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
-        records = []
+        records: list[Consumed] = []
         deadline = time.monotonic() + 10
         while any(consumer.position(tp) < ends[tp] for tp in partitions):
             assert time.monotonic() < deadline, f"could not read {topic} to its end {ends}"
             for batch in consumer.poll(timeout_ms=500).values():
                 records.extend(
-                    (r.key.decode(), json.loads(r.value), r.partition, r.offset) for r in batch
+                    Consumed(r.key.decode(), json.loads(r.value), r.partition, r.offset)
+                    for r in batch
                 )
-        return [(key, value, (partition, offset)) for key, value, partition, offset in records]
+        return records
     finally:
         consumer.close()
 
@@ -217,7 +245,7 @@ def test_engaged_users_flags_exactly_the_engaged_users(
     cleanup_topics(run_id)
 
     journey, expected = scripted_journey()
-    produce_aborted(kafka_bootstrap, journey_topic, journey)
+    produce_aborted(kafka_bootstrap, journey_topic, journey.start)
     # A committed record after the aborted ones, so mallory's partition ends with data.
     journey.action("page_viewed", 0, user_id="mallory")
     for _key, record in journey.records:
@@ -232,6 +260,8 @@ def test_engaged_users_flags_exactly_the_engaged_users(
         "ENGAGED_OUTPUT_TOPIC": output_topic,
         "ENGAGED_CONSUMER_GROUP": group,
         "ENGAGED_THRESHOLD": str(THRESHOLD),
+        "ENGAGED_WINDOW_MINUTES": "60",
+        "ENGAGED_GRACE_MINUTES": "15",
         # Clicks count too, so that bob's anonymous clicks matter once he is identified.
         "ENGAGED_ACTIONS": "topic_created,code_run,deployment_started,deployment_completed,clicked",
         "ENGAGED_STATE_DIR": str(tmp_path / "state"),
@@ -246,44 +276,39 @@ def test_engaged_users_flags_exactly_the_engaged_users(
             stderr=stderr,
             stdin=subprocess.DEVNULL,
         )
+
+    def service_log() -> str:
+        return stderr_path.read_text(errors="replace")[-3000:]
+
+    def caught_up(ends: dict[TopicPartition, int]) -> bool:
+        assert service.poll() is None, f"the service exited:\n{service_log()}"
+        offsets = committed(kafka_admin, group)
+        return all(offsets.get(tp, 0) >= end for tp, end in ends.items())
+
+    def wait_for(ends: dict[TopicPartition, int], what: str) -> None:
+        try:
+            wait_until(lambda: caught_up(ends), timeout=APP_TIMEOUT_S, interval=0.5, message=what)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; the service's log:\n{service_log()}") from None
+
     try:
-        # Done when the group has committed the whole journey topic and every record the
-        # service itself wrote to its repartition topic (its flags commit with those offsets).
-        journey_ends = {
-            TopicPartition(journey_topic, p): offset
-            for p, offset in enumerate(end_offsets(kafka_bootstrap, journey_topic))
-        }
-
-        def caught_up(topic: str, ends: dict[TopicPartition, int]) -> bool:
-            assert service.poll() is None, f"the service exited:\n{stderr_path.read_text()}"
-            offsets = committed(kafka_admin, group)
-            return all(offsets.get(tp, 0) >= end for tp, end in ends.items())
-
-        wait_until(
-            lambda: caught_up(journey_topic, journey_ends),
-            timeout=APP_TIMEOUT_S,
-            interval=0.5,
-            message=f"the service did not process the journey topic; its log:\n"
-            f"{stderr_path.read_text()[-3000:]}",
-        )
-        repartition = [t for t in kafka_admin.list_topics() if t.startswith("repartition__")]
-        repartition = [t for t in repartition if group in t]
+        # Done when the group has committed the whole journey topic, then every record the
+        # service wrote to its repartition topic meanwhile: its flags commit with those offsets.
+        wait_for(end_offsets(kafka_bootstrap, journey_topic), "the journey was not processed")
+        repartition = [
+            t for t in kafka_admin.list_topics() if t.startswith("repartition__") and group in t
+        ]
         assert len(repartition) == 1, repartition
-        regrouped = {}
-        for _key, _value, (partition, offset) in read_all(kafka_bootstrap, repartition[0]):
-            tp = TopicPartition(repartition[0], partition)
-            regrouped[tp] = max(regrouped.get(tp, 0), offset + 1)
-        wait_until(
-            lambda: caught_up(repartition[0], regrouped),
-            timeout=APP_TIMEOUT_S,
-            interval=0.5,
-            message="the service did not process its repartition topic",
-        )
+        regrouped: dict[TopicPartition, int] = {}
+        for record in read_all(kafka_bootstrap, repartition[0]):
+            tp = TopicPartition(repartition[0], record.partition)
+            regrouped[tp] = max(regrouped.get(tp, 0), record.offset + 1)
+        wait_for(regrouped, "the actions regrouped by user were not processed")
 
-        flags = [(key, value) for key, value, _ in read_all(kafka_bootstrap, output_topic)]
+        flags = [(r.key, r.value) for r in read_all(kafka_bootstrap, output_topic)]
         assert sorted(flags, key=str) == sorted(expected, key=str)
         printed = [json.loads(line) for line in stdout_path.read_text().splitlines() if line]
-        assert sorted(printed, key=str) == sorted((v for _, v in expected), key=str)
+        assert sorted(printed, key=str) == sorted((value for _, value in expected), key=str)
     finally:
         service.send_signal(signal.SIGTERM)
         try:
@@ -291,16 +316,4 @@ def test_engaged_users_flags_exactly_the_engaged_users(
         except subprocess.TimeoutExpired:
             service.kill()
             service.wait(timeout=5)
-    assert service.returncode == 0, stderr_path.read_text()[-3000:]
-
-
-def end_offsets(bootstrap: str, topic: str) -> list[int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))
-        ]
-        ends = consumer.end_offsets(partitions)
-        return [ends[tp] for tp in partitions]
-    finally:
-        consumer.close()
+    assert service.returncode == 0, service_log()
