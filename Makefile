@@ -8,7 +8,8 @@ VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: run test test-profile up down lint format bench clean venv sysdeps config screenshots
+.PHONY: run test test-profile up down lint format bench clean venv sysdeps config screenshots \
+	example-engaged-users
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +69,11 @@ config:
 # The README's screenshots (docs/screenshots/), taken from the real pages in a real browser.
 screenshots: venv sysdeps up
 	$(VENV)/bin/python docs/make_screenshots.py
+
+# The example service on the journey stream (examples/engaged_users/README.md), until Ctrl-C;
+# the configuration as `make run` sees it (environment, then .env, then .env.example).
+example-engaged-users: venv up
+	@env --default-signal=INT,TERM bash -c 'source devstack/env.sh && exec $(VENV)/bin/python -m examples.engaged_users'
 
 bench: venv up
 	@bash bench/run_all.sh

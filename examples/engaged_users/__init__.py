@@ -1,0 +1,1 @@
+"""Flags deeply engaged users from the journey stream: a Quix Streams example (README.md)."""
