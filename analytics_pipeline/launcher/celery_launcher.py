@@ -27,14 +27,17 @@ the shipped settings). A shorter silence (a busy moment, a broker blip) is forgi
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from dagster import DagsterEventType, DagsterInstance, Field, IntSource
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
+from dagster._core.instance.config import dagster_instance_config
+from dagster._core.launcher import CheckRunHealthResult, RunLauncher, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData
 from dagster_celery.launcher import CeleryRunLauncher
@@ -218,3 +221,27 @@ class LiveCeleryRunLauncher(CeleryRunLauncher):
     def _forget(self, run_id: str) -> None:
         with self._lock:
             self._first_miss.pop(run_id, None)
+
+
+def instance_run_launcher(dagster_home: str | None = None) -> CeleryRunLauncher:
+    """The Celery run launcher configured in the instance's dagster.yaml, built alone."""
+    home = dagster_home or os.environ.get("DAGSTER_HOME")
+    if not home:
+        raise RuntimeError(
+            "DAGSTER_HOME is not set: a run worker needs the Dagster instance the daemon uses "
+            "(a folder with deploy/dagster.celery.yaml as its dagster.yaml)"
+        )
+    config, _ = dagster_instance_config(home)
+    block = config.get("run_launcher")
+    if not block:
+        raise RuntimeError(f"{home}/dagster.yaml has no run_launcher block; use a Celery one")
+    data = ConfigurableClassData(
+        block["module"], block["class"], yaml.safe_dump(block.get("config") or {})
+    )
+    launcher = data.rehydrate(as_type=RunLauncher)
+    if not isinstance(launcher, CeleryRunLauncher):
+        raise RuntimeError(
+            f"the run launcher in {home}/dagster.yaml is {block['class']}, not a Celery one: "
+            "runs would never reach this worker (see deploy/dagster.celery.yaml)"
+        )
+    return launcher

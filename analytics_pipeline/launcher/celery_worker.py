@@ -21,46 +21,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import yaml
 from celery import Celery
 from celery.signals import task_prerun
 from dagster import DagsterInstance
 from dagster._core.events import EngineEventData
-from dagster._core.instance.config import dagster_instance_config
-from dagster._core.launcher import RunLauncher
-from dagster._serdes import ConfigurableClassData, unpack_value
+from dagster._serdes import unpack_value
 from dagster_celery.config import TASK_EXECUTE_JOB_NAME, TASK_RESUME_JOB_NAME
-from dagster_celery.launcher import CeleryRunLauncher
 from dagster_celery.tasks import create_execute_job_task, create_resume_job_task
 
-from analytics_pipeline.launcher.celery_launcher import RUN_WORKER_MESSAGE, CeleryRunWorker
+from analytics_pipeline.launcher.celery_launcher import (
+    RUN_WORKER_MESSAGE,
+    CeleryRunWorker,
+    instance_run_launcher,
+)
 from analytics_pipeline.launcher.worker_identity import WorkerIdentity
 
 CODE_LOCATION_MODULE = "analytics_pipeline.definitions"
-
-
-def instance_run_launcher(dagster_home: str | None = None) -> CeleryRunLauncher:
-    """The Celery run launcher configured in the instance's dagster.yaml, built alone."""
-    home = dagster_home or os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise RuntimeError(
-            "DAGSTER_HOME is not set: a run worker needs the Dagster instance the daemon uses "
-            "(a folder with deploy/dagster.celery.yaml as its dagster.yaml)"
-        )
-    config, _ = dagster_instance_config(home)
-    block = config.get("run_launcher")
-    if not block:
-        raise RuntimeError(f"{home}/dagster.yaml has no run_launcher block; use a Celery one")
-    data = ConfigurableClassData(
-        block["module"], block["class"], yaml.safe_dump(block.get("config") or {})
-    )
-    launcher = data.rehydrate(as_type=RunLauncher)
-    if not isinstance(launcher, CeleryRunLauncher):
-        raise RuntimeError(
-            f"the run launcher in {home}/dagster.yaml is {block['class']}, not a Celery one: "
-            "runs would never reach this worker (see deploy/dagster.celery.yaml)"
-        )
-    return launcher
 
 
 def make_worker_app() -> Celery:
@@ -119,4 +95,4 @@ def _preload_code_location() -> None:
 app = make_worker_app()
 _preload_code_location()
 
-__all__ = ["app", "instance_run_launcher", "make_worker_app"]
+__all__ = ["app", "make_worker_app"]
