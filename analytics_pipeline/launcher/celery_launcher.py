@@ -51,6 +51,7 @@ DEFAULT_INSPECT_TIMEOUT_S = 2
 # The worker's event comes right after the launcher's two; a few more leave room.
 _FIRST_ENGINE_EVENTS = 20
 _REMEMBERED_WORKERS = 1000  # runs whose worker is kept in memory (the recent ones)
+_SILENT_WORKER_MEMORY_S = 3  # under run monitoring's 5 s poll: asked again at the next one
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class LiveCeleryRunLauncher(CeleryRunLauncher):
         self.inspect_timeout_seconds = inspect_timeout_seconds
         self._workers: dict[str, CeleryRunWorker] = {}  # run id -> its worker, once recorded
         self._first_miss: dict[str, float] = {}  # run id -> when its worker first failed us
+        self._unanswered: dict[str, float] = {}  # node name -> when it last did not answer
         self._lock = threading.Lock()
 
     @classmethod
@@ -144,11 +146,24 @@ class LiveCeleryRunLauncher(CeleryRunLauncher):
         return worker
 
     def worker_holds_task(self, worker: CeleryRunWorker) -> bool:
-        """Whether the worker answers and holds the run's task (running or reserved)."""
+        """Whether the worker answers and holds the run's task (running or reserved).
+
+        A worker that did not answer is not asked again for a few seconds: when a worker with
+        several runs dies, one monitoring poll waits for it once, not once per run, so the
+        bound holds for all of them."""
+        with self._lock:
+            silent_since = self._unanswered.get(worker.nodename)
+        if silent_since is not None and time.monotonic() - silent_since < _SILENT_WORKER_MEMORY_S:
+            return False
         inspector = self.celery.control.inspect(
             destination=[worker.nodename], timeout=self.inspect_timeout_seconds
         )
         answers = inspector.query_task(worker.task_id) or {}
+        with self._lock:
+            if worker.nodename in answers:
+                self._unanswered.pop(worker.nodename, None)
+            else:
+                self._unanswered[worker.nodename] = time.monotonic()
         return worker.task_id in (answers.get(worker.nodename) or {})
 
     def _task_state(self, task_id: str) -> CheckRunHealthResult | None:
