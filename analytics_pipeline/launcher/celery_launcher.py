@@ -105,7 +105,8 @@ class LiveCeleryRunLauncher(CeleryRunLauncher):
         self.inspect_timeout_seconds = inspect_timeout_seconds
         self._workers: dict[str, CeleryRunWorker] = {}  # run id -> its worker, once recorded
         self._first_miss: dict[str, float] = {}  # run id -> when its worker first failed us
-        self._unanswered: dict[str, float] = {}  # node name -> when it last did not answer
+        self._last_unanswered: dict[str, float] = {}  # node name -> when it last did not answer
+        self._silent_since: dict[str, float] = {}  # node name -> since when it has not answered
         self._lock = threading.Lock()
 
     @classmethod
@@ -149,22 +150,25 @@ class LiveCeleryRunLauncher(CeleryRunLauncher):
         """Whether the worker answers and holds the run's task (running or reserved).
 
         A worker that did not answer is not asked again for a few seconds: when a worker with
-        several runs dies, one monitoring poll waits for it once, not once per run, so the
-        bound holds for all of them."""
+        several runs dies, one monitoring poll waits for it once, not once per run."""
+        node = worker.nodename
         with self._lock:
-            silent_since = self._unanswered.get(worker.nodename)
-        if silent_since is not None and time.monotonic() - silent_since < _SILENT_WORKER_MEMORY_S:
+            asked = self._last_unanswered.get(node)
+        if asked is not None and time.monotonic() - asked < _SILENT_WORKER_MEMORY_S:
             return False
         inspector = self.celery.control.inspect(
-            destination=[worker.nodename], timeout=self.inspect_timeout_seconds
+            destination=[node], timeout=self.inspect_timeout_seconds
         )
         answers = inspector.query_task(worker.task_id) or {}
+        now = time.monotonic()
         with self._lock:
-            if worker.nodename in answers:
-                self._unanswered.pop(worker.nodename, None)
+            if node in answers:
+                self._last_unanswered.pop(node, None)
+                self._silent_since.pop(node, None)
             else:
-                self._unanswered[worker.nodename] = time.monotonic()
-        return worker.task_id in (answers.get(worker.nodename) or {})
+                self._last_unanswered[node] = now
+                self._silent_since.setdefault(node, now)
+        return worker.task_id in (answers.get(node) or {})
 
     def _task_state(self, task_id: str) -> CheckRunHealthResult | None:
         """SUCCESS or FAILED when the result backend says the task ended, else None."""
@@ -190,7 +194,7 @@ class LiveCeleryRunLauncher(CeleryRunLauncher):
         if ended is not None:
             self._forget(run.run_id)
             return ended
-        silent_for = self._silent_for(run.run_id)
+        silent_for = self._silent_for(run.run_id, worker.nodename)
         if silent_for < self.worker_silence_seconds:
             return CheckRunHealthResult(
                 WorkerStatus.RUNNING, f"worker {worker.nodename} silent for {silent_for:.0f} s"
@@ -224,14 +228,17 @@ class LiveCeleryRunLauncher(CeleryRunLauncher):
         state = self.celery.AsyncResult(worker.task_id).state
         return str({"run_id": run.run_id, "task_state": state, **worker.metadata()})
 
-    def _silent_for(self, run_id: str) -> float:
+    def _silent_for(self, run_id: str, node: str) -> float:
+        """Since the run's first miss, or since its worker stopped answering if earlier: every
+        run of a dead worker fails at the same poll."""
         now = time.monotonic()
         with self._lock:
             # Runs that ended elsewhere leave no entry behind for long.
             for stale in [r for r, t in self._first_miss.items() if now - t > 3600]:
                 del self._first_miss[stale]
                 self._workers.pop(stale, None)
-            return now - self._first_miss.setdefault(run_id, now)
+            first_miss = self._first_miss.setdefault(run_id, now)
+            return now - min(first_miss, self._silent_since.get(node, now))
 
     def _forget(self, run_id: str) -> None:
         with self._lock:
