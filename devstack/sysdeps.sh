@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # System packages the tests need beyond the machine image (`make sysdeps`, run by `make test`):
 # pdftoppm (poppler-utils) to look at rendered report pages, WeasyPrint's native libraries
-# (Pango, fonts), and tmux (the Ctrl-C test types into a real terminal). Fast and silent when everything is present; apt-get only when something is
-# missing, which needs root.
+# (Pango, fonts), tmux (the Ctrl-C test types into a real terminal), and redis-server (the broker
+# of the pool of run workers, deploy/dagster.celery.yaml, and its tests). Fast and silent when
+# everything is present; apt-get only when something is missing, which needs root.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -14,6 +15,7 @@ have_lib libpango-1.0.so.0 || missing+=(libpango-1.0-0)
 have_lib libpangoft2-1.0.so.0 || missing+=(libpangoft2-1.0-0)
 have_lib libharfbuzz-subset.so.0 || missing+=(libharfbuzz-subset0) # WeasyPrint font subsetting, ~10x faster
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [[ -n "$(fc-list 2>/dev/null | head -n 1)" ]] || missing+=(fontconfig fonts-dejavu-core)
 
 ((${#missing[@]} == 0)) && exit 0

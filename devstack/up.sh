@@ -23,6 +23,10 @@ mkdir -p "$DEVSTACK_LOGS" "$DEVSTACK_PIDS"
 bash "${here}/kafka.sh" start 9>&-
 bash "${here}/postgres.sh" start 9>&-
 bash "${here}/slack.sh" start 9>&-
+# The pool of run workers' broker, only when that variant is chosen (deploy/dagster.celery.yaml).
+if [[ "${ANALYTICS_RUN_POOL:-}" == celery ]]; then
+    bash "${here}/redis.sh" start 9>&-
+fi
 
 # The lake's Parquet files: a local folder (relative to the repository) is created here; an
 # object-store URL (s3://...) is left to its owner.
