@@ -21,7 +21,7 @@ from analytics_pipeline.clients.kafka import DURABLE_PRODUCER, ConnectionConfig
 from analytics_pipeline.warehouse import connect, reading
 from analytics_pipeline_tests.faults.conftest import Pipeline, page_view
 from analytics_pipeline_tests.fixtures.kafka_cluster import KafkaCluster
-from analytics_pipeline_tests.fixtures.stack import encode_value, wait_until
+from analytics_pipeline_tests.fixtures.stack import encode_value, unique_topic_name, wait_until
 
 FIRST = 100  # messages that start the first ingest run
 BEFORE, DOWN, BACK = 200, 200, 100  # acknowledged messages before the kill, while down, after
@@ -86,23 +86,26 @@ def test_a_broker_killed_mid_stream_loses_and_doubles_no_acknowledged_message(
     kafka_cluster: KafkaCluster, lake, lake_env, dagster_daemon, dagster_instance, tmp_path
 ):
     phases = [("start", time.monotonic())]
+    # The daemon starts while the cluster does (its first ticks find no topics yet).
+    clickstream, backend = unique_topic_name("clickstream"), unique_topic_name("backend")
+    connect(lake).close()  # the lake and its tables exist before the first run
+    daemon = dagster_daemon(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_cluster.bootstrap,
+            "ANALYTICS_CLICKSTREAM_TOPIC": clickstream,
+            "ANALYTICS_BACKEND_TOPIC": backend,
+            **lake_env,
+            "ANALYTICS_REPORTS_DIR": str(tmp_path / "reports"),
+            "SLACK_BOT_TOKEN": "",
+        }
+    )
     admin = kafka_cluster.admin()
+    phases.append(("cluster", time.monotonic()))
     try:
-        clickstream = kafka_cluster.make_topic(admin, suffix="clickstream")
-        backend = kafka_cluster.make_topic(admin, suffix="backend")
+        kafka_cluster.make_topic(admin, clickstream)
+        kafka_cluster.make_topic(admin, backend)
         assert len(kafka_cluster.partition(admin, clickstream)["replica_nodes"]) == 3
 
-        connect(lake).close()  # the lake and its tables exist before the first run
-        daemon = dagster_daemon(
-            {
-                "KAFKA_BOOTSTRAP_SERVERS": kafka_cluster.bootstrap,
-                "ANALYTICS_CLICKSTREAM_TOPIC": clickstream,
-                "ANALYTICS_BACKEND_TOPIC": backend,
-                **lake_env,
-                "ANALYTICS_REPORTS_DIR": str(tmp_path / "reports"),
-                "SLACK_BOT_TOKEN": "",
-            }
-        )
         p = Pipeline(clickstream, backend, lake, daemon, dagster_instance)
         producer = KafkaProducer(
             **ConnectionConfig(kafka_cluster.bootstrap).kafka_python(
