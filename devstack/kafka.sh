@@ -206,6 +206,15 @@ format_storage() {
 
 node_alive() { devstack_live_pid "$(node_pidfile "$1")" "$KAFKA_MARKER"; }
 
+# True when a node of this checkout's Kafka with another node count runs (any pid file here).
+other_nodes_alive() {
+    local pidfile
+    for pidfile in "${KAFKA_PID_ROOT}/kafka.pid" "${KAFKA_PID_ROOT}"/kafka-node-*.pid; do
+        [[ -e "$pidfile" ]] && devstack_live_pid "$pidfile" "$KAFKA_MARKER" >/dev/null && return 0
+    done
+    return 1
+}
+
 # Every node listens (a node just restarted may still be listed by the cluster's metadata
 # until its session expires, so the listing alone proves nothing about it).
 all_ports_open() {
@@ -248,6 +257,10 @@ start() {
     done
     if ((ours == 0)) && devstack_port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
         if kafka_answers 10; then
+            if other_nodes_alive; then
+                devstack_say "kafka: this checkout's Kafka, started with another DEVSTACK_KAFKA_BROKERS, answers on ${KAFKA_HOST}:${KAFKA_PORT}; using it"
+                return 0
+            fi
             devstack_say "kafka: a broker this checkout did not start already answers on ${KAFKA_HOST}:${KAFKA_PORT}; using it (down.sh leaves it running)"
             return 0
         fi
