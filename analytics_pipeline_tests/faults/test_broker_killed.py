@@ -10,6 +10,7 @@ on two brokers at least, so losing one loses nothing.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from typing import Any
@@ -21,7 +22,13 @@ from analytics_pipeline.clients.kafka import DURABLE_PRODUCER, ConnectionConfig
 from analytics_pipeline.warehouse import connect, reading
 from analytics_pipeline_tests.faults.conftest import Pipeline, page_view
 from analytics_pipeline_tests.fixtures.kafka_cluster import KafkaCluster
-from analytics_pipeline_tests.fixtures.stack import encode_value, unique_topic_name, wait_until
+from analytics_pipeline_tests.fixtures.stack import (
+    REPO_ROOT,
+    VENV_BIN,
+    encode_value,
+    unique_topic_name,
+    wait_until,
+)
 
 FIRST = 100  # messages that start the first ingest run
 BEFORE, DOWN, BACK = 200, 200, 100  # acknowledged messages before the kill, while down, after
@@ -166,14 +173,57 @@ def test_a_broker_killed_mid_stream_loses_and_doubles_no_acknowledged_message(
     phases.append(("in_sync", time.monotonic()))
 
     stored = p.wait_ledger(total, timeout=240)
+    phases.append(("ledger", time.monotonic()))
     p.wait_settled(timeout=120)
     ids = stored_ids(p)
     assert (stored.rows, stored.distinct_event_ids) == (total, total)
     assert set(ids) == stream.acked
     assert stored.dead_letters == 0
-    phases.append(("stored", time.monotonic()))
+    phases.append(("settled", time.monotonic()))
     print(" ".join(f"{name}={at - phases[0][1]:.1f}s" for name, at in phases))
     print(
         f"FAULTS broker SIGKILL: node {victim} (the leader) killed at {acked_at_kill} acks, "
         f"back after {restart_s:.1f}s; {len(ids)} acknowledged messages stored once"
     )
+
+
+def test_the_cluster_starts_once_and_make_run_creates_its_topics_with_three_replicas(
+    kafka_cluster: KafkaCluster,
+):
+    # After the broker-kill test in this file (which starts its daemon while the cluster starts).
+    kafka_cluster.ready()
+    pids = [kafka_cluster.pid(node) for node in (1, 2, 3)]
+    started = time.monotonic()
+    output = kafka_cluster.start()  # idempotent: every node runs already
+    assert "starting node" not in output, output
+    assert [kafka_cluster.pid(node) for node in (1, 2, 3)] == pids
+    assert time.monotonic() - started < 30
+
+    topic = unique_topic_name("devstack")
+    # What `make run` does for the configured topics (devstack/run.sh).
+    created = subprocess.run(
+        [
+            str(VENV_BIN / "python"),
+            str(REPO_ROOT / "devstack" / "kafka_admin.py"),
+            "--bootstrap",
+            kafka_cluster.bootstrap,
+            "create-topics",
+            topic,
+            "--partitions",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    assert f"topic {topic}: created" in created.stdout
+    admin = kafka_cluster.admin()
+    try:
+        assert len(admin.describe_cluster()["brokers"]) == 3
+        partitions = admin.describe_topics([topic])[0]["partitions"]
+        assert sorted(len(p["replica_nodes"]) for p in partitions) == [3, 3]
+    finally:
+        admin.close()
+    print(f"KAFKA_CLUSTER first start took {kafka_cluster.start_seconds:.1f}s")
