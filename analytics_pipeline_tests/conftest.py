@@ -16,6 +16,7 @@ from xdist.scheduler import LoadFileScheduling
 
 pytest_plugins = [
     "analytics_pipeline_tests.fixtures.stack",
+    "analytics_pipeline_tests.fixtures.kafka_cluster",
     "analytics_pipeline_tests.fixtures.slack",
     "analytics_pipeline_tests.fixtures.warehouse",
     "analytics_pipeline_tests.fixtures.workers",
@@ -29,6 +30,7 @@ DAEMON_FILES = frozenset(
         "analytics_pipeline_tests/devstack/test_config_precedence.py",
         "analytics_pipeline_tests/devstack/test_stack.py",
         "analytics_pipeline_tests/faults/test_celery_worker_kill.py",
+        "analytics_pipeline_tests/faults/test_broker_killed.py",
         "analytics_pipeline_tests/faults/test_daemon_killed.py",
         "analytics_pipeline_tests/faults/test_make_run_ctrl_c.py",
         "analytics_pipeline_tests/faults/test_poison_burst.py",

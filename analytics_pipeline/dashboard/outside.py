@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from analytics_pipeline.clients.kafka import ConnectionConfig
 from analytics_pipeline.settings import Settings
 
 KAFKA_TIMEOUT_MS = 2_000
@@ -27,19 +28,11 @@ def kafka_end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
     kafka-python directly, not the Dagster resource: importing Dagster costs seconds."""
     from kafka import KafkaConsumer, TopicPartition
 
-    config: dict[str, Any] = {
-        "bootstrap_servers": [s.strip() for s in settings.kafka_bootstrap_servers.split(",")],
-        "security_protocol": settings.kafka_security_protocol,
-        "request_timeout_ms": KAFKA_TIMEOUT_MS,
-        "bootstrap_timeout_ms": KAFKA_TIMEOUT_MS,
-        "enable_auto_commit": False,
-    }
-    if settings.kafka_sasl_mechanism:
-        config.update(
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_plain_username=settings.kafka_sasl_username,
-            sasl_plain_password=settings.kafka_sasl_password,
-        )
+    config = ConnectionConfig.from_settings(settings).kafka_python(
+        request_timeout_ms=KAFKA_TIMEOUT_MS,
+        bootstrap_timeout_ms=KAFKA_TIMEOUT_MS,
+        enable_auto_commit=False,
+    )
     consumer = KafkaConsumer(**config)
     try:
         ends: dict[tuple[str, int], int] = {}

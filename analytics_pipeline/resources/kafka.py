@@ -6,18 +6,24 @@ from typing import Any
 
 import dagster as dg
 
+from analytics_pipeline.clients.kafka import (
+    DURABLE_PRODUCER,
+    ConnectionConfig,
+    KafkaUnavailableError,
+    MissingTopicError,
+)
 from analytics_pipeline.settings import Settings
 
 CONSUMER_GROUP = "analytics-pipeline"
 DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
-
-class KafkaUnavailableError(RuntimeError):
-    """Kafka did not answer; the message names the bootstrap servers, never credentials."""
-
-
-class MissingTopicError(RuntimeError):
-    """A configured topic does not exist on the brokers; the message names it and the variable."""
+__all__ = [
+    "CONSUMER_GROUP",
+    "DEFAULT_MAX_BATCH_BYTES",
+    "KafkaResource",
+    "KafkaUnavailableError",
+    "MissingTopicError",
+]
 
 
 class KafkaResource(dg.ConfigurableResource):
@@ -46,20 +52,20 @@ class KafkaResource(dg.ConfigurableResource):
     def topics(self) -> tuple[str, str]:
         return (self.clickstream_topic, self.backend_topic)
 
+    def connection(self) -> ConnectionConfig:
+        return ConnectionConfig(
+            bootstrap_servers=self.bootstrap_servers,
+            security_protocol=self.security_protocol,
+            sasl_mechanism=self.sasl_mechanism,
+            sasl_username=self.sasl_username,
+            sasl_password=self.sasl_password,
+        )
+
     def client_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {
-            "bootstrap_servers": [s.strip() for s in self.bootstrap_servers.split(",")],
-            "security_protocol": self.security_protocol,
-            "request_timeout_ms": self.request_timeout_ms,
-            "bootstrap_timeout_ms": self.bootstrap_timeout_ms,
-        }
-        if self.sasl_mechanism:
-            config.update(
-                sasl_mechanism=self.sasl_mechanism,
-                sasl_plain_username=self.sasl_username,
-                sasl_plain_password=self.sasl_password,
-            )
-        return config
+        return self.connection().kafka_python(
+            request_timeout_ms=self.request_timeout_ms,
+            bootstrap_timeout_ms=self.bootstrap_timeout_ms,
+        )
 
     def consumer(self, **overrides: Any):  # -> kafka.KafkaConsumer
         """A consumer in group `analytics-pipeline` that never auto-commits."""
@@ -80,11 +86,12 @@ class KafkaResource(dg.ConfigurableResource):
             raise self.unavailable(error) from None
 
     def producer(self, **overrides: Any):  # -> kafka.KafkaProducer
+        """A producer whose acknowledged messages survive a broker's death (acks=all)."""
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
         try:
-            return KafkaProducer(**{**self.client_config(), **overrides})
+            return KafkaProducer(**{**self.client_config(), **DURABLE_PRODUCER, **overrides})
         except KafkaError as error:
             raise self.unavailable(error) from None
 
@@ -132,15 +139,7 @@ class KafkaResource(dg.ConfigurableResource):
         return offsets
 
     def missing_topic(self, topic: str, variable: str) -> MissingTopicError:
-        return MissingTopicError(
-            f"Kafka topic {topic!r} does not exist on {self.bootstrap_servers}. Check the "
-            f"spelling of {variable}, or create the topic (locally `make up` creates the "
-            "default topics); nothing is ingested from it until it exists."
-        )
+        return self.connection().missing_topic(topic, variable)
 
     def unavailable(self, error: Exception) -> KafkaUnavailableError:
-        return KafkaUnavailableError(
-            f"Kafka at {self.bootstrap_servers} did not answer ({type(error).__name__}). "
-            "Check KAFKA_BOOTSTRAP_SERVERS and that the brokers are reachable "
-            "(locally: `make up`)."
-        )
+        return self.connection().unavailable(error)

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from analytics_pipeline.clients.kafka import ConnectionConfig
 from analytics_pipeline.settings import ConfigError, Settings, load_settings
 from analytics_pipeline.simulate.malformed import Message, encode_stream
 from analytics_pipeline.simulate.model import SimEvent
@@ -180,18 +181,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _kafka_sink(settings: Settings, bootstrap: str, topics: dict[str, str], client: str) -> Sink:
-    from analytics_pipeline.resources.kafka import KafkaResource
-
-    resource = KafkaResource(
-        bootstrap_servers=bootstrap,
-        security_protocol=settings.kafka_security_protocol,
-        sasl_mechanism=settings.kafka_sasl_mechanism,
-        sasl_username=settings.kafka_sasl_username,
-        sasl_password=settings.kafka_sasl_password,
-        clickstream_topic=topics["clickstream"],
-        backend_topic=topics["backend"],
-    )
-    return open_kafka_sink(resource, topics, client)
+    connection = ConnectionConfig.from_settings(settings).with_servers(bootstrap)
+    return open_kafka_sink(connection, topics, client)
 
 
 def _messages(args: argparse.Namespace) -> Iterator[Message]:

@@ -15,27 +15,32 @@ import json
 import logging
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from analytics_pipeline.clients.kafka import (
+    DURABLE_PRODUCER,
+    DURABLE_PRODUCER_LIBRDKAFKA,
+    ConnectionConfig,
+    KafkaUnavailableError,
+)
 from analytics_pipeline.simulate.malformed import Message
-
-if TYPE_CHECKING:  # the Kafka resource pulls in Dagster; file output does not need it
-    from analytics_pipeline.resources.kafka import KafkaResource
 
 KAFKA_CLIENTS = ("auto", "confluent-kafka", "kafka-python")
 
 # Batching for throughput: history mode hands the client hundreds of thousands of messages
-# without waiting; they leave in large batches, never one flush per message.
+# without waiting; they leave in large batches, never one flush per message. Every message is
+# acknowledged by all in-sync replicas, and a retried batch is stored once (DURABLE_PRODUCER).
 PRODUCER_TUNING: dict[str, Any] = {
-    "acks": 1,
-    "enable_idempotence": False,
+    **DURABLE_PRODUCER,
     "linger_ms": 20,
     "batch_size": 512 * 1024,
     "max_block_ms": 30_000,
     "metrics_enabled": False,
 }
-# How long to wait for the brokers to answer at start before saying they are unreachable.
+# How long to wait for the brokers to answer at start before saying they are unreachable, and
+# for one request.
 CONNECT_TIMEOUT_MS = 10_000
+REQUEST_TIMEOUT_MS = 10_000
 # Values above the broker's ~1 MiB message limit (the `too_large` invalid kind) go through a
 # second, gzip-compressing producer: compressed, the broker accepts them; consumers see the
 # original >1 MiB value and must dead-letter it. (gzip: every Kafka client decodes it.)
@@ -143,11 +148,11 @@ class KafkaPythonSink:
 
     client = "kafka-python"
 
-    def __init__(self, kafka: KafkaResource, topics: dict[str, str]) -> None:
+    def __init__(self, kafka: ConnectionConfig, topics: dict[str, str]) -> None:
         self.kafka = kafka
         self.topics = topics
         self._failures = _DeliveryFailures()
-        self._producer = kafka.producer(**PRODUCER_TUNING, bootstrap_timeout_ms=CONNECT_TIMEOUT_MS)
+        self._producer = self._new_producer(PRODUCER_TUNING)
         self._large_producer: Any = None
         try:
             existing = self._existing_topics()
@@ -170,10 +175,31 @@ class KafkaPythonSink:
         self._checkpoints: deque[Any] = deque()
         self._sent = 0
 
-    def _existing_topics(self) -> set[str]:
+    def _new_producer(self, tuning: dict[str, Any]) -> Any:
+        from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
-        consumer = self.kafka.consumer(group_id=None, bootstrap_timeout_ms=CONNECT_TIMEOUT_MS)
+        config = self.kafka.kafka_python(
+            **tuning, request_timeout_ms=REQUEST_TIMEOUT_MS, bootstrap_timeout_ms=CONNECT_TIMEOUT_MS
+        )
+        try:
+            return KafkaProducer(**config)
+        except KafkaError as error:
+            raise self.kafka.unavailable(error) from None
+
+    def _existing_topics(self) -> set[str]:
+        from kafka import KafkaConsumer
+        from kafka.errors import KafkaError
+
+        config = self.kafka.kafka_python(
+            enable_auto_commit=False,
+            request_timeout_ms=REQUEST_TIMEOUT_MS,
+            bootstrap_timeout_ms=CONNECT_TIMEOUT_MS,
+        )
+        try:
+            consumer = KafkaConsumer(**config)
+        except KafkaError as error:
+            raise self.kafka.unavailable(error) from None
         try:
             return set(consumer.topics())
         except KafkaError as error:
@@ -196,7 +222,7 @@ class KafkaPythonSink:
         topic = self.topics[message.kind]
         if len(message.value) > LARGE_VALUE_BYTES:
             if self._large_producer is None:
-                self._large_producer = self.kafka.producer(**LARGE_PRODUCER_TUNING)
+                self._large_producer = self._new_producer(LARGE_PRODUCER_TUNING)
             future = self._large_producer.send(topic, value=message.value, key=message.key)
         else:
             hashed = self._key_hash.get(message.key)
@@ -241,35 +267,26 @@ class ConfluentKafkaSink:
 
     client = "confluent-kafka"
 
-    def __init__(self, kafka: KafkaResource, topics: dict[str, str]) -> None:
+    def __init__(self, kafka: ConnectionConfig, topics: dict[str, str]) -> None:
         from confluent_kafka import KafkaException, Producer
 
         self.kafka = kafka
         self.topics = topics
         self._failures = _DeliveryFailures()
-        self._config: dict[str, Any] = {
-            "bootstrap.servers": kafka.bootstrap_servers,
-            "security.protocol": kafka.security_protocol,
-            "acks": 1,
-            "enable.idempotence": False,
-            "linger.ms": 20,
-            "batch.size": 1_000_000,
-            "queue.buffering.max.messages": 500_000,
-            "queue.buffering.max.kbytes": 512 * 1024,
-            "message.timeout.ms": 60_000,
-            "partitioner": "murmur2_random",  # the Java client's (and kafka-python's) choice
-            "on_delivery": self._on_delivery,
-            # librdkafka would print every failed connection attempt; the CLI reports instead.
-            "logger": logging.getLogger("analytics_pipeline.simulate.librdkafka"),
-        }
-        if kafka.sasl_mechanism:
-            self._config.update(
-                {
-                    "sasl.mechanism": kafka.sasl_mechanism,
-                    "sasl.username": kafka.sasl_username,
-                    "sasl.password": kafka.sasl_password,
-                }
-            )
+        self._config: dict[str, Any] = kafka.librdkafka(
+            **DURABLE_PRODUCER_LIBRDKAFKA,
+            **{
+                "linger.ms": 20,
+                "batch.size": 1_000_000,
+                "queue.buffering.max.messages": 500_000,
+                "queue.buffering.max.kbytes": 512 * 1024,
+                "message.timeout.ms": 60_000,
+                "partitioner": "murmur2_random",  # the Java client's (and kafka-python's) choice
+                "on_delivery": self._on_delivery,
+                # librdkafka would print every failed connection attempt; the CLI reports instead.
+                "logger": logging.getLogger("analytics_pipeline.simulate.librdkafka"),
+            },
+        )
         self._kafka_exception = KafkaException
         self._producer = Producer(self._config)
         self._large_producer: Any = None
@@ -339,22 +356,20 @@ class ConfluentKafkaSink:
         self.flush()
 
 
-def _stopped(kafka: KafkaResource, error: Exception) -> SinkError:
+def _stopped(kafka: ConnectionConfig, error: Exception) -> SinkError:
     return SinkError(
         f"Kafka at {kafka.bootstrap_servers} stopped accepting messages "
         f"({type(error).__name__}); is the broker still up?"
     )
 
 
-def open_kafka_sink(kafka: KafkaResource, topics: dict[str, str], client: str = "auto") -> Sink:
+def open_kafka_sink(kafka: ConnectionConfig, topics: dict[str, str], client: str = "auto") -> Sink:
     """A Kafka sink; `auto` takes confluent-kafka when it is installed, else kafka-python.
 
     Raises SinkError, with one line naming the bootstrap servers, when Kafka does not answer
     or a topic is missing.
     """
     from kafka.errors import KafkaError
-
-    from analytics_pipeline.resources.kafka import KafkaUnavailableError
 
     if client not in KAFKA_CLIENTS:
         raise ValueError(f"client must be one of {KAFKA_CLIENTS}")
