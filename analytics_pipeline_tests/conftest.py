@@ -18,6 +18,7 @@ pytest_plugins = [
     "analytics_pipeline_tests.fixtures.stack",
     "analytics_pipeline_tests.fixtures.slack",
     "analytics_pipeline_tests.fixtures.warehouse",
+    "analytics_pipeline_tests.fixtures.s3",
 ]
 
 # A fixed list: xdist's scheduler sees node ids only, never the tests' fixtures. The check in

@@ -12,5 +12,6 @@ exec 9>"${DEVSTACK_PIDS}/stack.lock"
 flock -w 120 9 || devstack_die "another devstack up/down has held ${DEVSTACK_PIDS}/stack.lock for 2 minutes (holders: $(fuser "${DEVSTACK_PIDS}/stack.lock" 2>/dev/null || echo unknown))"
 
 bash "${here}/slack.sh" stop
+bash "${here}/s3.sh" stop
 bash "${here}/kafka.sh" stop
 bash "${here}/postgres.sh" stop

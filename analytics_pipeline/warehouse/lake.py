@@ -137,15 +137,20 @@ class Lake:
         return own + (self.s3.secrets() if self.s3 else ())
 
 
-def _load_extensions(conn: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> None:
+def load_extensions(conn: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> None:
+    """LOAD each extension from its PyPI wheel's own file (never a download)."""
     version = conn.execute("PRAGMA version").fetchone()[0]  # type: ignore[index]
     for name in names:
-        if name in _loaded:
-            continue
         package = resources.files(f"duckdb_extension_{name}")
         binary = package / "extensions" / version / f"{name}.duckdb_extension"
         conn.execute(f"LOAD '{binary}'")
-        _loaded.add(name)
+
+
+def _ensure_loaded(conn: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> None:
+    """Load on the process's instance what it has not loaded yet."""
+    missing = tuple(name for name in names if name not in _loaded)
+    load_extensions(conn, missing)
+    _loaded.update(missing)
 
 
 def _instance_conn() -> duckdb.DuckDBPyConnection:
@@ -155,7 +160,7 @@ def _instance_conn() -> duckdb.DuckDBPyConnection:
             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
         )
         _loaded.clear()
-        _load_extensions(conn, EXTENSIONS)
+        _ensure_loaded(conn, EXTENSIONS)
         conn.execute("SET TimeZone = 'UTC'")
         for name, value in LAKE_SETTINGS.items():
             conn.execute(f"SET {name} = {value}")
@@ -229,9 +234,9 @@ def _catalog_secret(conn: duckdb.DuckDBPyConnection, lake: Lake) -> str:
 def _open_object_store(conn: duckdb.DuckDBPyConnection, lake: Lake, access: S3Access) -> None:
     """Load httpfs (and aws for the credential chain), create the data path's secret, and
     list the data path once so a wrong key, bucket or endpoint fails here, clearly."""
-    _load_extensions(conn, S3_EXTENSIONS)
+    _ensure_loaded(conn, S3_EXTENSIONS)
     if access.uses_credential_chain:
-        _load_extensions(conn, CREDENTIAL_CHAIN_EXTENSIONS)
+        _ensure_loaded(conn, CREDENTIAL_CHAIN_EXTENSIONS)
     name = _secret_name("s3", lake.data_path)
     sql = object_store.secret_sql(name, access, lake.data_path)
     _create_secret(conn, lake, sql, f"access to the lake's data files ({lake.storage_description})")
