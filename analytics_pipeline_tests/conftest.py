@@ -35,6 +35,7 @@ DAEMON_FILES = frozenset(
         "analytics_pipeline_tests/faults/test_run_worker_kill.py",
         "analytics_pipeline_tests/faults/test_stack_restarts.py",
         "analytics_pipeline_tests/ingest/test_end_to_end.py",
+        "analytics_pipeline_tests/ingest/test_end_to_end_s3.py",
         "analytics_pipeline_tests/ingest/test_lake_readers.py",
     }
 )
