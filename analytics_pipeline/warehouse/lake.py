@@ -226,7 +226,8 @@ def _catalog_secret(conn: duckdb.DuckDBPyConnection, lake: Lake) -> str:
     """A DuckDB secret holding the catalog password, named for this catalog only."""
     assert lake.password is not None
     name = _secret_name("catalog", lake.catalog)
-    sql = f"CREATE OR REPLACE SECRET {name} (TYPE postgres, PASSWORD {_quote(lake.password)})"
+    password = object_store.literal(lake.password)
+    sql = f"CREATE OR REPLACE SECRET {name} (TYPE postgres, PASSWORD {password})"
     _create_secret(conn, lake, sql, f"the lake catalog's password ({lake.description})")
     return name
 
@@ -244,10 +245,6 @@ def _open_object_store(conn: duckdb.DuckDBPyConnection, lake: Lake, access: S3Ac
         object_store.probe(conn, lake.data_path)
     except duckdb.Error as error:
         raise storage_unavailable(lake, error) from None
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def storage_unavailable(lake: Lake, error: BaseException) -> LakeStorageError:

@@ -48,7 +48,8 @@ def split_url(url: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
+    """`text` as an SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -57,21 +58,21 @@ def secret_sql(name: str, access: S3Access, scope: str) -> str:
     holds secret values: never log it, and never let its text into an error."""
     options = [
         "TYPE s3",
-        f"REGION {_literal(access.region)}",
-        f"SCOPE {_literal(scope)}",
+        f"REGION {literal(access.region)}",
+        f"SCOPE {literal(scope)}",
     ]
     if access.uses_credential_chain:
         options.insert(1, "PROVIDER credential_chain")
     else:
-        options.append(f"KEY_ID {_literal(access.access_key_id or '')}")
-        options.append(f"SECRET {_literal(access.secret_access_key or '')}")
+        options.append(f"KEY_ID {literal(access.access_key_id or '')}")
+        options.append(f"SECRET {literal(access.secret_access_key or '')}")
         if access.session_token:
-            options.append(f"SESSION_TOKEN {_literal(access.session_token)}")
+            options.append(f"SESSION_TOKEN {literal(access.session_token)}")
     if access.endpoint_url:
         parts = urlsplit(access.endpoint_url)
         # S3-compatible servers (SeaweedFS, MinIO, Ceph) serve buckets as paths.
         options += [
-            f"ENDPOINT {_literal(parts.netloc)}",
+            f"ENDPOINT {literal(parts.netloc)}",
             "URL_STYLE 'path'",
             f"USE_SSL {'true' if parts.scheme == 'https' else 'false'}",
         ]
@@ -81,7 +82,7 @@ def secret_sql(name: str, access: S3Access, scope: str) -> str:
 def probe(conn: duckdb.DuckDBPyConnection, data_path: str) -> None:
     """List the data path once (one request): a wrong key, a missing bucket or an endpoint
     that does not answer shows up here, before any run writes."""
-    conn.execute(f"SELECT count(*) FROM glob({_literal(data_path + '*')})").fetchall()
+    conn.execute(f"SELECT count(*) FROM glob({literal(data_path + '*')})").fetchall()
 
 
 _HTTP_VERB = re.compile(r"\bHTTP (GET|PUT|HEAD|POST|DELETE)\b")
