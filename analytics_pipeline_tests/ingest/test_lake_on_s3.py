@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from analytics_pipeline.dashboard.queries import ingest_ledger
 from analytics_pipeline.defs.journeys.assets import journeys
 from analytics_pipeline.defs.maintenance.assets import lake_files
 from analytics_pipeline.resources.analytics import AnalyticsResource
@@ -87,8 +88,11 @@ def test_ingest_journeys_upkeep_and_sql_work_with_the_lake_on_s3(
     assert metadata["files_merged"] > 0 and metadata["files_after"] < metadata["files_before"]
     assert all(path.startswith(lake.data_path) for path in catalog_files(lake))
 
-    with reading(lake) as conn:
+    with reading(lake) as conn:  # the dashboard's reads
         assert conn.execute("SELECT count(*) FROM user_journeys").fetchone() == (30,)
+        ledger = ingest_ledger(conn)
+    offsets = dict(zip(ledger["topic"], ledger["next_offset"], strict=True))
+    assert offsets == {clickstream: 600, backend: 30}
 
     answer = sql_cli(lake, "SELECT count(*) AS n FROM raw_clickstream_events")
     assert answer.returncode == 0, answer.stderr
