@@ -12,7 +12,14 @@ from pathlib import Path
 
 SLACK_PUBLIC_API_URL = "https://slack.com/api/"
 SECRET_VARIABLES = frozenset(
-    {"SLACK_BOT_TOKEN", "KAFKA_SASL_PASSWORD", "DAGSTER_PG_PASSWORD", "ANALYTICS_LAKE_PASSWORD"}
+    {
+        "SLACK_BOT_TOKEN",
+        "KAFKA_SASL_PASSWORD",
+        "DAGSTER_PG_PASSWORD",
+        "ANALYTICS_LAKE_PASSWORD",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    }
 )
 LOCAL_LAKE_PASSWORD = "dagster"
 # A sensor evaluation that takes longer than Dagster's gRPC timeout (60 s) fails its tick.
@@ -21,6 +28,8 @@ MAX_SENSOR_WAIT_SECONDS = 50
 # after which run monitoring would fail the run.
 MAX_LIVE_SECONDS = 600
 DEFAULT_LAKE_CATALOG = "postgres:dbname=analytics_lake host=127.0.0.1 port=5432 user=dagster"
+# The AWS SDK's own default when neither AWS_REGION nor AWS_DEFAULT_REGION is set.
+DEFAULT_AWS_REGION = "us-east-1"
 
 
 class ConfigError(ValueError):
@@ -42,6 +51,13 @@ class Settings:
     lake_data_path: str = "data/lake/"
     lake_metadata_schema: str | None = None
     lake_retention_days: int = 7
+    # Object storage for an s3:// lake data path, read as the AWS SDK reads it (SPEC §2). No
+    # key pair: the AWS credential chain (instance profile, web identity, ~/.aws) applies.
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = field(default=None, repr=False)
+    aws_session_token: str | None = field(default=None, repr=False)
+    aws_region: str = DEFAULT_AWS_REGION
+    aws_endpoint_url: str | None = None  # http(s)://host[:port]; unset: AWS S3 itself
     reports_dir: Path = Path("data/reports")
     inactive_after_days: int = 15
     deploy_slow_minutes: int = 10
@@ -132,8 +148,51 @@ def _data_path(env: Mapping[str, str]) -> str:
     if "'" in raw:
         raise ConfigError("ANALYTICS_LAKE_DATA_PATH must not contain quotes")
     if "://" in raw:
-        return raw if raw.endswith("/") else raw + "/"
+        url = raw if raw.endswith("/") else raw + "/"
+        scheme, _, rest = url.partition("://")
+        bucket, _, prefix = rest.partition("/")
+        if scheme != "s3":
+            raise ConfigError(
+                f"ANALYTICS_LAKE_DATA_PATH must be a local folder or an s3:// URL, got {raw!r} "
+                "(other object stores: their S3-compatible endpoint in AWS_ENDPOINT_URL_S3)"
+            )
+        # DuckLake cannot keep a lake at a bucket's root (ducklake#255), and S3 bucket names
+        # are lowercase (DuckDB's S3 support misreads others, ducklake#562).
+        if not bucket or not prefix.strip("/") or bucket != bucket.lower():
+            raise ConfigError(
+                "ANALYTICS_LAKE_DATA_PATH must be s3://<bucket>/<prefix>/ with a lowercase "
+                f"bucket name and a folder inside the bucket (not its root), got {raw!r}"
+            )
+        return url
     return str(Path(raw).resolve()) + "/"
+
+
+def _endpoint_url(env: Mapping[str, str]) -> str | None:
+    """AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL (the AWS SDK's order), as http(s)://host[:port]."""
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        raw = _text(env, name, None)
+        if raw is None:
+            continue
+        scheme, _, rest = raw.partition("://")
+        host = rest.rstrip("/")
+        if scheme not in ("http", "https") or not host or "/" in host or "'" in host:
+            raise ConfigError(
+                f"{name} must be an http(s) URL of the S3 endpoint such as "
+                f"http://127.0.0.1:8333, got {raw!r}"
+            )
+        return f"{scheme}://{host}"
+    return None
+
+
+def _aws_keys(env: Mapping[str, str], lake_on_s3: bool) -> tuple[str | None, str | None]:
+    key_id = _text(env, "AWS_ACCESS_KEY_ID", None)
+    secret = _text(env, "AWS_SECRET_ACCESS_KEY", None)
+    if lake_on_s3 and (key_id is None) != (secret is None):
+        raise ConfigError(
+            "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (then the AWS "
+            "credential chain applies: instance profile, web identity, ~/.aws)"
+        )
+    return key_id, secret
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -157,6 +216,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                 f"KAFKA_BOOTSTRAP_SERVERS must be host:port[,host:port...], got {bootstrap!r}"
             )
     slack_url = _text(env, "SLACK_API_URL", SLACK_PUBLIC_API_URL) or SLACK_PUBLIC_API_URL
+    lake_data_path = _data_path(env)
+    aws_key_id, aws_secret = _aws_keys(env, lake_data_path.startswith("s3://"))
     if not slack_url.startswith(("http://", "https://")):
         raise ConfigError(f"SLACK_API_URL must be an http(s) URL, got {slack_url!r}")
     if not slack_url.endswith("/"):
@@ -173,9 +234,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or Settings.backend_topic,
         lake_catalog=_lake_catalog(env),
         lake_password=_text(env, "ANALYTICS_LAKE_PASSWORD", LOCAL_LAKE_PASSWORD),
-        lake_data_path=_data_path(env),
+        lake_data_path=lake_data_path,
         lake_metadata_schema=_identifier(env, "ANALYTICS_LAKE_METADATA_SCHEMA"),
         lake_retention_days=_positive_int(env, "ANALYTICS_LAKE_RETENTION_DAYS", 7),
+        aws_access_key_id=aws_key_id,
+        aws_secret_access_key=aws_secret,
+        aws_session_token=_text(env, "AWS_SESSION_TOKEN", None),
+        aws_region=_text(env, "AWS_REGION", None)
+        or _text(env, "AWS_DEFAULT_REGION", DEFAULT_AWS_REGION)
+        or DEFAULT_AWS_REGION,
+        aws_endpoint_url=_endpoint_url(env),
         reports_dir=Path(_text(env, "ANALYTICS_REPORTS_DIR", "data/reports") or ""),
         inactive_after_days=_positive_int(env, "ANALYTICS_INACTIVE_AFTER_DAYS", 15),
         deploy_slow_minutes=_positive_int(env, "ANALYTICS_DEPLOY_SLOW_MINUTES", 10),

@@ -20,6 +20,7 @@ pytest_plugins = [
     "analytics_pipeline_tests.fixtures.slack",
     "analytics_pipeline_tests.fixtures.warehouse",
     "analytics_pipeline_tests.fixtures.workers",
+    "analytics_pipeline_tests.fixtures.s3",
 ]
 
 # A fixed list: xdist's scheduler sees node ids only, never the tests' fixtures. The check in
@@ -38,6 +39,7 @@ DAEMON_FILES = frozenset(
         "analytics_pipeline_tests/faults/test_run_worker_kill.py",
         "analytics_pipeline_tests/faults/test_stack_restarts.py",
         "analytics_pipeline_tests/ingest/test_end_to_end.py",
+        "analytics_pipeline_tests/ingest/test_end_to_end_s3.py",
         "analytics_pipeline_tests/ingest/test_lake_readers.py",
     }
 )

@@ -12,6 +12,10 @@ for script in bench/ingest/bench_ingest.py bench/ingest/bench_ingest_scale.py \
     echo "=== ${script}"
     "$py" "$script"
 done
+# The lake on S3 (its own SeaweedFS server) against the local folder: ingest and upkeep
+# (bench/ingest/S3.md).
+echo "=== bench/ingest/bench_s3.py"
+"$py" bench/ingest/bench_s3.py
 # The dashboard's pages at base scale in a real browser (prints its table; see
 # bench/dashboard/RESULTS.md).
 echo "=== analytics_pipeline_tests/dashboard/bench_pages.py"

@@ -10,7 +10,7 @@ while IFS= read -r name; do from_environment["$name"]=1; done < <(compgen -e)
 
 source "${here}/env.sh"
 
-SECRETS=" SLACK_BOT_TOKEN KAFKA_SASL_PASSWORD DAGSTER_PG_PASSWORD ANALYTICS_LAKE_PASSWORD "
+SECRETS=" SLACK_BOT_TOKEN KAFKA_SASL_PASSWORD DAGSTER_PG_PASSWORD ANALYTICS_LAKE_PASSWORD AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN DEVSTACK_S3_SECRET_KEY "
 
 # The names a file defines, in file order.
 names_in() {
@@ -47,7 +47,7 @@ while IFS= read -r name; do
     [[ -n "${seen[$name]+x}" ]] && continue
     seen["$name"]=1
     names+=("$name")
-done < <(compgen -e | grep -E '^(KAFKA_|ANALYTICS_|SLACK_|DAGSTER_PG_)' | sort)
+done < <(compgen -e | grep -E '^(KAFKA_|ANALYTICS_|SLACK_|DAGSTER_PG_|AWS_)' | sort)
 
 for name in "${names[@]}"; do
     if [[ "$SECRETS" == *" $name "* ]]; then

@@ -13,5 +13,6 @@ flock -w 120 9 || devstack_die "another devstack up/down has held ${DEVSTACK_PID
 
 bash "${here}/slack.sh" stop
 bash "${here}/redis.sh" stop
+bash "${here}/s3.sh" stop
 bash "${here}/kafka.sh" stop
 bash "${here}/postgres.sh" stop

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start the local stack (`make up`): Kafka, PostgreSQL (with the Dagster database and the
-# lake's catalog database), the Slack stub, and the lake's local data folder.
+# lake's catalog database), the Slack stub, the S3 server, and the lake's local data folder.
 #
 # Idempotent: what already runs is reused. Returns only once every service answers, and
 # prints where the logs are. State (jars, data, logs, pid files) lives in <repo>/.devstack.
@@ -27,6 +27,7 @@ bash "${here}/slack.sh" start 9>&-
 if [[ "${ANALYTICS_RUN_POOL:-}" == celery ]]; then
     bash "${here}/redis.sh" start 9>&-
 fi
+bash "${here}/s3.sh" start 9>&-
 
 # The lake's Parquet files: a local folder (relative to the repository) is created here; an
 # object-store URL (s3://...) is left to its owner.
@@ -37,4 +38,4 @@ if [[ "$lake_data" != *://* ]]; then
 fi
 
 devstack_say "stack is up. Kafka ${KAFKA_BOOTSTRAP_SERVERS}, PostgreSQL ${DAGSTER_PG_HOST}:${DAGSTER_PG_PORT}/${DAGSTER_PG_DB}, lake data ${lake_data}"
-devstack_say "logs: ${DEVSTACK_LOGS}/ (kafka/server.log, slack_stub.log); stop with: make down"
+devstack_say "logs: ${DEVSTACK_LOGS}/ (kafka/server.log, slack_stub.log, s3.log); stop with: make down"

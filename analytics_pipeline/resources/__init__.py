@@ -32,6 +32,11 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             password=_secret(settings.lake_password, "ANALYTICS_LAKE_PASSWORD"),
             metadata_schema=settings.lake_metadata_schema,
             snapshot_retention_days=settings.lake_retention_days,
+            aws_region=settings.aws_region,
+            aws_endpoint_url=settings.aws_endpoint_url,
+            aws_access_key_id=settings.aws_access_key_id,
+            aws_secret_access_key=_secret(settings.aws_secret_access_key, "AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=_secret(settings.aws_session_token, "AWS_SESSION_TOKEN"),
         ),
         "kafka": KafkaResource(
             bootstrap_servers=settings.kafka_bootstrap_servers,

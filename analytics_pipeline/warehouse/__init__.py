@@ -7,11 +7,20 @@ from analytics_pipeline.warehouse.connection import (
     retry_conflicts,
     transaction,
 )
-from analytics_pipeline.warehouse.lake import Lake, LakeUnavailableError, reading, unavailable
+from analytics_pipeline.warehouse.lake import (
+    Lake,
+    LakeStorageError,
+    LakeUnavailableError,
+    reading,
+    unavailable,
+)
+from analytics_pipeline.warehouse.object_store import S3Access
 
 __all__ = [
     "Lake",
+    "LakeStorageError",
     "LakeUnavailableError",
+    "S3Access",
     "connect",
     "ensure_schema",
     "is_conflict",
