@@ -1,11 +1,8 @@
 """The Slack message of an alert: a plain `text` fallback plus Block Kit blocks.
 
 Every string that comes from users or events (user ids, deployment ids, error messages, paths)
-is shown only inside a code span, built by `code`: Slack's own mrkdwn escaping of `&`, `<` and
-`>` (so `<!channel>` or `<@U123>` is shown literally and can never ping anyone or forge a
-link), a look-alike for the backtick (so the value can never close its code span) and line
-breaks folded into spaces (a code span ends at a line break). Slack formats nothing inside a
-code span, so `*`, `_` and `~` in a value stay plain characters.
+is shown only inside a code span, built by `analytics_pipeline.slack.code`, so it can never
+ping anyone, forge a link, close its span or add formatting.
 """
 
 from __future__ import annotations
@@ -15,14 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from analytics_pipeline.alerts import rules
-
-# Slack limits a section field's text to 2000 characters; a value, once escaped, is cut to
-# this, so a value full of `<` (4 characters each once escaped) still fits.
-MAX_FIELD_CHARS = 1500
-# Shown instead of a backtick inside a code span: U+02CB MODIFIER LETTER GRAVE ACCENT.
-BACKTICK_LOOKALIKE = "\u02cb"
-_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_LINE_BREAKS = str.maketrans(dict.fromkeys("\r\n\t\v\f\x85\u2028\u2029", " "))
+from analytics_pipeline.slack import SlackMessage, code, code_list
 
 
 @dataclass(frozen=True)
@@ -37,50 +27,6 @@ class OutboxAlert:
     attempts: int = 0
     # updated_at in microseconds when read: a poster claims the alert only if it is unchanged.
     version: int = 0
-
-
-@dataclass(frozen=True)
-class SlackMessage:
-    text: str
-    blocks: list[dict[str, Any]]
-
-
-def escape(value: object, limit: int = MAX_FIELD_CHARS) -> str:
-    """Escape a user-supplied value for Slack mrkdwn (`&`, `<`, `>` as entities), cut so the
-    escaped text is at most `limit` characters and never ends inside an entity."""
-    out: list[str] = []
-    size = 0
-    for char in str(value):
-        piece = _ENTITIES.get(char, char)
-        if size + len(piece) > limit - 1:
-            out.append("…")
-            break
-        out.append(piece)
-        size += len(piece)
-    return "".join(out)
-
-
-def code(value: object, limit: int = MAX_FIELD_CHARS) -> str:
-    """A user-supplied value as an inline code span that nothing in it can close or format;
-    `_unknown_` for a missing or empty value."""
-    if value is None or value == "":
-        return "_unknown_"
-    text = str(value).translate(_LINE_BREAKS).replace("`", BACKTICK_LOOKALIKE)
-    return f"`{escape(text, limit)}`"
-
-
-def _code_list(values: list[Any], limit: int = MAX_FIELD_CHARS) -> str:
-    """Values as code spans joined by commas, cut (at a whole value) to about `limit`."""
-    shown: list[str] = []
-    size = 0
-    for value in values:
-        piece = code(value, limit=200)
-        if size + len(piece) + 2 > limit:
-            shown.append("…")
-            break
-        shown.append(piece)
-        size += len(piece) + 2
-    return ", ".join(shown)
 
 
 def _when(value: Any) -> str:
@@ -131,7 +77,7 @@ def _headline(alert: OutboxAlert) -> tuple[str, str, list[tuple[str, str]]]:
             ],
         )
     if alert.rule == rules.API_ERRORS:
-        requests = _code_list(d.get("requests") or []) or "_unknown_"
+        requests = code_list(d.get("requests") or []) or "_unknown_"
         return (
             ":warning:",
             "Repeated API errors",
