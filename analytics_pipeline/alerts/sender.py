@@ -34,7 +34,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from analytics_pipeline.alerts import outbox
-from analytics_pipeline.alerts.messages import OutboxAlert, render
+from analytics_pipeline.alerts.messages import render
+from analytics_pipeline.alerts.model import OutboxAlert
 from analytics_pipeline.alerts.thresholds import (
     MAX_SEND_ATTEMPTS,
     POSTING_LEASE_SECONDS,
