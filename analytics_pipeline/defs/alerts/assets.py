@@ -1,6 +1,7 @@
 """The `alerts` asset: the alert rules, evaluated on new journey events after every ingest."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -8,7 +9,7 @@ import duckdb
 from pydantic import Field
 
 from analytics_pipeline.alerts import outbox
-from analytics_pipeline.alerts.evaluation import evaluate_rules
+from analytics_pipeline.alerts.evaluation import evaluate_clock, evaluate_rules
 from analytics_pipeline.alerts.rules import CLOCK_RULES, RULES
 from analytics_pipeline.alerts.sender import SendReport, SlackConfigurationError, send_pending
 from analytics_pipeline.alerts.thresholds import (
@@ -183,6 +184,15 @@ def alerts(
             if config.live_seconds
             else None
         )
+        if live is not None:
+            # The tail evaluated the rules on what it took; the sensor must know what the clock
+            # rules watch now (a sign-up or deployment taken by the tail becomes due later).
+            after = evaluate_clock(
+                conn, now=clock(), thresholds=thresholds, slack_enabled=slack.enabled
+            )
+            report = replace(
+                report, watching=after.watching, next_clock_check_at=after.next_clock_check_at
+            )
         counts = outbox.status_counts(conn)
         failed = outbox.failed_alerts(conn) if counts["failed"] else []
         table = table_metadata(conn, "alerts")
