@@ -61,6 +61,7 @@ class Settings:
     reports_dir: Path = Path("data/reports")
     inactive_after_days: int = 15
     deploy_slow_minutes: int = 10
+    stalled_after_minutes: int = 30
     ingest_max_batch: int = 50_000
     ingest_max_batch_bytes: int = 64 * 1024 * 1024
     ingest_sensor_wait_seconds: int = 45
@@ -247,6 +248,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         reports_dir=Path(_text(env, "ANALYTICS_REPORTS_DIR", "data/reports") or ""),
         inactive_after_days=_positive_int(env, "ANALYTICS_INACTIVE_AFTER_DAYS", 15),
         deploy_slow_minutes=_positive_int(env, "ANALYTICS_DEPLOY_SLOW_MINUTES", 10),
+        stalled_after_minutes=_positive_int(
+            env, "ANALYTICS_STALLED_AFTER_MINUTES", Settings.stalled_after_minutes
+        ),
         ingest_max_batch=_positive_int(env, "ANALYTICS_INGEST_MAX_BATCH", 50_000),
         ingest_max_batch_bytes=_positive_int(
             env, "ANALYTICS_INGEST_MAX_BATCH_BYTES", 64 * 1024 * 1024

@@ -1,9 +1,11 @@
-"""One evaluation of the alert rules against the warehouse: read, decide, store, in that order.
+"""One evaluation of the alert rules against the lake: read, decide, store, in that order.
 
-`evaluate_rules` is what the `alerts` asset runs after every ingest: the event rules on the
-journey events that are new since the watermark, plus the clock rule. `evaluate_clock` is the
-clock rule alone (deployment_slow), which the send job runs so that a deployment that simply
-never finishes is noticed even when no new events arrive.
+`evaluate_rules` is what the `alerts` asset (and each micro-batch of the live tail) runs after
+ingest: the event rules on the journey events that are new since the watermark, plus the clock
+rules. `evaluate_clock` is the clock rules alone (deployment_slow, onboarding_stalled), which
+the send job runs, so that what fires when time passes (a deployment that never finishes, a
+user who never gets going) is noticed even when no new events arrive. Both take `now` from
+their caller: the Dagster layer's one clock (RulesConfig), which tests set.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from datetime import datetime
 import duckdb
 
 from analytics_pipeline.alerts import outbox
-from analytics_pipeline.alerts.rules import evaluate_event_rules, slow_deployments
+from analytics_pipeline.alerts.model import Alert
+from analytics_pipeline.alerts.rules import CLOCK_RULES, evaluate_event_rules
 from analytics_pipeline.alerts.thresholds import Thresholds
 from analytics_pipeline.warehouse import retry_conflicts, transaction
 
@@ -28,13 +31,36 @@ class RulesReport:
     watermark_before: int = 0
     watermark_after: int = 0
     events_read: int = 0
-    open_deployments: int = 0
-    next_slow_check_at: datetime | None = None
+    # Per clock rule's `watching` name: entities it watches that are not due yet.
+    watching: dict[str, int] = field(default_factory=dict)
+    next_clock_check_at: datetime | None = None  # the first of those becomes due
     new_status: str = "pending"
 
     @property
     def new_alerts(self) -> int:
         return sum(self.new_by_rule.values())
+
+
+@dataclass(frozen=True)
+class _Clock:
+    alerts: list[Alert]
+    watching: dict[str, int]
+    next_due_at: datetime | None
+
+
+def _clock_rules(conn: duckdb.DuckDBPyConnection, now: datetime, thresholds: Thresholds) -> _Clock:
+    alerts: list[Alert] = []
+    watching: dict[str, int] = {}
+    due: list[datetime] = []
+    for rule in CLOCK_RULES:
+        result = rule.evaluate(
+            outbox.clock_rule_events(conn, rule, now=now, thresholds=thresholds), now, thresholds
+        )
+        alerts.extend(result.alerts)
+        watching[rule.watching] = result.watching
+        if result.next_due_at is not None:
+            due.append(result.next_due_at)
+    return _Clock(alerts=alerts, watching=watching, next_due_at=min(due, default=None))
 
 
 def evaluate_rules(
@@ -44,7 +70,7 @@ def evaluate_rules(
     thresholds: Thresholds,
     slack_enabled: bool,
 ) -> RulesReport:
-    """Event rules on what is new since the watermark, and the clock rule at `now`.
+    """Event rules on what is new since the watermark, and the clock rules at `now`.
 
     One transaction reads the events and stores the alerts with the new watermark: one
     snapshot look-up in the catalog instead of one per statement, and the watermark read and
@@ -74,10 +100,8 @@ def _evaluate_rules(
             else []
         )
         alerts = evaluate_event_rules(events, now, thresholds)
-        clock = slow_deployments(
-            outbox.deployment_events(conn, now=now, thresholds=thresholds), now, thresholds
-        )
-        new = outbox.insert_alerts(conn, [*alerts, *clock.slow], status=status, now=now)
+        clock = _clock_rules(conn, now, thresholds)
+        new = outbox.insert_alerts(conn, [*alerts, *clock.alerts], status=status, now=now)
         if upto > after:
             outbox.set_watermark(conn, upto, now)
     return RulesReport(
@@ -86,8 +110,8 @@ def _evaluate_rules(
         watermark_before=after,
         watermark_after=upto,
         events_read=len(events),
-        open_deployments=clock.open_deployments,
-        next_slow_check_at=clock.next_due_at,
+        watching=clock.watching,
+        next_clock_check_at=clock.next_due_at,
         new_status=status,
     )
 
@@ -99,19 +123,17 @@ def evaluate_clock(
     thresholds: Thresholds,
     slack_enabled: bool,
 ) -> RulesReport:
-    """deployment_slow at `now`; the watermark is left alone."""
-    clock = slow_deployments(
-        outbox.deployment_events(conn, now=now, thresholds=thresholds), now, thresholds
-    )
+    """The clock rules at `now`; the watermark is left alone."""
+    clock = _clock_rules(conn, now, thresholds)
     status = "pending" if slack_enabled else "skipped"
-    new = outbox.insert_alerts(conn, clock.slow, status=status, now=now)
+    new = outbox.insert_alerts(conn, clock.alerts, status=status, now=now)
     watermark = outbox.read_watermark(conn)
     return RulesReport(
         evaluated_at=now,
         new_by_rule=new,
         watermark_before=watermark,
         watermark_after=watermark,
-        open_deployments=clock.open_deployments,
-        next_slow_check_at=clock.next_due_at,
+        watching=clock.watching,
+        next_clock_check_at=clock.next_due_at,
         new_status=status,
     )

@@ -17,20 +17,19 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from analytics_pipeline.alerts.messages import OutboxAlert
+from analytics_pipeline.alerts.model import ActionEvent, Alert, OutboxAlert
+from analytics_pipeline.alerts.rule_record import ClockRule
 from analytics_pipeline.alerts.rules import (
-    DEPLOYMENT_ACTIONS,
     EVENT_RULE_ACTIONS,
-    ActionEvent,
-    Alert,
+    LONGEST_WINDOW,
+    WINDOW_ACTIONS,
+    WINDOW_TRIGGER_ACTIONS,
 )
 from analytics_pipeline.alerts.thresholds import Thresholds
 from analytics_pipeline.warehouse.connection import retry_conflicts
 
 WATERMARK = "alerts"
 STATUSES: tuple[str, ...] = ("pending", "sent", "failed", "skipped")
-WINDOW_ACTIONS: tuple[str, ...] = ("api_error", "login_failed", "logged_in")
-WINDOW_TRIGGER_ACTIONS: tuple[str, ...] = ("api_error", "login_failed")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _EVENT_COLUMNS = "j.event_id, j.user_id, epoch_us(j.ts), j.action, CAST(j.details AS VARCHAR)"
@@ -43,8 +42,8 @@ WHERE j.ingest_batch_id > $after AND j.ingest_batch_id <= $upto
     AND j.ts >= $since AND list_contains($actions, j.action)
 """
 
-# Earlier events of the users whose new events may complete a window (api_errors,
-# login_trouble): the windows reach back before the new batch.
+# Earlier events of the users whose new events may complete a window (the windowed rules'
+# triggers): the windows reach back before the new batch.
 WINDOW_CONTEXT_SQL = f"""
 SELECT {_EVENT_COLUMNS}
 FROM journey_events AS j
@@ -55,23 +54,6 @@ WHERE j.ingest_batch_id <= $upto AND j.ts >= $context_since
         WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto AND ts >= $since
             AND user_id IS NOT NULL AND list_contains($trigger_actions, action)
     )
-"""
-
-# The clock rule's input: deployment actions of the last day, only the deployment id of their
-# details, and not those of deployments already reported slow (they cannot alert again).
-DEPLOYMENT_EVENTS_SQL = """
-WITH recent AS (
-    SELECT
-        event_id, user_id, ts, action,
-        json_extract_string(details, '$.deployment_id') AS deployment_id
-    FROM journey_events
-    WHERE ts >= $since AND list_contains($actions, action)
-)
-SELECT event_id, user_id, epoch_us(ts), action, deployment_id
-FROM recent
-WHERE deployment_id IS NULL OR deployment_id NOT IN (
-    SELECT entity FROM alerts WHERE rule = 'deployment_slow' AND entity IS NOT NULL
-)
 """
 
 NEW_KEYS_SQL = """
@@ -212,33 +194,24 @@ def new_rule_events(
             "after": after,
             "upto": upto,
             "since": since,
-            "context_since": since - thresholds.longest_window,
-            "window_actions": list(WINDOW_ACTIONS),
-            "trigger_actions": list(WINDOW_TRIGGER_ACTIONS),
+            "context_since": since - LONGEST_WINDOW,
+            "window_actions": sorted(WINDOW_ACTIONS),
+            "trigger_actions": sorted(WINDOW_TRIGGER_ACTIONS),
         },
     ).fetchall()
     unique = {(row[0], row[3]): row for row in [*new, *context]}
     return _events(unique.values())
 
 
-def deployment_events(
-    conn: duckdb.DuckDBPyConnection, *, now: datetime, thresholds: Thresholds
+def clock_rule_events(
+    conn: duckdb.DuckDBPyConnection, rule: ClockRule, *, now: datetime, thresholds: Thresholds
 ) -> list[ActionEvent]:
-    """Every deployment action since now - lookback: the clock rule's whole input."""
+    """A clock rule's whole input at `now`, read by its own `input_sql`."""
     rows = conn.execute(
-        DEPLOYMENT_EVENTS_SQL,
-        {"since": now - thresholds.lookback, "actions": sorted(DEPLOYMENT_ACTIONS)},
+        rule.input_sql,
+        {"since": now - thresholds.lookback, "rule": rule.name, "actions": sorted(rule.actions)},
     ).fetchall()
-    return [
-        ActionEvent(
-            event_id=event_id,
-            user_id=user_id,
-            ts=_micros_to_datetime(micros),
-            action=action,
-            details={"deployment_id": deployment_id},
-        )
-        for event_id, user_id, micros, action, deployment_id in rows
-    ]
+    return _events(rows)
 
 
 def insert_alerts(

@@ -22,21 +22,20 @@ Failures are sorted into three kinds:
 
 from __future__ import annotations
 
-import http.client
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.error import URLError
 
 import duckdb
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from analytics_pipeline.alerts import outbox
-from analytics_pipeline.alerts.messages import OutboxAlert, render
+from analytics_pipeline.alerts.messages import render
+from analytics_pipeline.alerts.model import OutboxAlert
 from analytics_pipeline.alerts.thresholds import (
     MAX_SEND_ATTEMPTS,
     POSTING_LEASE_SECONDS,
@@ -44,10 +43,8 @@ from analytics_pipeline.alerts.thresholds import (
     SEND_BATCH_LIMIT,
     SEND_BUDGET_SECONDS,
 )
+from analytics_pipeline.slack.errors import SLACK_CALL_ERRORS, classify, configuration_fix
 
-TRANSIENT_SLACK_ERRORS = frozenset(
-    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
 ALERT_EVENT_TYPE = "analytics_alert"  # message metadata event_type of every alert post
 POSTING = (
     "posting: no answer recorded yet (if this stays, the run stopped during the post; the next "
@@ -65,42 +62,7 @@ _SCOPE_OF = {
     "conversations.history": "channels:history",
     "users.conversations": "channels:read",
 }
-_SLACK_CALL_ERRORS = (SlackApiError, OSError, http.client.HTTPException)
 _channel_ids: dict[tuple[str, str], str] = {}  # (api url, channel name) -> id, per process
-_TOKEN_FIX = (
-    "Set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…) of a Slack app installed in "
-    "your workspace"
-)
-
-
-def configuration_fix(error: str, channel: str, needed_scope: str | None = None) -> str | None:
-    """What a person must change for a Slack error code, or None if it is not a setup problem."""
-    scope = needed_scope or "chat:write"
-    fixes = {
-        "invalid_auth": f"Slack rejected the bot token. {_TOKEN_FIX}.",
-        "not_authed": f"Slack received no bot token. {_TOKEN_FIX}.",
-        "token_revoked": f"The bot token was revoked. {_TOKEN_FIX}.",
-        "token_expired": f"The bot token has expired. {_TOKEN_FIX}.",
-        "account_inactive": f"The bot token belongs to a deactivated app or user. {_TOKEN_FIX}.",
-        "channel_not_found": (
-            f"Slack has no channel {channel!r} that the app can see. Set SLACK_ALERTS_CHANNEL "
-            "to an existing channel and invite the app to it (/invite @your-app)."
-        ),
-        "not_in_channel": (
-            f"The app is not a member of {channel!r}. Invite it (/invite @your-app) or set "
-            "SLACK_ALERTS_CHANNEL to a channel it is in."
-        ),
-        "is_archived": (
-            f"Channel {channel!r} is archived. Unarchive it or set SLACK_ALERTS_CHANNEL to "
-            "another channel."
-        ),
-        "missing_scope": (
-            f"The Slack app lacks the {scope} scope: add it and reinstall the app (alerts need "
-            "chat:write, channels:history and channels:read; groups:history and groups:read "
-            "for a private channel)."
-        ),
-    }
-    return fixes.get(error)
 
 
 @dataclass
@@ -127,29 +89,6 @@ class SlackConfigurationError(RuntimeError):
 
 class _NotAMember(Exception):
     """The configured channel name is not among the channels the app is a member of."""
-
-
-def _describe(error: Exception) -> tuple[str, str]:
-    """(kind, short description) of a failed Slack call; never includes the token."""
-    if isinstance(error, SlackApiError):
-        response = error.response
-        status = getattr(response, "status_code", None)
-        code = response.get("error") if isinstance(response.data, dict) else None
-        description = f"{code or 'error'} (HTTP {status})"
-        if status == 429 or (status is not None and status >= 500):
-            return "transient", description
-        if code in TRANSIENT_SLACK_ERRORS:
-            return "transient", description
-        return "slack", description
-    if isinstance(error, URLError):  # raised while connecting or sending: nothing arrived
-        return "transient", f"network error: {type(error).__name__}: {error.reason}"
-    if isinstance(error, OSError | http.client.HTTPException):
-        # Timed out or dropped while waiting for the answer: Slack may have done it.
-        return "transient", (
-            f"no answer from Slack ({type(error).__name__}: {error}); it may have been posted, "
-            "so the next try looks in the channel's history first"
-        )
-    raise error
 
 
 def _retry_after(error: Exception) -> float:
@@ -238,14 +177,14 @@ class _Pass:
     def failed(self, alert: OutboxAlert, error: Exception, *, counts: bool, doing: str) -> bool:
         """Record a failed Slack call on `alert`; True when the pass must stop. Raises
         SlackConfigurationError when a person must fix the setup."""
-        kind, reason = _describe(error)
+        problem = classify(error)
+        if problem is None:
+            raise error
+        reason = problem.description
         description = reason if doing == "chat.postMessage" else f"{doing}: {reason}"
         self.report.last_error = description
-        data = error.response.data if isinstance(error, SlackApiError) else None
-        code = data.get("error") if isinstance(data, dict) else None
-        needed = data.get("needed") if isinstance(data, dict) else None
-        scope = str(needed or _SCOPE_OF.get(doing, "chat:write"))
-        fix = configuration_fix(str(code), self.channel, scope) if code else None
+        scope = problem.needed_scope or _SCOPE_OF.get(doing, "chat:write")
+        fix = configuration_fix(problem.code, self.channel, scope) if problem.code else None
         if fix is not None:
             self.block(alert, description)
             self.report.stopped_by = "configuration"
@@ -254,7 +193,7 @@ class _Pass:
                 "Pending alerts stay pending and are sent once this is fixed.",
                 self.report,
             ) from None
-        if kind == "transient" or not counts:
+        if problem.transient or not counts:
             self.block(alert, description)
             self.report.stopped_by = "transient"
             self.report.retry_after_s = max(RETRY_DELAY_SECONDS, _retry_after(error))
@@ -300,7 +239,7 @@ def _settle_tried(
             "alerts stay pending and are sent once this is fixed.",
             run.report,
         ) from None
-    except _SLACK_CALL_ERRORS as error:
+    except SLACK_CALL_ERRORS as error:
         run.failed(tried[0], error, counts=False, doing=doing)
         return None
     for key, ts in found.items():
@@ -352,7 +291,7 @@ def send_pending(
                 unfurl_links=False,
                 unfurl_media=False,
             )
-        except _SLACK_CALL_ERRORS as error:
+        except SLACK_CALL_ERRORS as error:
             if run.failed(alert, error, counts=True, doing="chat.postMessage"):
                 break
             continue

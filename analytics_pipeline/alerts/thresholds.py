@@ -1,32 +1,40 @@
-"""Every number the alert rules and the sender use, in one place (SPEC §2, §7)."""
+"""The rules' settings at evaluation time, and the numbers the sender uses (SPEC §2, §7).
+
+A rule's own fixed numbers (3 errors within 5 minutes…) are declared in its file of
+`alerts/rules/`; what a user may change is a setting (settings.py), read here by name.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
+
+from analytics_pipeline.settings import Settings
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When each rule fires. Only `deploy_slow` is a setting (ANALYTICS_DEPLOY_SLOW_MINUTES)."""
+    """The settings the rules read (minutes, by Settings field name; a missing one has its
+    default from settings.py), and the lookback."""
 
-    deploy_slow: timedelta = timedelta(minutes=10)
-    api_errors_count: int = 3
-    api_errors_window: timedelta = timedelta(minutes=5)
-    login_failures_count: int = 3
-    login_failures_window: timedelta = timedelta(minutes=10)
+    minutes: Mapping[str, int] = field(default_factory=dict)
     # Events older than this at evaluation time never alert, so replaying history never
     # floods Slack.
     lookback: timedelta = timedelta(hours=24)
 
     @classmethod
-    def from_settings(cls, deploy_slow_minutes: int) -> Thresholds:
-        return cls(deploy_slow=timedelta(minutes=deploy_slow_minutes))
+    def from_settings(cls, **minutes: int | None) -> Thresholds:
+        """E.g. `from_settings(deploy_slow_minutes=2)`; None keeps the default."""
+        unknown = [name for name in minutes if not isinstance(getattr(Settings, name, None), int)]
+        if unknown:
+            raise ValueError(f"not a minutes setting of settings.Settings: {', '.join(unknown)}")
+        return cls(minutes={name: value for name, value in minutes.items() if value is not None})
 
-    @property
-    def longest_window(self) -> timedelta:
-        """How far before the lookback horizon a window rule may need to look."""
-        return max(self.api_errors_window, self.login_failures_window)
+    def setting(self, name: str) -> timedelta:
+        """The duration of the minutes setting `name` (a field of settings.Settings)."""
+        value = self.minutes.get(name)
+        return timedelta(minutes=getattr(Settings, name) if value is None else value)
 
 
 # An alert Slack refused this many times (invalid_blocks, msg_too_long…) is marked `failed`

@@ -15,10 +15,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from analytics_pipeline.alerts.rules import RULE_NAMES
 from analytics_pipeline.dashboard.ranges import DayRange
 
 STAGES = ("signed_up", "activated", "active", "inactive")
-ALERT_RULES = ("new_signup", "deployment_failed", "deployment_slow", "api_errors", "login_trouble")
+ALERT_RULES = RULE_NAMES  # the rules of alerts/rules/
 ALERT_STATUSES = ("pending", "failed", "sent", "skipped")
 ROW_LIMIT = 500  # rows any table on a page shows at most
 SAMPLE_BYTES = 400  # bytes of a dead letter's raw value shown

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import duckdb
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from analytics_pipeline.report import ledger
 from analytics_pipeline.report.model import STAGES, ReportData, stage_rules
@@ -28,6 +27,7 @@ from analytics_pipeline.report.slack_messages import (
     stage_header,
     user_reply,
 )
+from analytics_pipeline.slack.errors import short_description
 
 DELIVER = "deliver"
 KEEP = "keep"
@@ -77,17 +77,7 @@ class DeliveryOutcome:
 
 def describe_error(error: Exception, channel: str) -> str:
     """A short, secret-free description of a delivery error (never the token)."""
-    if isinstance(error, SlackApiError):
-        response = error.response
-        code = response.get("error") if hasattr(response, "get") else None
-        status = getattr(response, "status_code", "?")
-        hint = ""
-        if code in {"invalid_auth", "not_authed", "token_revoked", "token_expired"}:
-            hint = " Check SLACK_BOT_TOKEN."
-        elif code in {"channel_not_found", "not_in_channel", "is_archived"}:
-            hint = f" Check SLACK_REPORTS_CHANNEL ({channel!r}) and invite the app to it."
-        return f"Slack answered {code or 'an error'} (HTTP {status}).{hint}"
-    return f"{type(error).__name__} while talking to Slack: {str(error)[:300]}"
+    return short_description(error, channel, channel_setting="SLACK_REPORTS_CHANNEL")
 
 
 def deliver_stage(

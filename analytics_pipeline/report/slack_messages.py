@@ -1,6 +1,6 @@
 """The report's Slack messages: one header per stage, one journey reply per listed user.
 
-Composition only (no I/O). User-supplied strings go through the alerts' `escape` (`&`, `<`,
+Composition only (no I/O). User-supplied strings go through the shared Slack `escape` (`&`, `<`,
 `>` for mrkdwn), so a user id like `<!channel>` is shown, never acted on.
 """
 
@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from analytics_pipeline.alerts.messages import SlackMessage, escape
 from analytics_pipeline.report.model import StageSummary, StageUser
 from analytics_pipeline.report.timeline import timeline_excerpt
+from analytics_pipeline.slack import SlackMessage, escape
 
 MAX_REPLIES = 20
 REPLY_TIMELINE_ENTRIES = 15

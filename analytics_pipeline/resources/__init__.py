@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from analytics_pipeline.alerts.rules import rule_settings
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
@@ -22,7 +23,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             clickstream_topic=settings.clickstream_topic,
             backend_topic=settings.backend_topic,
             inactive_after_days=settings.inactive_after_days,
-            deploy_slow_minutes=settings.deploy_slow_minutes,
+            alert_rule_minutes={name: getattr(settings, name) for name in rule_settings()},
             reports_dir=str(settings.reports_dir.resolve()),
             background_niceness=settings.background_niceness,
         ),

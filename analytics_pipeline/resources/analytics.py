@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from analytics_pipeline.resources.background import yield_cpu
 
@@ -16,7 +17,9 @@ class AnalyticsResource(dg.ConfigurableResource):
     clickstream_topic: str = "portal-clickstream"
     backend_topic: str = "portal-backend"
     inactive_after_days: int = 15
-    deploy_slow_minutes: int = 10
+    # The alert rules' settings in minutes, by settings.Settings field (deploy_slow_minutes,
+    # stalled_after_minutes…; alerts/rules/); a missing one has its default from settings.py.
+    alert_rule_minutes: dict[str, int] = Field(default_factory=dict)
     reports_dir: str = "data/reports"
     # Scheduling niceness of background runs (funnel, report); 0 leaves it alone.
     background_niceness: int = 0

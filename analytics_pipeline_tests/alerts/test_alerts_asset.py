@@ -116,7 +116,7 @@ def test_the_clock_rule_runs_with_an_injected_clock(
 
     before = materialization_metadata(alerts_runner.evaluate(now=start + timedelta(minutes=9)))
     assert before["new_alerts"] == 0 and before["open_deployments"] == 1  # d-slow
-    assert before["next_slow_check_at"] == (start + timedelta(minutes=10)).timestamp()
+    assert before["next_clock_check_at"] == (start + timedelta(minutes=10)).timestamp()
 
     after = alerts_runner.evaluate(now=start + timedelta(minutes=10, seconds=1))
     assert materialization_metadata(after)["new_deployment_slow"] == 1

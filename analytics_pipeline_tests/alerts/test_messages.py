@@ -7,7 +7,9 @@ import json
 import re
 from datetime import UTC, datetime
 
-from analytics_pipeline.alerts.messages import OutboxAlert, code, escape, render
+from analytics_pipeline.alerts.messages import render
+from analytics_pipeline.alerts.model import OutboxAlert
+from analytics_pipeline.slack import code, escape
 
 T0 = datetime(2026, 11, 26, 10, 4, 5, tzinfo=UTC)
 

@@ -6,15 +6,13 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
-from analytics_pipeline.alerts.rules import (
-    ActionEvent,
-    evaluate_event_rules,
-    failed_deployments,
-    login_trouble,
-    new_signups,
-    repeated_api_errors,
-    slow_deployments,
-)
+from analytics_pipeline.alerts.model import ActionEvent
+from analytics_pipeline.alerts.rules import evaluate_event_rules
+from analytics_pipeline.alerts.rules.api_errors import repeated_api_errors
+from analytics_pipeline.alerts.rules.deployment_failed import failed_deployments
+from analytics_pipeline.alerts.rules.deployment_slow import slow_deployments
+from analytics_pipeline.alerts.rules.login_trouble import login_trouble
+from analytics_pipeline.alerts.rules.new_signup import new_signups
 from analytics_pipeline.alerts.thresholds import Thresholds
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -129,17 +127,17 @@ def test_a_deployment_completed_just_before_the_threshold_is_not_slow() -> None:
         event("deployment_completed", T0 + minutes(10) - timedelta(seconds=1), deployment_id="d-1"),
     ]
     clock = slow_deployments(events, T0 + minutes(10) + timedelta(seconds=1), TH)
-    assert clock.slow == [] and clock.open_deployments == 0
+    assert clock.alerts == [] and clock.watching == 0
 
 
 def test_a_deployment_still_open_just_after_the_threshold_is_slow() -> None:
     started = [event("deployment_started", T0, deployment_id="d-1")]
     before = slow_deployments(started, T0 + minutes(10) - timedelta(seconds=1), TH)
-    assert before.slow == []
-    assert before.open_deployments == 1 and before.next_due_at == T0 + minutes(10)
+    assert before.alerts == []
+    assert before.watching == 1 and before.next_due_at == T0 + minutes(10)
 
     after = slow_deployments(started, T0 + minutes(10) + timedelta(seconds=1), TH)
-    (alert,) = after.slow
+    (alert,) = after.alerts
     assert alert.key == "deployment_slow:d-1"
     assert alert.details["finished_as"] is None
 
@@ -147,8 +145,8 @@ def test_a_deployment_still_open_just_after_the_threshold_is_slow() -> None:
 def test_the_slow_threshold_is_configurable() -> None:
     started = [event("deployment_started", T0, deployment_id="d-1")]
     quick = Thresholds.from_settings(deploy_slow_minutes=2)
-    assert len(slow_deployments(started, T0 + minutes(3), quick).slow) == 1
-    assert slow_deployments(started, T0 + minutes(3), TH).slow == []
+    assert len(slow_deployments(started, T0 + minutes(3), quick).alerts) == 1
+    assert slow_deployments(started, T0 + minutes(3), TH).alerts == []
 
 
 def test_a_deployment_that_finished_late_was_slow() -> None:
@@ -156,13 +154,13 @@ def test_a_deployment_that_finished_late_was_slow() -> None:
         event("deployment_started", T0, deployment_id="d-1"),
         event("deployment_failed", T0 + minutes(12), deployment_id="d-1"),
     ]
-    (alert,) = slow_deployments(events, T0 + minutes(13), TH).slow
+    (alert,) = slow_deployments(events, T0 + minutes(13), TH).alerts
     assert alert.details["finished_as"] == "deployment_failed"
 
 
 def test_a_deployment_started_more_than_24_hours_ago_is_not_reported_slow() -> None:
     started = [event("deployment_started", T0, deployment_id="d-1")]
-    assert slow_deployments(started, T0 + timedelta(hours=24, seconds=1), TH).slow == []
+    assert slow_deployments(started, T0 + timedelta(hours=24, seconds=1), TH).alerts == []
 
 
 def test_evaluating_the_same_events_twice_gives_the_same_keys() -> None:

@@ -39,7 +39,7 @@ def test_new_pending_alerts_launch_one_send_run_with_a_deterministic_key(
 
     alerts_runner.send()  # the requested run posts the alert
     requests, _, skipped = tick(instance, cursor)
-    assert requests == [] and skipped == "no pending alerts and no deployment due"
+    assert requests == [] and skipped == "no pending alerts and no clock rule due"
     assert len(slack_stub.messages()) == 1
 
 
@@ -78,7 +78,7 @@ def test_a_deployment_reaching_its_slow_threshold_launches_a_run(
     alerts_runner.evaluate(now=start + timedelta(minutes=5))  # the rules ran before it was due
 
     (request,), _, _ = tick(alerts_runner.instance, None)
-    assert request.tags["analytics/reason"] == "deployment due"
+    assert request.tags["analytics/reason"] == "clock rule due"
 
 
 def test_no_second_run_is_requested_while_one_is_queued(

@@ -7,7 +7,8 @@ import re
 import urllib.request
 from datetime import UTC, datetime
 
-from analytics_pipeline.alerts.messages import OutboxAlert, render
+from analytics_pipeline.alerts.messages import render
+from analytics_pipeline.alerts.model import OutboxAlert
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline_tests.fixtures.slack import SlackStub
 

@@ -74,3 +74,7 @@ def test_a_sign_up_landing_during_the_live_tail_is_stored_once_and_posted_by_the
     assert metadata["live_offset_ranges"] == {backend: {"1": [0, 2]}}
     assert metadata["live_ended_by"] == "idle"
     assert metadata["live_seconds"] < 30, "a quiet topic ends the tail after its idle time"
+    # The clock rules were evaluated after the tail: the sensor knows all three sign-ups are
+    # watched by onboarding_stalled, not only the one planned before the tail.
+    assert metadata["signups_watched"] == 3
+    assert metadata["next_clock_check_at"] > time.time() + 25 * 60

@@ -281,7 +281,7 @@ def one_run(ctx: dict[str, Any], index: int) -> dict[str, float]:
             rules = evaluate_rules(
                 conn,
                 now=now,
-                thresholds=Thresholds.from_settings(10),
+                thresholds=Thresholds.from_settings(deploy_slow_minutes=10),
                 slack_enabled=slack.enabled,
             )
             posted = SendReport()

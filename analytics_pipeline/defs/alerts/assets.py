@@ -1,5 +1,7 @@
 """The `alerts` asset: the alert rules, evaluated on new journey events after every ingest."""
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -7,8 +9,8 @@ import duckdb
 from pydantic import Field
 
 from analytics_pipeline.alerts import outbox
-from analytics_pipeline.alerts.evaluation import evaluate_rules
-from analytics_pipeline.alerts.rules import RULES
+from analytics_pipeline.alerts.evaluation import evaluate_clock, evaluate_rules
+from analytics_pipeline.alerts.rules import CLOCK_RULES, RULES
 from analytics_pipeline.alerts.sender import SendReport, SlackConfigurationError, send_pending
 from analytics_pipeline.alerts.thresholds import (
     QUICK_POST_BUDGET_SECONDS,
@@ -28,7 +30,11 @@ from analytics_pipeline.settings import Settings
 
 
 class RulesConfig(dg.Config):
-    """Both default to the live values; set them to replay an evaluation or in tests."""
+    """Both default to the live values; set them to replay an evaluation or in tests.
+
+    `evaluate_at` is the rules' one clock: every evaluation of a run (the asset, the send job,
+    each micro-batch of the live tail) takes its "now" from `clock()`.
+    """
 
     evaluate_at: str | None = Field(
         default=None, description="ISO timestamp to evaluate at (default: now)."
@@ -37,16 +43,23 @@ class RulesConfig(dg.Config):
         default=None, description="Default: ANALYTICS_DEPLOY_SLOW_MINUTES.", gt=0
     )
 
-    def now(self) -> datetime:
+    def clock(self) -> Callable[[], datetime]:
+        """The time the rules evaluate at: `evaluate_at` when set, else the current time."""
         if self.evaluate_at is None:
-            return datetime.now(UTC)
+            return lambda: datetime.now(UTC)
         parsed = datetime.fromisoformat(self.evaluate_at.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
             raise dg.Failure(f"evaluate_at needs a UTC offset, got {self.evaluate_at!r}")
-        return parsed
+        return lambda: parsed
+
+    def now(self) -> datetime:
+        return self.clock()()
 
     def thresholds(self, analytics: AnalyticsResource) -> Thresholds:
-        return Thresholds.from_settings(self.deploy_slow_minutes or analytics.deploy_slow_minutes)
+        minutes = dict(analytics.alert_rule_minutes)
+        if self.deploy_slow_minutes is not None:
+            minutes["deploy_slow_minutes"] = self.deploy_slow_minutes
+        return Thresholds.from_settings(**minutes)
 
 
 class AlertsConfig(RulesConfig):
@@ -77,7 +90,9 @@ class AlertsConfig(RulesConfig):
         description=(
             "Post the alerts this run stored right away (a few seconds at most), instead of "
             "waiting for send_alerts_sensor to launch a send run; send_alerts still retries "
-            "whatever could not be posted, and evaluates deployment_slow on the clock."
+            "whatever could not be posted, and evaluates the clock rules ("
+            + ", ".join(rule.name for rule in CLOCK_RULES)
+            + ") on the clock."
         ),
     )
 
@@ -123,10 +138,10 @@ def post_new_alerts(
     description=(
         "Table alerts, the alerts outbox (SPEC §7), one row per alert key: rule, user_id, "
         "event_ts, status (pending, sent, failed, skipped), attempts, slack_ts, last_error. "
-        "Rules: new sign-ups, failed and slow deployments, repeated API "
-        "errors and login trouble, one row per alert key, evaluated on the journey events that "
-        "are new since the last run. New alerts are posted right away; the send_alerts job "
-        "retries what could not be posted and checks slow deployments on the clock."
+        f"Rules: {', '.join(rule.name for rule in RULES)}, one row per alert key, evaluated "
+        "on the journey events that are new since the last run. New alerts are posted right "
+        "away; the send_alerts job retries what could not be posted and evaluates the clock "
+        f"rules ({', '.join(rule.name for rule in CLOCK_RULES)}) when they become due."
     ),
     check_specs=[
         dg.AssetCheckSpec(
@@ -144,7 +159,8 @@ def alerts(
     analytics: AnalyticsResource,
     kafka: KafkaResource,
 ) -> dg.MaterializeResult:
-    now = config.now()
+    clock = config.clock()
+    now = clock()
     thresholds = config.thresholds(analytics)
     with warehouse.connect() as conn:
         report = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)
@@ -162,11 +178,21 @@ def alerts(
                 analytics=analytics,
                 slack=slack,
                 thresholds=thresholds,
+                clock=clock,
                 post=lambda at: post_new_alerts(context, conn, slack, at),
             )
             if config.live_seconds
             else None
         )
+        if live is not None:
+            # The tail evaluated the rules on what it took; the sensor must know what the clock
+            # rules watch now (a sign-up or deployment taken by the tail becomes due later).
+            after = evaluate_clock(
+                conn, now=clock(), thresholds=thresholds, slack_enabled=slack.enabled
+            )
+            report = replace(
+                report, watching=after.watching, next_clock_check_at=after.next_clock_check_at
+            )
         counts = outbox.status_counts(conn)
         failed = outbox.failed_alerts(conn) if counts["failed"] else []
         table = table_metadata(conn, "alerts")
@@ -176,7 +202,10 @@ def alerts(
         **table,
         **signals.outbox_metadata(counts, report),
         signals.NEW_ALERTS: dg.MetadataValue.int(report.new_alerts),
-        **{f"new_{rule}": dg.MetadataValue.int(report.new_by_rule.get(rule, 0)) for rule in RULES},
+        **{
+            f"new_{rule.name}": dg.MetadataValue.int(report.new_by_rule.get(rule.name, 0))
+            for rule in RULES
+        },
         "posted_now": dg.MetadataValue.int(posted.sent),
         "events_read": dg.MetadataValue.int(report.events_read),
         "watermark": dg.MetadataValue.int(report.watermark_after),

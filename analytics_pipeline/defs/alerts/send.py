@@ -1,10 +1,11 @@
-"""The `send_alerts` job: the clock rule, then every pending alert posted to Slack."""
+"""The `send_alerts` job: the clock rules, then every pending alert posted to Slack."""
 
 import dagster as dg
 from pydantic import Field
 
 from analytics_pipeline.alerts import outbox
 from analytics_pipeline.alerts.evaluation import evaluate_clock
+from analytics_pipeline.alerts.rules import CLOCK_RULES
 from analytics_pipeline.alerts.sender import SendReport, SlackConfigurationError, send_pending
 from analytics_pipeline.alerts.thresholds import MAX_SEND_ATTEMPTS, SEND_BUDGET_SECONDS
 from analytics_pipeline.defs.alerts import signals
@@ -32,8 +33,10 @@ class SendConfig(RulesConfig):
 @dg.op(
     pool="ingest",
     description=(
-        "Evaluates deployment_slow at the current time, then posts pending alerts with "
-        "chat.postMessage and records sent / attempts / last_error on each."
+        "Evaluates the clock rules ("
+        + ", ".join(rule.name for rule in CLOCK_RULES)
+        + ") at the current time, then posts pending alerts with chat.postMessage and records "
+        "sent / attempts / last_error on each."
     ),
 )
 def send_pending_alerts(
@@ -45,16 +48,17 @@ def send_pending_alerts(
 ) -> dg.Output[None]:
     problem: SlackConfigurationError | None = None
     report = SendReport()
+    now = config.now()
     with warehouse.connect() as conn:
         clock = evaluate_clock(
             conn,
-            now=config.now(),
+            now=now,
             thresholds=config.thresholds(analytics),
             slack_enabled=slack.enabled,
         )
         skipped = 0
         if not slack.enabled:
-            skipped = outbox.skip_pending(conn, reason="Slack not configured", now=config.now())
+            skipped = outbox.skip_pending(conn, reason="Slack not configured", now=now)
             if skipped or clock.new_alerts:
                 context.log.warning(
                     f"{skipped + clock.new_alerts} alerts recorded as skipped. {ENABLE_HINT}"
@@ -90,7 +94,10 @@ def send_pending_alerts(
         "held_by_another_poster_now": dg.MetadataValue.int(report.held_elsewhere),
         "failed_attempts_now": dg.MetadataValue.int(report.attempt_failures),
         "skipped_now": dg.MetadataValue.int(skipped),
-        "new_deployment_slow": dg.MetadataValue.int(clock.new_alerts),
+        **{
+            f"new_{rule.name}": dg.MetadataValue.int(clock.new_by_rule.get(rule.name, 0))
+            for rule in CLOCK_RULES
+        },
         "stopped_by": dg.MetadataValue.text(report.stopped_by or "done"),
     }
     # The sensor and the UI see the outbox's state through the alerts asset's history.

@@ -7,7 +7,8 @@ it has handled in its cursor, and launches `send_alerts`:
 - when alerts are pending: at once, unless the last send run asked to wait (`retry_after_s`:
   Slack down or rate limited; 0 when only its time budget ran out), and no sooner than
   RETRY_DELAY_SECONDS after a failed run (a wrong token fails every run until fixed);
-- when an open deployment reaches its slow threshold (`next_slow_check_at`).
+- when a clock rule becomes due (`next_clock_check_at`: an open deployment reaches its slow
+  threshold, a user who signed up reaches the stalled threshold).
 
 No new run is requested while one is still queued (it will see everything pending when it
 starts), nor for leftovers or the clock while one is running. Run keys are deterministic: the
@@ -39,7 +40,7 @@ class Cursor:
     storage_id: int = 0  # latest alerts event handled
     pending: int = 0  # pending alerts as of that event
     retry_at: float = 0.0  # a send run asked to wait until then (epoch s)
-    slow_at: float = 0.0  # next deployment_slow check (epoch s; 0: none)
+    clock_at: float = 0.0  # next clock rule check (epoch s; 0: none)
     launched_at: float = 0.0  # last run requested
 
     @classmethod
@@ -103,7 +104,7 @@ def send_alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         storage_id, kind, metadata, timestamp = latest
         cursor.storage_id = storage_id
         cursor.pending = int(signals.read_number(metadata, signals.PENDING, 0) or 0)
-        cursor.slow_at = signals.read_number(metadata, signals.NEXT_SLOW_CHECK_AT, 0.0) or 0.0
+        cursor.clock_at = signals.read_number(metadata, signals.NEXT_CLOCK_CHECK_AT, 0.0) or 0.0
         if kind == "observation":  # a send run finished: it says when to try again
             retry_after = signals.read_number(metadata, signals.RETRY_AFTER_S, 0.0) or 0.0
             cursor.retry_at = timestamp + retry_after
@@ -112,9 +113,9 @@ def send_alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             fresh_alerts = new_alerts > 0 and cursor.pending > 0
 
     send_due = cursor.pending > 0 and now >= cursor.retry_at
-    slow_due = cursor.slow_at > 0 and now >= cursor.slow_at
-    if not (send_due or slow_due):
-        return _skip("no pending alerts and no deployment due", cursor)
+    clock_due = cursor.clock_at > 0 and now >= cursor.clock_at
+    if not (send_due or clock_due):
+        return _skip("no pending alerts and no clock rule due", cursor)
     if _count_runs(instance, NOT_STARTED):
         # A queued run sends everything pending when it starts.
         return _skip("a send_alerts run is already queued", cursor)
@@ -130,7 +131,7 @@ def send_alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         run_key = f"alerts-{cursor.storage_id}"
     else:
         run_key = f"retry-{cursor.storage_id}-{int(now // RETRY_DELAY_SECONDS)}"
-    reason = "pending alerts" if send_due else "deployment due"
+    reason = "pending alerts" if send_due else "clock rule due"
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=run_key, tags={"analytics/reason": reason})],
         cursor=cursor.dump(),

@@ -19,7 +19,8 @@ DELIVERED_CHECK = "alerts_delivered"
 PENDING = "pending"  # int: alerts waiting to be posted
 NEW_ALERTS = "new_alerts"  # int: alerts this materialisation stored
 RETRY_AFTER_S = "retry_after_s"  # float: wait this long before sending again (0: at once)
-NEXT_SLOW_CHECK_AT = "next_slow_check_at"  # float epoch s: an open deployment becomes slow
+# float epoch s: when a clock rule (deployment_slow, onboarding_stalled…) next becomes due
+NEXT_CLOCK_CHECK_AT = "next_clock_check_at"
 
 
 def outbox_metadata(
@@ -32,11 +33,14 @@ def outbox_metadata(
         "failed": dg.MetadataValue.int(counts.get("failed", 0)),
         "skipped": dg.MetadataValue.int(counts.get("skipped", 0)),
         RETRY_AFTER_S: dg.MetadataValue.float(float(retry_after_s)),
-        "open_deployments": dg.MetadataValue.int(report.open_deployments),
+        # Per clock rule, what it watches that is not due yet (e.g. open_deployments).
+        **{name: dg.MetadataValue.int(count) for name, count in report.watching.items()},
         "evaluated_at": dg.MetadataValue.timestamp(report.evaluated_at),
     }
-    if report.next_slow_check_at is not None:
-        metadata[NEXT_SLOW_CHECK_AT] = dg.MetadataValue.float(report.next_slow_check_at.timestamp())
+    if report.next_clock_check_at is not None:
+        metadata[NEXT_CLOCK_CHECK_AT] = dg.MetadataValue.float(
+            report.next_clock_check_at.timestamp()
+        )
     return metadata
 
 

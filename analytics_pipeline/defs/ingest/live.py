@@ -64,10 +64,11 @@ def run_live_tail(
     analytics: AnalyticsResource,
     slack: SlackResource,
     thresholds: Thresholds,
+    clock: Callable[[], datetime],
     post: Callable[[datetime], object],
 ) -> LiveReport:
     """Follow both topics (by kind; default: the configured ones) from the lake's ledger for
-    up to `seconds`; see ingest/live.py."""
+    up to `seconds`; see ingest/live.py. `clock` is the rules' time (RulesConfig.clock)."""
     topics: dict[Kind, str] = {
         "clickstream": planned_topics.get("clickstream", kafka.clickstream_topic),
         "backend": planned_topics.get("backend", kafka.backend_topic),
@@ -98,7 +99,7 @@ def run_live_tail(
                     )
                 finally:
                     consumer.close()
-        now = datetime.now(UTC)
+        now = clock()
         update_journeys(conn, **analytics.topics, now=now)
         rules = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)
         if rules.new_alerts and slack.enabled:

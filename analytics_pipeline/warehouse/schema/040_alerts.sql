@@ -3,7 +3,7 @@
 -- sends what is pending and records the outcome here.
 CREATE TABLE IF NOT EXISTS alerts (
     alert_key VARCHAR NOT NULL,          -- rule + entity + period, e.g. api_errors:u-7:2026-11-26T10
-    rule VARCHAR NOT NULL,                  -- new_signup, deployment_failed, deployment_slow, api_errors, login_trouble
+    rule VARCHAR NOT NULL,                  -- a rule of analytics_pipeline/alerts/rules/ (one file each)
     user_id VARCHAR,
     event_ts TIMESTAMPTZ NOT NULL,          -- the event that completed the rule
     status VARCHAR NOT NULL,                -- pending, sent, failed, skipped
