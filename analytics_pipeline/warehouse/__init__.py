@@ -4,14 +4,17 @@ from analytics_pipeline.warehouse.connection import (
     connect,
     ensure_schema,
     is_conflict,
+    reading,
     retry_conflicts,
     transaction,
 )
-from analytics_pipeline.warehouse.lake import Lake, LakeUnavailableError, reading, unavailable
+from analytics_pipeline.warehouse.lake import Lake, LakeUnavailableError, unavailable
+from analytics_pipeline.warehouse.schema_version import LakeVersionError
 
 __all__ = [
     "Lake",
     "LakeUnavailableError",
+    "LakeVersionError",
     "connect",
     "ensure_schema",
     "is_conflict",
