@@ -201,9 +201,14 @@ def check_readable(
     latest = migrations[-1].version
     if current.version == 0 or (current.recorded and current.version == latest):
         return
+    where = (
+        "was made before the lake recorded its schema version"
+        if not current.recorded
+        else f"is at schema version {current.version} ({current.name})"
+    )
     raise LakeVersionError(
-        f"the lake ({lake.description}) is at schema {current.describe()}; this release of "
-        f"analytics_pipeline reads version {latest}. Run `analytics-pipeline migrate` (or "
+        f"the lake ({lake.description}) {where}, older than this release of analytics_pipeline "
+        f"reads (version {latest}, {migrations[-1].name}). Run `analytics-pipeline migrate` (or "
         "start the pipeline: its first run migrates the lake), then try again; "
         "`analytics-pipeline migrate --check` lists what would run."
     )
