@@ -163,3 +163,40 @@ def test_schema_changes_are_migrations_only() -> None:
         "numbered migration in warehouse/migrations/ (see its __init__.py) and delete it."
     )
     assert load_migrations()[0].name == "0001_initial"
+
+
+CONFLICTING_CODE = """\
+from pathlib import Path
+
+
+def migrate(conn):
+    conn.execute("UPDATE alerts SET channel_name = json_extract_string(details, '$.channel')")
+    marker = Path(__file__).with_suffix(".ran")
+    if not marker.exists():  # the first attempt: another writer commits to alerts meanwhile
+        marker.write_text("once")
+        other = conn.cursor()
+        other.execute("USE " + conn.execute("SELECT current_database()").fetchone()[0])
+        other.execute(
+            "INSERT INTO alerts (alert_key, rule, event_ts, status, created_at, details) "
+            "VALUES ('new_signup:meanwhile', 'new_signup', now(), 'sent', now(), "
+            "'{\\"channel\\": \\"C-meanwhile\\"}')"
+        )
+        other.close()
+    conn.execute("INSERT INTO alert_channel_moves SELECT alert_key, channel_name FROM alerts")
+"""
+
+
+def test_a_migration_that_conflicts_with_a_writer_is_retried_from_what_is_committed(
+    lake: Lake, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    conn = connect(lake)
+    add_alert(conn, "new_signup:u1", channel="C1")
+    newer = load_migrations(newer_release(tmp_path / "newer", code=CONFLICTING_CODE))
+
+    with caplog.at_level("WARNING"):
+        ensure_schema(conn, lake, newer)
+
+    assert "commit conflict while applying schema migration 0002_alert_channel" in caplog.text
+    assert versions(conn) == [(1, "0001_initial"), (2, "0002_alert_channel")]
+    moved = conn.execute("SELECT * FROM alert_channel_moves ORDER BY 1").fetchall()
+    assert moved == [("new_signup:meanwhile", "C-meanwhile"), ("new_signup:u1", "C1")]
