@@ -10,10 +10,14 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import duckdb
 
+from analytics_pipeline.warehouse.catalog_state import (
+    CatalogState,
+    read_catalog_state,
+    sql_literal,
+)
 from analytics_pipeline.warehouse.lake import (
     Lake,
     LakeUnavailableError,
@@ -22,7 +26,6 @@ from analytics_pipeline.warehouse.lake import (
     unavailable,
 )
 from analytics_pipeline.warehouse.schema_version import (
-    VERSION_TABLE,
     Migration,
     check_readable,
     load_migrations,
@@ -63,7 +66,7 @@ def _key(lake: Lake) -> tuple[str, str, str | None]:
 
 def ensure_schema(
     conn: duckdb.DuckDBPyConnection, lake: Lake, migrations: Sequence[Migration] | None = None
-) -> _CatalogState | None:
+) -> CatalogState | None:
     """Bring the lake to this release's schema version (`migrations` in tests).
 
     One catalog query says whether there is anything to do; on a lake at the latest version
@@ -77,7 +80,7 @@ def ensure_schema(
     `SELECT min(day) FROM funnel_daily` said 1970-01-01 (dashboard/test_queries.py).
     """
     migrations = migrations or load_migrations()
-    state = _catalog_state(conn, lake)
+    state = read_catalog_state(conn, lake, tuple(CATALOG_INDEXES))
     if state is None or state.version != migrations[-1].version:
         upgrade(conn, lake, migrations)
     return state
@@ -132,65 +135,8 @@ CATALOG_INDEXES = {
 }
 
 
-@dataclass(frozen=True)
-class _CatalogState:
-    indexes: int  # how many of CATALOG_INDEXES exist
-    version: int | None  # the lake's schema version by the catalog's statistics; None: no record
-
-
-def _catalog_state(conn: duckdb.DuckDBPyConnection, lake: Lake) -> _CatalogState | None:
-    """What `ensure_schema` and `ensure_catalog_indexes` need to know, in one catalog query;
-    None when the catalog cannot be asked (then the schema is checked the long way, and the
-    indexes are left alone).
-
-    The version is the maximum of `schema_migrations.version` as DuckLake's table statistics
-    hold it (kept in the commit that inserts the row, inlined rows included): reading it there
-    costs no look-up of the table's data files. Deleting rows would not lower it, but nobody
-    deletes a version row; and anything but the latest version is read again from the table
-    itself, under the migration lock."""
-    schema = lake.metadata_schema or "public"  # a plain identifier (Lake checks it)
-    names = ", ".join(f"'{name}'" for name in CATALOG_INDEXES)
-    live = "end_snapshot IS NULL"
-    query = f"""
-        WITH version_column AS (
-            SELECT c.table_id, c.column_id
-            FROM "{schema}".ducklake_table AS t
-            JOIN "{schema}".ducklake_schema AS s ON s.schema_id = t.schema_id
-            JOIN "{schema}".ducklake_column AS c ON c.table_id = t.table_id
-            WHERE t.{live} AND s.{live} AND c.{live} AND s.schema_name = 'main'
-              AND t.table_name = '{VERSION_TABLE}' AND c.column_name = 'version'
-              AND c.parent_column IS NULL
-        )
-        SELECT
-            (SELECT count(*) FROM pg_indexes
-             WHERE schemaname = '{schema}' AND indexname IN ({names})) AS indexes,
-            (SELECT max(st.max_value) FROM "{schema}".ducklake_table_column_stats AS st
-             JOIN version_column AS v ON v.table_id = st.table_id AND v.column_id = st.column_id
-            ) AS version
-    """
-    try:
-        row = conn.execute(
-            f"SELECT * FROM postgres_query({_literal(metadata_database(lake))}, {_literal(query)})"
-        ).fetchone()
-    except duckdb.Error as error:
-        if is_conflict(error):
-            raise
-        # e.g. a catalog made by another DuckLake version
-        log.info("could not inspect the lake catalog (%s)", str(error).splitlines()[0])
-        return None
-    assert row is not None
-    version = str(row[1]) if row[1] is not None else ""
-    return _CatalogState(int(row[0]), int(version) if version.isdigit() else None)
-
-
-def _literal(text: str) -> str:
-    """`text` as an SQL string literal. (The database of `postgres_query` as a parameter made
-    its first call in a process take 1.2 s.)"""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def ensure_catalog_indexes(
-    conn: duckdb.DuckDBPyConnection, lake: Lake, state: _CatalogState | None
+    conn: duckdb.DuckDBPyConnection, lake: Lake, state: CatalogState | None
 ) -> None:
     """Create CATALOG_INDEXES where missing, by the catalog `state` that `ensure_schema` read
     (None: the catalog could not be asked; nothing is done). An index is an optimisation only:
@@ -203,7 +149,7 @@ def ensure_catalog_indexes(
         try:
             sql = f'CREATE INDEX IF NOT EXISTS {name} ON "{schema}".{table} ({columns})'
             conn.execute(
-                f"CALL postgres_execute({_literal(metadata_database(lake))}, {_literal(sql)})"
+                f"CALL postgres_execute({sql_literal(metadata_database(lake))}, {sql_literal(sql)})"
             )
         except duckdb.Error as error:
             log.warning("could not create the catalog index %s (%s)", name, error)

@@ -120,10 +120,10 @@ def _alias(lake: Lake, read_only: bool) -> str:
     return name + ("_ro" if read_only else "")
 
 
-def metadata_database(lake: Lake) -> str:
-    """The name DuckLake attaches `lake`'s (read-write) catalog database under, for
-    `postgres_query` / `postgres_execute`."""
-    return f"__ducklake_metadata_{_alias(lake, False)}"
+def metadata_database(lake: Lake, read_only: bool = False) -> str:
+    """The name DuckLake attaches `lake`'s catalog database under (for the read-write or the
+    read-only attachment), for `postgres_query` / `postgres_execute`."""
+    return f"__ducklake_metadata_{_alias(lake, read_only)}"
 
 
 def _attach(lake: Lake, read_only: bool) -> str:

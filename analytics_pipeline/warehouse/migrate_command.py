@@ -53,7 +53,7 @@ def check(lake: Lake, out: TextIO) -> int:
         return 1
     conn = open_cursor(lake, read_only=True)
     try:
-        current = read_version(conn, migrations)
+        current = read_version(conn, lake, migrations, read_only=True)
     finally:
         conn.close()
     refuse_newer(lake, current, migrations, writing=True)
@@ -82,7 +82,7 @@ def migrate(lake: Lake, out: TextIO) -> int:
     """Migrate `lake` (waiting for any other migrator), then prepare it for writers."""
     conn = open_cursor(lake)
     try:
-        before = read_version(conn, load_migrations())
+        before = read_version(conn, lake, load_migrations())
         applied = upgrade(
             conn,
             lake,

@@ -26,7 +26,7 @@ lake = Lake.from_settings(load_settings())
 migrations = load_migrations(Path(sys.argv[1]))
 conn = open_cursor(lake)
 applied = upgrade(conn, lake, migrations)
-version = read_version(conn, migrations).version
+version = read_version(conn, lake, migrations).version
 print(json.dumps({"applied": [m.name for m in applied], "version": version}))
 """
 

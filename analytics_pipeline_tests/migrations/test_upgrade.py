@@ -14,6 +14,7 @@ from analytics_pipeline.warehouse.connection import ensure_schema, forget_schema
 from analytics_pipeline.warehouse.lake import metadata_database, open_cursor
 from analytics_pipeline.warehouse.schema_version import (
     SORT_ORDERS,
+    check_readable,
     load_migrations,
     read_version,
 )
@@ -80,7 +81,7 @@ def test_a_lake_made_before_versions_is_migrated_and_keeps_its_rows(
     print(f"first connect of a writer on the pre-versions lake: {seconds:.2f} s")
     assert versions(conn) == [(1, "0001_initial")]
     assert contents(conn) == rows_before
-    assert read_version(conn, load_migrations()).recorded
+    assert read_version(conn, old, load_migrations()).recorded
 
     # same tables, views, columns and sort orders as a lake this release creates
     fresh = new_lake("fresh")
@@ -130,7 +131,7 @@ def test_a_newer_release_alters_a_table_moves_data_once_and_then_costs_one_query
     assert conn.execute("SELECT count(*) FROM alert_channel_moves").fetchone() == (3,)
 
     # a lake reading the version the long way costs far more: the check is not that
-    assert catalog_queries(lambda: read_version(conn, newer)) > bare
+    assert catalog_queries(lambda: read_version(conn, lake, newer)) > bare
 
 
 def test_a_failing_migration_leaves_the_lake_at_the_last_version_that_committed(
@@ -200,3 +201,12 @@ def test_a_migration_that_conflicts_with_a_writer_is_retried_from_what_is_commit
     assert versions(conn) == [(1, "0001_initial"), (2, "0002_alert_channel")]
     moved = conn.execute("SELECT * FROM alert_channel_moves ORDER BY 1").fetchall()
     assert moved == [("new_signup:meanwhile", "C-meanwhile"), ("new_signup:u1", "C1")]
+
+
+def test_a_reader_checks_the_version_with_one_catalog_query(lake: Lake) -> None:
+    connect(lake).close()
+    reader = open_cursor(lake, read_only=True)
+    probe = f"SELECT * FROM postgres_query('{metadata_database(lake, True)}', 'SELECT 1')"
+    bare = catalog_queries(lambda: reader.execute(probe).fetchall())
+    assert catalog_queries(lambda: check_readable(reader, lake)) == bare
+    reader.close()
