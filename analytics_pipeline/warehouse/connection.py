@@ -25,6 +25,7 @@ from analytics_pipeline.warehouse.lake import (
     open_cursor,
     unavailable,
 )
+from analytics_pipeline.warehouse.raw_tables import sync_event_keys
 from analytics_pipeline.warehouse.schema_version import (
     Migration,
     check_readable,
@@ -95,8 +96,6 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
         with _ready_lock:
             if _key(lake) not in _ready:
                 state = ensure_schema(conn, lake)
-                from analytics_pipeline.warehouse.raw_tables import sync_event_keys
-
                 sync_event_keys(conn)
                 ensure_catalog_indexes(conn, lake, state)
                 _ready.add(_key(lake))

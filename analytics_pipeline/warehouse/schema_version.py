@@ -285,7 +285,7 @@ def upgrade(
         for migration in todo:
             started = time.perf_counter()
             retry_conflicts(
-                lambda m=migration: _apply(conn, lake, m),  # type: ignore[misc]
+                functools.partial(_apply, conn, lake, migration),
                 what=f"applying schema migration {migration.name}",
             )
             seconds = time.perf_counter() - started
