@@ -41,8 +41,9 @@ def catalog_session(lake: Lake) -> Any:
             application_name="analytics_pipeline",
             connect_timeout=10,
         )
-    except psycopg2.Error as error:
-        raise unavailable(lake, error) from None
+    except psycopg2.Error as error:  # libpq's first line names the cause; hints follow
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        raise unavailable(lake, RuntimeError(lines[0])) from None
     conn.autocommit = True
     return conn
 

@@ -3,13 +3,16 @@ lock and finds the lake up to date (real processes, PostgreSQL advisory lock, Du
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from analytics_pipeline.warehouse import Lake, connect
+import pytest
+
+from analytics_pipeline.warehouse import Lake, LakeUnavailableError, connect
 from analytics_pipeline.warehouse.catalog_db import _lock_key, migration_lock
 from analytics_pipeline_tests.fixtures.stack import StackInfo, pg_query, wait_until
 from analytics_pipeline_tests.fixtures.warehouse import lake_environment
@@ -18,6 +21,8 @@ from analytics_pipeline_tests.migrations.lakes import add_alert, newer_release
 MIGRATOR = """
 import json, sys
 from pathlib import Path
+
+import pytest
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.warehouse.lake import Lake, open_cursor
 from analytics_pipeline.warehouse.schema_version import load_migrations, read_version, upgrade
@@ -96,3 +101,12 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(
     assert conn.execute("SELECT count(*) FROM alert_channel_moves").fetchone() == (3,)
     moved = "SELECT count(*) FROM alerts WHERE channel_name IS NOT NULL"
     assert conn.execute(moved).fetchone() == (3,)
+
+
+def test_the_lock_session_names_the_catalog_and_never_the_password(lake: Lake) -> None:
+    wrong = dataclasses.replace(lake, password="Wrong-Secret-8c1f")
+    with pytest.raises(LakeUnavailableError) as refused, migration_lock(wrong, timeout_s=5):
+        pass
+    message = str(refused.value)
+    assert lake.description in message and "password authentication failed" in message
+    assert "Wrong-Secret-8c1f" not in message
