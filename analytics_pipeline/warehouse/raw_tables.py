@@ -50,7 +50,7 @@ def _key_table_ddl(keys: str) -> str:
 
 
 def key_tables_ddl() -> list[str]:
-    """CREATE TABLE IF NOT EXISTS of every key table (the schema's, created with it)."""
+    """CREATE TABLE IF NOT EXISTS of every key table (migration 0001 creates them)."""
     return [_key_table_ddl(keys) for keys in KEY_TABLES.values()]
 
 
