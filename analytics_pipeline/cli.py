@@ -10,12 +10,14 @@ from typing import Any, NoReturn
 from analytics_pipeline.dashboard import command as dashboard_command
 from analytics_pipeline.dashboard import sql as sql_command
 from analytics_pipeline.simulate import command as simulate_command
+from analytics_pipeline.warehouse import migrate_command
 
 # One `register(subparsers)` per subcommand: adding a command is one line.
 COMMANDS: tuple[Callable[[Any], None], ...] = (
     simulate_command.register,
     sql_command.register,
     dashboard_command.register,
+    migrate_command.register,
 )
 
 

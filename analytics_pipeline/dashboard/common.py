@@ -20,7 +20,7 @@ from analytics_pipeline.dashboard.lakestate import NOT_CREATED_MESSAGE, not_crea
 from analytics_pipeline.dashboard.queries import missing_tables
 from analytics_pipeline.dashboard.ranges import PRESETS, DayRange
 from analytics_pipeline.settings import ConfigError, Settings, load_settings
-from analytics_pipeline.warehouse import Lake, LakeUnavailableError, reading
+from analytics_pipeline.warehouse import Lake, LakeUnavailableError, LakeVersionError, reading
 
 log = logging.getLogger(__name__)
 RUN_HINT = (
@@ -95,6 +95,8 @@ def guarded(page: Callable[[DayRange], None]) -> Callable[[], None]:
         try:
             page(day_range)
             st.caption(f"Page rendered in {time.perf_counter() - started:.2f} s.")
+        except LakeVersionError as error:  # reachable, but of another schema version
+            st.error(md(error), icon=":material/upgrade:")
         except LakeUnavailableError as error:
             if not_created_yet(error):
                 st.info(NOT_CREATED_MESSAGE)

@@ -165,7 +165,7 @@ _UPSERT_LEDGER = """
 """
 
 # The batch id: the counter's next value, taken by an UPDATE so that concurrent batches
-# conflict (see schema/010_ingest.sql).
+# conflict (see migrations/0001_initial.sql).
 _NEXT_BATCH_ID = """
     UPDATE ingest_batch_counter SET last_batch_id = last_batch_id + 1;
     SELECT max(last_batch_id) FROM ingest_batch_counter

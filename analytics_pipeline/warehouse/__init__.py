@@ -4,6 +4,7 @@ from analytics_pipeline.warehouse.connection import (
     connect,
     ensure_schema,
     is_conflict,
+    reading,
     retry_conflicts,
     transaction,
 )
@@ -11,15 +12,16 @@ from analytics_pipeline.warehouse.lake import (
     Lake,
     LakeStorageError,
     LakeUnavailableError,
-    reading,
     unavailable,
 )
 from analytics_pipeline.warehouse.object_store import S3Access
+from analytics_pipeline.warehouse.schema_version import LakeVersionError
 
 __all__ = [
     "Lake",
     "LakeStorageError",
     "LakeUnavailableError",
+    "LakeVersionError",
     "S3Access",
     "connect",
     "ensure_schema",

@@ -22,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -173,10 +171,10 @@ def _alias(lake: Lake, read_only: bool) -> str:
     return name + ("_ro" if read_only else "")
 
 
-def metadata_database(lake: Lake) -> str:
-    """The name DuckLake attaches `lake`'s (read-write) catalog database under, for
-    `postgres_query` / `postgres_execute`."""
-    return f"__ducklake_metadata_{_alias(lake, False)}"
+def metadata_database(lake: Lake, read_only: bool = False) -> str:
+    """The name DuckLake attaches `lake`'s catalog database under (for the read-write or the
+    read-only attachment), for `postgres_query` / `postgres_execute`."""
+    return f"__ducklake_metadata_{_alias(lake, read_only)}"
 
 
 def _attach(lake: Lake, read_only: bool) -> str:
@@ -292,13 +290,3 @@ def detach(lake: Lake) -> None:
             )
             if alias is not None and _instance is not None:
                 _instance.execute(f"DETACH {alias}")
-
-
-@contextmanager
-def reading(lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the lake, closed afterwards."""
-    cursor = open_cursor(lake, read_only=True)
-    try:
-        yield cursor
-    finally:
-        cursor.close()

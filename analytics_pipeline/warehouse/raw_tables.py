@@ -21,7 +21,7 @@ from collections.abc import Mapping
 import duckdb
 
 from analytics_pipeline.events.wire import Kind
-from analytics_pipeline.warehouse.connection import describe_table, transaction
+from analytics_pipeline.warehouse.transactions import describe_table, transaction
 
 RAW_TABLES: Mapping[Kind, str] = {
     "clickstream": "raw_clickstream_events",
@@ -50,7 +50,7 @@ def _key_table_ddl(keys: str) -> str:
 
 
 def key_tables_ddl() -> list[str]:
-    """CREATE TABLE IF NOT EXISTS of every key table (the schema's, created with it)."""
+    """CREATE TABLE IF NOT EXISTS of every key table (migration 0001 creates them)."""
     return [_key_table_ddl(keys) for keys in KEY_TABLES.values()]
 
 
@@ -58,7 +58,7 @@ def sync_event_keys(conn: duckdb.DuckDBPyConnection) -> list[str]:
     """Create the key tables, and rebuild each one that does not hold one key per raw row
     (or has another layout); returns those rebuilt.
 
-    Needs the raw tables (schema/010_ingest.sql). Row counts are table metadata, so the check
+    Needs the raw tables (migrations/0001_initial.sql). Row counts are table metadata, so the check
     costs a few milliseconds.
     """
     layouts = {keys: describe_table(conn, keys) for keys in KEY_TABLES.values()}

@@ -12,7 +12,6 @@ from analytics_pipeline.ingest.loop import StalledPartitionError, ingest_ranges
 from analytics_pipeline.ingest.ranges import OffsetRange
 from analytics_pipeline.resources.kafka import CONSUMER_GROUP
 from analytics_pipeline.warehouse import connect
-from analytics_pipeline.warehouse.connection import forget_schema
 
 TS = "2026-11-20T10:00:00.250Z"
 
@@ -240,7 +239,7 @@ def test_failed_run_leaves_the_warehouse_unchanged_and_the_next_stores_once(
     # Make the ledger write (the last statement of the batch transaction) fail for real: a
     # ledger without the column it writes.
     conn = connect(lake)
-    conn.execute("DROP TABLE ingest_offsets")
+    conn.execute("ALTER TABLE ingest_offsets RENAME TO ingest_offsets_real")
     conn.execute(
         "CREATE TABLE ingest_offsets (topic VARCHAR, kafka_partition INTEGER, "
         "next_offset BIGINT, updated_at TIMESTAMPTZ)"
@@ -254,8 +253,8 @@ def test_failed_run_leaves_the_warehouse_unchanged_and_the_next_stores_once(
     assert rows(lake, "SELECT count(*) FROM dead_letter_events") == [(0,)]
     conn = connect(lake)
     conn.execute("DROP TABLE ingest_offsets")
+    conn.execute("ALTER TABLE ingest_offsets_real RENAME TO ingest_offsets")
     conn.close()
-    forget_schema(lake)  # the next connect() recreates the real table
 
     retried = ingest("clickstream")
     assert retried["rows_added"] == 4 and retried["dead_letters"] == 1

@@ -7,7 +7,6 @@ from datetime import date
 import duckdb
 import pytest
 
-from analytics_pipeline.warehouse import ensure_schema
 from analytics_pipeline.warehouse.journeys import events_without_raw_event, update_journeys
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 from analytics_pipeline_tests.journeys.raw_events import (
@@ -143,14 +142,14 @@ def test_a_failing_batch_changes_nothing_and_is_retried_whole(conn, raw):
     view = page_view("a9", at("2026-02-02"))
     raw.add(view, identify("a9", "u9", at("2026-02-02")), code_run("u1", at("2026-02-02")))
     # a table the step writes late in the batch is missing: the step fails half-way
-    conn.execute("DROP TABLE user_meaningful_days")
+    conn.execute("ALTER TABLE user_meaningful_days RENAME TO user_meaningful_days_away")
     with pytest.raises(duckdb.CatalogException):
         update_journeys(conn, **TOPICS)
     assert conn.execute("SELECT count(*) FROM user_identities").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM journey_events").fetchone() == (1,)
     assert conn.execute("SELECT value FROM pipeline_watermarks").fetchone() == (1,)
 
-    ensure_schema(conn)
+    conn.execute("ALTER TABLE user_meaningful_days_away RENAME TO user_meaningful_days")
     result = update_journeys(conn, **TOPICS)
     assert (result.watermark, result.rows_added, result.identities_linked) == (2, 2, 1)
     assert owners(conn)[view["event_id"]] == "u9"

@@ -1,0 +1,142 @@
+"""Lakes at a given schema version, for the migration tests: one made as main made it before
+the lake recorded its version (fixtures/lake_v1), and a "newer release" with a migration 0002
+that adds a column and moves data into it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from analytics_pipeline.ingest.writer import RawRecord
+from analytics_pipeline.warehouse import Lake, transaction
+from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.warehouse.lake import _instance_conn, open_cursor
+from analytics_pipeline.warehouse.migrations import FOLDER
+from analytics_pipeline_tests.ingest.batches import store_batch
+from analytics_pipeline_tests.journeys.raw_events import (
+    at,
+    code_run,
+    identify,
+    is_clickstream,
+    page_view,
+    signup,
+)
+
+V1_SCHEMA = Path(__file__).parents[1] / "fixtures" / "lake_v1" / "schema_before_versions.sql"
+TOPICS = {"clickstream_topic": "portal-clickstream", "backend_topic": "portal-backend"}
+
+# The tables whose rows the tests compare before and after a migration (everything the
+# pipeline writes, bar the key tables, which connect() may rebuild).
+DATA_TABLES = (
+    "raw_clickstream_events",
+    "raw_backend_events",
+    "ingest_offsets",
+    "ingest_batch_counter",
+    "pipeline_watermarks",
+    "user_identities",
+    "journey_events",
+    "user_journeys",
+    "user_meaningful_days",
+    "alerts",
+    "report_deliveries",
+)
+
+
+def make_lake_before_versions(lake: Lake) -> None:
+    """Create `lake` with the schema main had before versions, then fill it through the real
+    writers of ingest and journeys, plus an alert and a report delivery."""
+    conn = open_cursor(lake)  # not connect(): that would migrate the lake
+    try:
+        with transaction(conn):
+            conn.execute(V1_SCHEMA.read_text(encoding="utf-8"))
+        events = [
+            page_view("a1", at("2026-03-01", 9)),
+            identify("a1", "u1", at("2026-03-01", 10)),
+            signup("u1", at("2026-03-01", 10, 5)),
+            code_run("u1", at("2026-03-02", 11)),
+            page_view("a2", at("2026-03-02", 12)),
+        ]
+        for kind, topic in (
+            ("clickstream", TOPICS["clickstream_topic"]),
+            ("backend", TOPICS["backend_topic"]),
+        ):
+            mine = [e for e in events if is_clickstream(e) == (kind == "clickstream")]
+            records = [RawRecord(0, n, json.dumps(e).encode()) for n, e in enumerate(mine)]
+            result = store_batch(conn, kind=kind, topic=topic, records=records)
+            assert result.stored == len(mine), result
+        update_journeys(conn, **TOPICS)
+        add_alert(conn, "new_signup:u1", channel="C-signups")
+        conn.execute(
+            "INSERT INTO report_deliveries (day, stage, status, delivered_at) "
+            "VALUES ('2026-03-02', 'activated', 'sent', now())"
+        )
+    finally:
+        conn.close()
+
+
+def add_alert(conn: duckdb.DuckDBPyConnection, key: str, channel: str) -> None:
+    conn.execute(
+        "INSERT INTO alerts (alert_key, rule, user_id, event_ts, status, created_at, details) "
+        "VALUES (?, 'new_signup', 'u1', now(), 'sent', now(), ?)",
+        [key, json.dumps({"channel": channel})],
+    )
+
+
+def contents(conn: duckdb.DuckDBPyConnection, tables: tuple[str, ...] = DATA_TABLES) -> dict:
+    """Every row of `tables`, sorted, as text (comparable across connections)."""
+    return {
+        table: sorted(map(str, conn.execute(f"SELECT * FROM {table}").fetchall()))
+        for table in tables
+    }
+
+
+def shape(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Every table and view of the lake with its columns (name, type, nullable)."""
+    names = [row[0] for row in conn.execute("SHOW TABLES").fetchall()]
+    return {name: conn.execute(f'DESCRIBE "{name}"').fetchall() for name in names}
+
+
+NEWER_SQL = """\
+ALTER TABLE alerts ADD COLUMN channel_name VARCHAR;
+CREATE TABLE alert_channel_moves (alert_key VARCHAR NOT NULL, channel_name VARCHAR);
+"""
+NEWER_CODE = """\
+def migrate(conn):
+    conn.execute("UPDATE alerts SET channel_name = json_extract_string(details, '$.channel')")
+    conn.execute("INSERT INTO alert_channel_moves SELECT alert_key, channel_name FROM alerts")
+"""
+
+
+def newer_release(folder: Path, code: str = NEWER_CODE) -> Path:
+    """A migrations folder of a release after this one: this release's migrations, then
+    0002_alert_channel (a new column, a new table, and a data move into both)."""
+    folder.mkdir(parents=True)
+    for path in FOLDER.iterdir():
+        if path.suffix in (".sql", ".py") and path.name[0].isdigit():
+            shutil.copy(path, folder / path.name)
+    (folder / "0002_alert_channel.sql").write_text(NEWER_SQL)
+    (folder / "0002_alert_channel.py").write_text(code)
+    return folder
+
+
+def catalog_queries(work: Callable[[], object]) -> int:
+    """The PostgreSQL queries `work` sent to the lake's catalog (BEGIN/COMMIT/ROLLBACK left
+    out), from DuckDB's own query log."""
+    instance = _instance_conn()
+    instance.execute("CALL enable_logging(level = 'debug')")
+    try:
+        instance.execute("CALL truncate_duckdb_logs()")
+        work()
+        [(count,)] = instance.execute(
+            "SELECT count(*) FROM duckdb_logs WHERE type = 'PostgresQueryLog' "
+            "AND NOT regexp_matches(message, '^\\{''query'': (BEGIN|COMMIT|ROLLBACK)')"
+        ).fetchall()
+        return int(count)
+    finally:
+        instance.execute("CALL disable_logging()")
+        instance.execute("CALL truncate_duckdb_logs()")
