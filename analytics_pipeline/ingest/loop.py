@@ -32,11 +32,14 @@ from analytics_pipeline.ingest.writer import (
     BatchResult,
     BatchWriter,
     RawRecord,
+    append_ledger,
+    ledger_rows,
     merge_part,
     prepare_batch,
     read_ledger,
 )
 from analytics_pipeline.warehouse.connection import retry_conflicts
+from analytics_pipeline.warehouse.partition_locks import PartitionLocks
 
 INGEST_DUCKDB_MEMORY_LIMIT = "256MB"
 # DuckDB takes the GIL back many times per statement (to check for signals); with the polling
@@ -51,12 +54,6 @@ STAGE_PART = 25_000
 # validation holds ~30 copies of a part at once), 4 MiB parts did not.
 STAGE_PART_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
-
-# The topic was recreated: offsets restart below what the lake recorded (see module docstring).
-_REWIND_LEDGER = """
-    UPDATE ingest_offsets SET next_offset = 0, updated_at = $now
-    WHERE topic = $topic AND kafka_partition = $partition AND next_offset > $end
-"""
 
 
 @dataclass
@@ -136,6 +133,7 @@ def ingest_ranges(
     # after the raw steps needs more for batches of large values.
     previous_limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     conn.execute(f"SET memory_limit = '{INGEST_DUCKDB_MEMORY_LIMIT}'")
+    locks = PartitionLocks.for_connection(conn)
     try:
         return _ingest(
             consumer,
@@ -151,8 +149,10 @@ def ingest_ranges(
             warn=warn,
             part_size=part_size,
             part_bytes=part_bytes,
+            locks=locks,
         )
     finally:
+        locks.close()
         conn.execute(f"SET memory_limit = '{previous_limit}'")
 
 
@@ -171,6 +171,7 @@ def _ingest(
     warn: Callable[[str], None] | None,
     part_size: int,
     part_bytes: int,
+    locks: PartitionLocks,
 ) -> IngestReport:
     topic = report.topic
     # The ledger as committed: read once for the rewind check and the first pass (a rewind,
@@ -178,7 +179,7 @@ def _ingest(
     ledger: list[dict[int, int]] = []
     if topic_ends:
         unchanged = retry_conflicts(
-            partial(_rewind_recreated, conn, report, topic_ends, warn),
+            partial(_rewind_recreated, conn, report, topic_ends, warn, locks),
             what=f"rewinding the ledger of {topic}",
             on_retry=warn,
         )
@@ -202,6 +203,7 @@ def _ingest(
             warn=warn,
             part_size=part_size,
             part_bytes=part_bytes,
+            locks=locks,
         )
 
     retry_conflicts(store, what=f"storing a batch of {topic}", on_retry=warn)
@@ -214,6 +216,7 @@ def _rewind_recreated(
     report: IngestReport,
     topic_ends: Mapping[int, int],
     warn: Callable[[str], None] | None,
+    locks: PartitionLocks,
 ) -> dict[int, int] | None:
     """Rewind the ledger of partitions whose topic now ends below it (one transaction);
     returns the ledger it read when nothing needed a rewind, else None."""
@@ -221,18 +224,25 @@ def _rewind_recreated(
     ahead = {p: o for p, o in ledger.items() if p in topic_ends and o > topic_ends[p]}
     if not ahead:
         return ledger
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        for partition, end in sorted((p, topic_ends[p]) for p in ahead):
-            conn.execute(
-                _REWIND_LEDGER,
-                {"topic": report.topic, "partition": partition, "end": end, "now": _now()},
+    # An appended ledger row at 0, under the partitions' locks, from the ledger as committed.
+    with locks.hold(report.topic, ahead):
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            rows = ledger_rows(conn, report.topic, ahead)
+            rewind = {p: 0 for p, (o, _) in rows.items() if o > topic_ends[p]}
+            append_ledger(
+                conn,
+                topic=report.topic,
+                offsets=rewind,
+                seqs={p: s for p, (_, s) in rows.items()},
+                now=_now(),
+                batch_id=None,
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            conn.execute("ROLLBACK")
-        raise
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                conn.execute("ROLLBACK")
+            raise
     report.rewound.update(ahead)
     if warn is not None:
         for partition, was in sorted(ahead.items()):
@@ -290,6 +300,7 @@ def _read_and_store(
     warn: Callable[[str], None] | None,
     part_size: int,
     part_bytes: int,
+    locks: PartitionLocks,
 ) -> None:
     """One pass of `ingest_ranges` from `ledger`, the ledger as committed now."""
     from kafka import TopicPartition
@@ -339,7 +350,12 @@ def _read_and_store(
     part_bytes = min(part_bytes, max_batch_bytes)
     held, batch_bytes = 0, 0  # bytes of values in `part`, and in the batch's earlier parts
     seen = [0, 0]  # records and bytes read so far, for the mean record size
-    batch, batch_size, writing = BatchResult(topic=topic), 0, BatchWriter(conn, kind, _now())
+
+    def new_writer() -> BatchWriter:
+        # Holds the pass's partitions while a batch is open; `ledger` follows its commits.
+        return BatchWriter(conn, kind, _now(), locks=locks, partitions=partitions, expected=ledger)
+
+    batch, batch_size, writing = BatchResult(topic=topic), 0, new_writer()
     positions = {p: consumer.position(tp) for p, tp in partitions.items()}
     active = {p for p in partitions if positions[p] < ends[p]}
     last_progress = time.monotonic()
@@ -413,7 +429,7 @@ def _read_and_store(
                         then=partial(committed, batch_ends=batch_ends),
                     )
                     batch, batch_size, batch_bytes = BatchResult(topic=topic), 0, 0
-                    writing = BatchWriter(conn, kind, _now())
+                    writing = new_writer()
     except BaseException:
         writing.rollback()  # the open batch, if any; earlier batches are committed
         raise

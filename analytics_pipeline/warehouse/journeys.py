@@ -1,8 +1,14 @@
 """journey_events, user_identities and user_journeys, updated incrementally from the raw tables.
 
-One call of `update_journeys` processes the raw rows whose `ingest_batch_id` is above the
-"journeys" watermark, in ONE transaction together with the watermark update, so a crash
-leaves either everything or nothing of the batch. Steps (SQL in journeys.sql):
+One call of `update_journeys` processes the raw rows committed after the "journeys_snapshot"
+watermark, in ONE transaction together with the watermark update, so a crash leaves either
+everything or nothing of the batch. The watermark is a DuckLake snapshot id (DuckLake numbers
+commits in commit order, and each raw row carries its snapshot as `snapshot_id`): raw writers
+commit side by side (ANALYTICS_INGEST_WRITERS) in any order, and each committed row is in
+exactly one step's range. Within a step, a user's actions are applied by event time, as late
+events always were, so the order the raw batches committed in does not matter.
+
+Steps (SQL in journeys.sql):
 
 1. classify the new raw rows with the action rules (events.actions.ACTION_RULES);
 2. identity: each anonymous_id belongs to the user of its earliest linking event; new or
@@ -32,14 +38,14 @@ from analytics_pipeline.warehouse.connection import transaction
 from analytics_pipeline.warehouse.named_sql import load_statements, run
 
 SQL_FILE = "journeys.sql"
-WATERMARK_NAME = "journeys"
+WATERMARK_NAME = "journeys_snapshot"  # a snapshot id (migration 0002)
 
 # Batch statements in execution order (the classification runs between the first two groups).
 # A statement that reads or writes a lake table costs catalog round trips even when it has
 # nothing to do, so steps whose input is empty (counted in the batch's temp tables, which
 # costs nothing) are left out, or replaced by an empty temp table of the same shape.
 _STEPS_BEFORE_CLASSIFY = ("batch_raw",)
-_STEPS_LINK = ("batch_links",)
+_STEPS_LINK = ("batch_ids", "batch_links")
 # Only when the batch links some browser to a user.
 _STEPS_IDENTITY = ("identity_changes", "upsert_identities")
 _STEPS_EVENTS = ("batch_events", "insert_events_by_user", "insert_events_anonymous")
@@ -231,7 +237,8 @@ def events_without_raw_event(
     backend_topic: str,
     after_batch: int = 0,
 ) -> DanglingEvents:
-    """Check journey events of batches above `after_batch` (0: all) against the raw tables."""
+    """Check the journey events committed after raw snapshot `after_batch` (the watermark
+    before a step; 0: all) against the raw tables."""
     params = {
         "after": after_batch,
         "clickstream_topic": clickstream_topic,

@@ -1,0 +1,45 @@
+"""Migration 0002, the data half: the journeys watermark moves from a batch id to a snapshot.
+
+Before 0002, batches committed one at a time in the order of their ids, so every raw row of
+a batch above the old watermark was committed after every row below it: the new watermark is
+the snapshot just before the first such row (or the lake's snapshot when there is none). The
+funnel marks not reported yet are re-stamped with it, so `unreported_stale_from` still finds
+them. Reads only what is committed, so it may run again after a conflict.
+"""
+
+import duckdb
+
+OLD_NAME, NEW_NAME = "journeys", "journeys_snapshot"
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> None:
+    [(after,)] = conn.execute(
+        "SELECT coalesce(max(value), 0) FROM pipeline_watermarks WHERE name = $name",
+        {"name": OLD_NAME},
+    ).fetchall()
+    [(pending, current)] = conn.execute(
+        """
+        SELECT
+            (SELECT min(snapshot_id) FROM (
+                SELECT snapshot_id FROM raw_clickstream_events WHERE ingest_batch_id > $after
+                UNION ALL
+                SELECT snapshot_id FROM raw_backend_events WHERE ingest_batch_id > $after
+            )),
+            (SELECT id FROM ducklake_current_snapshot(current_database()))
+        """,
+        {"after": after},
+    ).fetchall()
+    watermark = pending - 1 if pending is not None else current
+    conn.execute(
+        "DELETE FROM pipeline_watermarks WHERE name IN ($old, $new)",
+        {"old": OLD_NAME, "new": NEW_NAME},
+    )
+    conn.execute(
+        "INSERT INTO pipeline_watermarks VALUES ($name, $value, now())",
+        {"name": NEW_NAME, "value": watermark},
+    )
+    conn.execute(
+        "UPDATE funnel_stale_marks SET ingest_batch_id = $watermark "
+        "WHERE reported_at IS NULL AND ingest_batch_id <= $after",
+        {"watermark": watermark, "after": after},
+    )
