@@ -174,8 +174,9 @@ _LEDGER_ROWS = """
 """
 
 # Batch ids: unique (the millisecond and 20 random bits: BIGINT holds them until the year
-# 2249), and growing with time so the zone maps on ingest_batch_id still find a batch's rows. No counter row is shared by the writers any
-# more; the journeys watermark follows DuckLake's snapshots instead (warehouse/journeys.py).
+# 2249), and growing with time so the zone maps on ingest_batch_id still find a batch's rows.
+# No counter row is shared by the writers any more; the journeys watermark follows DuckLake's
+# snapshots instead (warehouse/journeys.py).
 _RANDOM_BITS = 20
 
 

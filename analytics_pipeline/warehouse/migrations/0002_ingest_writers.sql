@@ -30,3 +30,16 @@ SELECT
 FROM ingest_offset_log
 GROUP BY topic, kafka_partition;
 DROP TABLE ingest_batch_counter;
+
+-- The alert rules follow what the journeys step committed, by the snapshot it committed in
+-- (journey rows keep their raw batch id, which no longer follows commit order).
+CREATE OR REPLACE VIEW journey_events AS
+SELECT
+    source_topic, event_id, user_id, anonymous_id, ts, action, details, ingest_batch_id,
+    user_via_identity, snapshot_id AS committed_snapshot
+FROM journey_events_by_user
+UNION ALL
+SELECT
+    source_topic, event_id, NULL::VARCHAR AS user_id, anonymous_id, ts, action, details,
+    ingest_batch_id, false AS user_via_identity, snapshot_id AS committed_snapshot
+FROM journey_events_anonymous;
