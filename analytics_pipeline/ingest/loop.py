@@ -114,6 +114,7 @@ def ingest_ranges(
     warn: Callable[[str], None] | None = None,
     part_size: int = STAGE_PART,
     part_bytes: int = STAGE_PART_BYTES,
+    locks: PartitionLocks | None = None,
 ) -> IngestReport:
     """Read `ranges` of `topic` and store them batch by batch; returns what happened.
 
@@ -133,7 +134,10 @@ def ingest_ranges(
     # after the raw steps needs more for batches of large values.
     previous_limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     conn.execute(f"SET memory_limit = '{INGEST_DUCKDB_MEMORY_LIMIT}'")
-    locks = PartitionLocks.for_connection(conn)
+    # The partitions' locks (warehouse/partition_locks.py), on a catalog session of their own;
+    # a caller that ingests again and again (the live tail) passes its own and closes it.
+    own_locks = locks is None
+    locks = locks or PartitionLocks.for_connection(conn)
     try:
         return _ingest(
             consumer,
@@ -152,7 +156,8 @@ def ingest_ranges(
             locks=locks,
         )
     finally:
-        locks.close()
+        if own_locks:
+            locks.close()
         conn.execute(f"SET memory_limit = '{previous_limit}'")
 
 

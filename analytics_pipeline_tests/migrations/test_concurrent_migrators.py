@@ -81,7 +81,7 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(
                 message="both migrators waiting for the lock",
             )
             assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
-            assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (1,)
+            assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (2,)
         except BaseException:
             for p in processes:
                 p.kill()
@@ -92,12 +92,12 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(
         stdout, stderr = p.communicate(timeout=180)
         assert p.returncode == 0, stderr
         outputs.append(json.loads(stdout.strip().splitlines()[-1]))
-    assert sorted(o["applied"] for o in outputs) == [[], ["0002_alert_channel"]]
-    assert [o["version"] for o in outputs] == [2, 2]
+    assert sorted(o["applied"] for o in outputs) == [[], ["0003_alert_channel"]]
+    assert [o["version"] for o in outputs] == [3, 3]
 
     assert conn.execute(
         "SELECT version, count(*) FROM schema_migrations GROUP BY 1 ORDER BY 1"
-    ).fetchall() == [(1, 1), (2, 1)]
+    ).fetchall() == [(1, 1), (2, 1), (3, 1)]
     assert conn.execute("SELECT count(*) FROM alert_channel_moves").fetchone() == (3,)
     moved = "SELECT count(*) FROM alerts WHERE channel_name IS NOT NULL"
     assert conn.execute(moved).fetchone() == (3,)

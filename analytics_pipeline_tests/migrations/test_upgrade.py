@@ -11,6 +11,7 @@ import pytest
 
 from analytics_pipeline.warehouse import Lake, LakeVersionError, connect, reading, transaction
 from analytics_pipeline.warehouse.connection import ensure_schema, forget_schema
+from analytics_pipeline.warehouse.journeys import update_journeys
 from analytics_pipeline.warehouse.lake import metadata_database, open_cursor
 from analytics_pipeline.warehouse.schema_version import (
     SORT_ORDERS,
@@ -20,6 +21,10 @@ from analytics_pipeline.warehouse.schema_version import (
 )
 from analytics_pipeline_tests.fixtures.stack import StackInfo, pg_query
 from analytics_pipeline_tests.migrations.lakes import (
+    KEPT_BY_0002,
+    LEDGER,
+    PENDING_RAW_ROWS,
+    TOPICS,
     add_alert,
     catalog_queries,
     contents,
@@ -64,6 +69,7 @@ def test_a_lake_made_before_versions_is_migrated_and_keeps_its_rows(
     make_lake_before_versions(old)
     before = open_cursor(old, read_only=True)
     rows_before = contents(before)
+    ledger_before = before.execute(LEDGER).fetchall()
     answers_before = [before.execute(query).fetchall() for query in QUERIES]
     before.close()
     assert rows_before["raw_clickstream_events"] and rows_before["user_journeys"]
@@ -79,8 +85,9 @@ def test_a_lake_made_before_versions_is_migrated_and_keeps_its_rows(
     conn = connect(old)
     seconds = time.perf_counter() - started
     print(f"first connect of a writer on the pre-versions lake: {seconds:.2f} s")
-    assert versions(conn) == [(1, "0001_initial")]
-    assert contents(conn) == rows_before
+    assert versions(conn) == [(1, "0001_initial"), (2, "0002_ingest_writers")]
+    assert contents(conn, KEPT_BY_0002) == {t: rows_before[t] for t in KEPT_BY_0002}
+    assert conn.execute(LEDGER).fetchall() == ledger_before
     assert read_version(conn, old, load_migrations()).recorded
 
     # same tables, views, columns and sort orders as a lake this release creates
@@ -99,6 +106,12 @@ def test_a_lake_made_before_versions_is_migrated_and_keeps_its_rows(
     with reading(old) as reader:
         assert [reader.execute(query).fetchall() for query in QUERIES] == answers_before
 
+    # the journeys watermark moved to a snapshot: what was processed stays so, and the raw
+    # batch committed after the old watermark is processed, once
+    step = update_journeys(conn, **TOPICS)
+    assert step.raw_rows_read == PENDING_RAW_ROWS
+    assert update_journeys(conn, **TOPICS).raw_rows_read == 0
+
 
 def test_a_newer_release_alters_a_table_moves_data_once_and_then_costs_one_query(
     lake: Lake, tmp_path: Path
@@ -110,7 +123,11 @@ def test_a_newer_release_alters_a_table_moves_data_once_and_then_costs_one_query
 
     ensure_schema(conn, lake, newer)
 
-    assert versions(conn) == [(1, "0001_initial"), (2, "0002_alert_channel")]
+    assert versions(conn) == [
+        (1, "0001_initial"),
+        (2, "0002_ingest_writers"),
+        (3, "0003_alert_channel"),
+    ]
     assert conn.execute("SELECT alert_key, channel_name FROM alerts ORDER BY 1").fetchall() == [
         (f"new_signup:u{n}", f"C{n}") for n in range(3)
     ]
@@ -127,7 +144,7 @@ def test_a_newer_release_alters_a_table_moves_data_once_and_then_costs_one_query
     ensure_schema(conn, lake, newer)
     elapsed = time.perf_counter() - started
     print(f"schema check on an up-to-date lake: {check} catalog queries, {elapsed * 1000:.1f} ms")
-    assert versions(conn)[-1] == (2, "0002_alert_channel")
+    assert versions(conn)[-1] == (3, "0003_alert_channel")
     assert conn.execute("SELECT count(*) FROM alert_channel_moves").fetchone() == (3,)
 
     # a lake reading the version the long way costs far more: the check is not that
@@ -147,7 +164,7 @@ def test_a_failing_migration_leaves_the_lake_at_the_last_version_that_committed(
     with pytest.raises(duckdb.CatalogException, match="no_such_table"):
         ensure_schema(conn, lake, load_migrations(broken))
 
-    assert versions(conn) == [(1, "0001_initial")]
+    assert versions(conn) == [(1, "0001_initial"), (2, "0002_ingest_writers")]
     columns = [row[0] for row in conn.execute("DESCRIBE alerts").fetchall()]
     assert "channel_name" not in columns  # the DDL of the failed migration rolled back too
     with transaction(conn):  # the lake is still writable
@@ -197,8 +214,12 @@ def test_a_migration_that_conflicts_with_a_writer_is_retried_from_what_is_commit
     with caplog.at_level("WARNING"):
         ensure_schema(conn, lake, newer)
 
-    assert "commit conflict while applying schema migration 0002_alert_channel" in caplog.text
-    assert versions(conn) == [(1, "0001_initial"), (2, "0002_alert_channel")]
+    assert "commit conflict while applying schema migration 0003_alert_channel" in caplog.text
+    assert versions(conn) == [
+        (1, "0001_initial"),
+        (2, "0002_ingest_writers"),
+        (3, "0003_alert_channel"),
+    ]
     moved = conn.execute("SELECT * FROM alert_channel_moves ORDER BY 1").fetchall()
     assert moved == [("new_signup:meanwhile", "C-meanwhile"), ("new_signup:u1", "C1")]
 

@@ -66,11 +66,11 @@ def test_check_then_migrate_a_lake_made_before_versions(
     migrated = cli(lake, "migrate")
     assert migrated.returncode == 0, migrated
     assert "applied 0001_initial in" in migrated.stdout
-    assert "to version 1 (0001_initial)" in migrated.stdout
+    assert "to version 2 (0002_ingest_writers)" in migrated.stdout
 
     again = cli(lake, "migrate", "--check")
     assert again.returncode == 0, again
-    up_to_date = "is at schema version 1 (0001_initial), the latest this release knows"
+    up_to_date = "is at schema version 2 (0002_ingest_writers), the latest this release knows"
     assert f"{up_to_date}: nothing to run" in again.stdout
     read = cli(lake, "sql", "SELECT count(*) AS alerts FROM alerts", "--format", "csv")
     assert (read.returncode, read.stdout) == (0, "alerts\n1\n"), read
@@ -81,7 +81,7 @@ def test_check_on_a_lake_not_created_yet_creates_nothing(new_lake) -> None:
     check = cli(lake, "migrate", "--check")
     assert check.returncode == 1, check
     assert "does not exist yet" in check.stdout
-    assert "create it at schema version 1 (0001_initial)" in check.stdout
+    assert "create it at schema version 2 (0002_ingest_writers)" in check.stdout
     assert not lake_exists(lake)
 
 
@@ -94,8 +94,8 @@ def test_an_older_release_refuses_a_newer_lake(lake: Lake, tmp_path: Path) -> No
     with pytest.raises(LakeVersionError) as refused:
         connect(lake)
     message = str(refused.value)
-    assert "is at schema version 2 (0002_alert_channel)" in message
-    assert "up to version 1, 0001_initial" in message
+    assert "is at schema version 3 (0003_alert_channel)" in message
+    assert "up to version 2, 0002_ingest_writers" in message
     assert "upgrade analytics_pipeline on this host" in message
 
     with (
@@ -107,7 +107,7 @@ def test_an_older_release_refuses_a_newer_lake(lake: Lake, tmp_path: Path) -> No
     for args in (("migrate",), ("migrate", "--check"), ("sql", "SELECT 1")):
         result = cli(lake, *args)
         assert result.returncode == 2, result
-        assert "schema version 2 (0002_alert_channel)" in result.stderr, result
-        assert "up to version 1, 0001_initial" in result.stderr, result
+        assert "schema version 3 (0003_alert_channel)" in result.stderr, result
+        assert "up to version 2, 0002_ingest_writers" in result.stderr, result
 
-    assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (2,)
+    assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (3,)

@@ -28,6 +28,7 @@ from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.warehouse.partition_locks import PartitionLocks
 
 # Kafka is asked for the end offsets this often: what a message waits before its micro-batch
 # starts, at one ListOffsets request per topic each time.
@@ -78,6 +79,7 @@ def run_live_tail(
     context.instance.add_run_tags(context.run.run_id, {LIVE_UNTIL_TAG: f"{until:.0f}"})
     known: Offsets = {topic: read_ledger(conn, topic) for topic in topics.values()}
     poller = kafka.consumer()
+    locks = PartitionLocks.for_connection(conn)  # one catalog session for the whole tail
 
     def end_offsets() -> Offsets:
         return {topic: kafka.end_offsets(topic, poller) for topic in topics.values()}
@@ -96,6 +98,7 @@ def run_live_tail(
                         max_batch=kafka.max_batch,
                         max_batch_bytes=kafka.max_batch_bytes,
                         warn=context.log.warning,
+                        locks=locks,
                     )
                 finally:
                     consumer.close()
@@ -117,6 +120,7 @@ def run_live_tail(
         )
     finally:
         poller.close()
+        locks.close()
     context.log.info(
         f"live tail: {report.messages} messages in {report.batches} micro-batches over "
         f"{report.seconds:.0f} s, ended by {report.ended_by}"
