@@ -44,12 +44,13 @@ DATA_TABLES = (
     "alerts",
     "report_deliveries",
 )
-# Migration 0002 replaces the ledger table by a log and a view, drops the batch counter and
-# moves the watermarks to snapshots; every other table keeps its rows as they were.
+# Migration 0002 replaces the ledger table by a log and a view, drops the batch counter,
+# moves the watermarks to snapshots and adds committed_snapshot to the journey_events view;
+# every other table keeps its rows as they were (and the view its answers: QUERIES).
 KEPT_BY_0002 = tuple(
     t
     for t in DATA_TABLES
-    if t not in ("ingest_offsets", "ingest_batch_counter", "pipeline_watermarks")
+    if t not in ("ingest_offsets", "ingest_batch_counter", "pipeline_watermarks", "journey_events")
 )
 LEDGER = "SELECT topic, kafka_partition, next_offset FROM ingest_offsets ORDER BY ALL"
 # Raw rows the old release stored after its last journeys step (see make_lake_before_versions).
@@ -112,11 +113,11 @@ def make_lake_before_versions(lake: Lake) -> None:
             last = store_as_before(conn, kind, topic, mine)
         update_journeys(conn, **TOPICS)
         # ... as that release recorded it: the watermark "journeys" a batch id, and so the mark
-        conn.execute(
-            "UPDATE pipeline_watermarks SET name = 'journeys', value = $id; "
+        for sql in (
+            "UPDATE pipeline_watermarks SET name = 'journeys', value = $id",
             "UPDATE funnel_stale_marks SET ingest_batch_id = $id",
-            {"id": last},
-        )
+        ):
+            conn.execute(sql, {"id": last})
         # a batch stored after that release's last journeys step
         store_as_before(
             conn, "clickstream", TOPICS["clickstream_topic"], [page_view("a3", at("2026-03-03"))]
