@@ -49,14 +49,18 @@ def wait_ready(bootstrap: str, timeout_s: float) -> dict:
     raise TimeoutError(f"Kafka at {bootstrap} did not answer within {timeout_s}s: {last_error!r}")
 
 
-def create_topics(bootstrap: str, names: list[str], partitions: int) -> list[str]:
+def create_topics(
+    bootstrap: str, names: list[str], partitions: int, configs: dict[str, str] | None = None
+) -> list[str]:
     """Create the topics that do not exist yet and wait until all of them have leaders."""
     admin = admin_client(bootstrap, 30)
     try:
         existing = set(admin.list_topics())
         missing = [name for name in names if name not in existing]
         if missing:
-            one = {"num_partitions": partitions, "replication_factor": 1}
+            one: dict = {"num_partitions": partitions, "replication_factor": 1}
+            if configs:
+                one["configs"] = dict(configs)
             spec = {name: dict(one) for name in missing}
             with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently: fine
                 admin.create_topics(spec)
@@ -75,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     create = commands.add_parser("create-topics", help="create topics that do not exist yet")
     create.add_argument("names", nargs="+")
     create.add_argument("--partitions", type=int, default=3)
+    create.add_argument(
+        "--config", action="append", default=[], metavar="KEY=VALUE", help="a topic config"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -82,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             cluster = wait_ready(args.bootstrap, args.timeout)
             print(f"kafka ready: cluster {cluster.get('cluster_id')}")
         else:
-            created = create_topics(args.bootstrap, args.names, args.partitions)
+            configs = dict(item.split("=", 1) for item in args.config)
+            created = create_topics(args.bootstrap, args.names, args.partitions, configs)
             for name in args.names:
                 state = "created" if name in created else "exists"
                 print(f"topic {name}: {state}")
