@@ -176,7 +176,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or Settings.backend_topic,
         journey_topic=_text(env, "ANALYTICS_JOURNEY_TOPIC", Settings.journey_topic)
         or Settings.journey_topic,
-        stage_topic=_text(env, "ANALYTICS_STAGE_TOPIC", Settings.stage_topic) or Settings.stage_topic,
+        stage_topic=_text(env, "ANALYTICS_STAGE_TOPIC", Settings.stage_topic)
+        or Settings.stage_topic,
         lake_catalog=_lake_catalog(env),
         lake_password=_text(env, "ANALYTICS_LAKE_PASSWORD", LOCAL_LAKE_PASSWORD),
         lake_data_path=_data_path(env),

@@ -67,7 +67,8 @@ class StreamPublisher:
 
     `read_pending(after)` returns the next publish beyond lake position `after`;
     `make_producer(**config)` and `make_consumer(**config)` build kafka-python clients;
-    `on_step(name)` is told "sent" (records sent, not committed) and "committed".
+    `on_step(name)` is told "sent" (records sent, not committed) and "committed";
+    `unavailable_errors`: more exceptions that mean "Kafka cannot be reached" (not raised).
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class StreamPublisher:
         recheck_s: float = 10.0,
         max_block_ms: int = 5_000,
         on_step: Callable[[str], None] | None = None,
+        unavailable_errors: tuple[type[BaseException], ...] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.topic = topic
@@ -91,6 +93,7 @@ class StreamPublisher:
         self._recheck_s = recheck_s
         self._max_block_ms = max_block_ms
         self._on_step = on_step or (lambda _name: None)
+        self._unavailable_errors = unavailable_errors
         self._clock = clock
         self._producer: Any = None
         self._position: int | None = None
@@ -122,7 +125,7 @@ class StreamPublisher:
                 self._position = pending.upto
                 if pending.upto >= pending.lake_watermark:
                     break
-        except (KafkaError, StreamUnavailableError) as error:
+        except (KafkaError, StreamUnavailableError, *self._unavailable_errors) as error:
             report.waiting = self._waiting(error)
             self._missing_since = self._clock()
             self._last_waiting = report.waiting

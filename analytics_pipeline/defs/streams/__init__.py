@@ -1,0 +1,7 @@
+"""Streams: what the pipeline derives, published to Kafka for other services (SPEC §10)."""
+
+import dagster as dg
+
+from analytics_pipeline.defs.streams.assets import journey_stream
+
+defs = dg.Definitions(assets=[journey_stream])
