@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from analytics_pipeline.streams.records import StreamRecord
 
 POSITION_HEADER = "analytics-position"
+LAKE_HEADER = "analytics-lake"
 # How far back from a partition's end the position look-up reads at first (then 4x further):
 # the last committed record is usually the one before the end (a commit marker takes one).
 _LOOKBACK = 16
@@ -76,6 +77,7 @@ class StreamPublisher:
         *,
         topic: str,
         transactional_id: str,
+        lake_id: str,
         read_pending: Callable[[int], Pending],
         make_producer: Callable[..., Any],
         make_consumer: Callable[..., Any],
@@ -87,6 +89,7 @@ class StreamPublisher:
     ) -> None:
         self.topic = topic
         self.transactional_id = transactional_id
+        self.lake_id = lake_id
         self._read_pending = read_pending
         self._make_producer = make_producer
         self._make_consumer = make_consumer
@@ -150,6 +153,7 @@ class StreamPublisher:
         if self._producer is not None and self._position is not None:
             return
         partitions = self._partitions()
+        self._read_position(partitions)  # refuses another lake's topic before fencing anyone
         producer = self._make_producer(
             transactional_id=self.transactional_id,
             max_block_ms=self._max_block_ms,
@@ -167,7 +171,10 @@ class StreamPublisher:
 
     def _publish(self, pending: Pending) -> None:
         producer = self._producer
-        header = [(POSITION_HEADER, str(pending.upto).encode())]
+        header = [
+            (POSITION_HEADER, str(pending.upto).encode()),
+            (LAKE_HEADER, self.lake_id.encode()),
+        ]
         producer.begin_transaction()
         try:
             futures = [
@@ -218,6 +225,12 @@ class StreamPublisher:
                 if last is None:
                     continue
                 self.last_offsets[tp.partition] = last.offset
+                lake = _header(last, LAKE_HEADER)
+                if lake is not None and lake != self.lake_id:
+                    raise StreamUnavailableError(
+                        f"topic {self.topic!r} holds the stream of another lake ({lake}; this "
+                        f"lake is {self.lake_id}); give each lake a topic of its own"
+                    )
                 position = _position_of(last)
                 if position is None:
                     raise StreamUnavailableError(
@@ -250,11 +263,16 @@ class StreamUnavailableError(RuntimeError):
     """The stream topic cannot take records now (missing, unreadable position)."""
 
 
-def _position_of(record: Any) -> int | None:
+def _header(record: Any, wanted: str) -> str | None:
     for name, value in reversed(record.headers or []):
-        if name == POSITION_HEADER:
-            return int(value.decode())
+        if name == wanted:
+            return value.decode()
     return None
+
+
+def _position_of(record: Any) -> int | None:
+    value = _header(record, POSITION_HEADER)
+    return int(value) if value is not None else None
 
 
 def _last_committed(

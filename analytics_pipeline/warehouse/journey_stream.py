@@ -11,6 +11,7 @@ the records match one committed state of the lake. No new table: nothing here wr
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,7 @@ from analytics_pipeline.streams.records import (
     action_key,
     build_publish,
 )
-from analytics_pipeline.warehouse.connection import transaction
+from analytics_pipeline.warehouse.connection import retry_conflicts, transaction
 from analytics_pipeline.warehouse.named_sql import run
 
 SQL_FILE = "journey_stream.sql"
@@ -39,6 +40,26 @@ class PendingPublish:
     records: list[StreamRecord]
     actions: int
     identities: int
+
+
+def lake_id(conn: duckdb.DuckDBPyConnection) -> str:
+    """A random id this lake keeps (in pipeline_watermarks, made once): the streams name their
+    lake in every record, so two lakes never interleave in one topic."""
+    query = "SELECT min(value) FROM pipeline_watermarks WHERE name = 'lake_id'"
+    row = conn.execute(query).fetchone()
+    if row is None or row[0] is None:
+
+        def insert() -> None:
+            with transaction(conn):
+                conn.execute(
+                    "INSERT INTO pipeline_watermarks VALUES ('lake_id', $value, now())",
+                    {"value": secrets.randbits(62)},
+                )
+
+        retry_conflicts(insert, what="naming the lake for its streams")
+        row = conn.execute(query).fetchone()  # two first publishers at once: the smaller wins
+    assert row is not None
+    return f"{int(row[0]):x}"
 
 
 def journeys_watermark(conn: duckdb.DuckDBPyConnection) -> int:
@@ -80,7 +101,8 @@ def pending(
         params["upto"] = upto = _upto_within(sizes, lake_watermark, max_records)
         actions = [_action(row) for row in run(conn, SQL_FILE, "actions", params).fetchall()]
         identities = [
-            IdentityChange(*row) for row in run(conn, SQL_FILE, "identity_changes", params)
+            IdentityChange(*row)
+            for row in run(conn, SQL_FILE, "identity_changes", params).fetchall()
         ]
         published = _published_max_ts(conn, after, actions) if after > 0 else {}
     records = build_publish(actions, identities, published)

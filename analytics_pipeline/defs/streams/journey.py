@@ -14,15 +14,15 @@ import duckdb
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
 from analytics_pipeline.streams.publisher import PublishReport, StreamPublisher
-from analytics_pipeline.warehouse.journey_stream import pending
+from analytics_pipeline.warehouse.journey_stream import lake_id, pending
 
 JOURNEY_STREAM = dg.AssetKey("journey_stream")
 PUBLISHING_CHECK = "journey_stream_is_publishing"
 
 
-def transactional_id(topic: str) -> str:
-    """Stable per stream topic: a second publisher of the topic fences the first."""
-    return f"analytics-pipeline-stream-{topic}"
+def transactional_id(topic: str, lake: str) -> str:
+    """Stable per stream topic and lake: a second publisher of the topic fences the first."""
+    return f"analytics-pipeline-stream-{topic}-{lake}"
 
 
 def journey_publisher(
@@ -33,9 +33,11 @@ def journey_publisher(
     on_step: Callable[[str], None] | None = None,
 ) -> StreamPublisher:
     topics = analytics.topics
+    lake = lake_id(conn)
     return StreamPublisher(
         topic=kafka.journey_topic,
-        transactional_id=transactional_id(kafka.journey_topic),
+        transactional_id=transactional_id(kafka.journey_topic, lake),
+        lake_id=lake,
         read_pending=lambda after: pending(conn, after=after, **topics),
         make_producer=kafka.producer,
         make_consumer=kafka.consumer,
