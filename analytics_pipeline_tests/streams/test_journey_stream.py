@@ -110,24 +110,3 @@ def test_the_topic_equals_journey_events_after_identified_records(
                 if r.key == key and r.headers["analytics-position"] == position
             ]
             assert times == sorted(times), (key, times)
-
-
-def test_a_new_publisher_reads_the_position_back_and_publishes_nothing_twice(
-    conn, raw, publisher, journey_topic, kafka_bootstrap, lake
-):
-    raw.add(week()[0])
-    update_journeys(conn, **TOPICS)
-    first = publisher.publish_pending()
-    publisher.close()  # a new run's publisher: only the topic knows what was published
-
-    raw.add(week()[1])
-    update_journeys(conn, **TOPICS)
-    second = publisher.publish_pending()
-    again = publisher.publish_pending()
-
-    assert (first.records, first.position) == (6, 1)  # 4 actions, the link under 2 keys
-    assert (second.records, second.position) == (3, 2)
-    assert again.records == 0 and again.caught_up
-    records = read_committed(kafka_bootstrap, journey_topic)
-    assert len(records) == 9
-    assert apply(records) == lake_journey(conn)
