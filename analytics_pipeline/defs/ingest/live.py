@@ -81,7 +81,9 @@ def run_live_tail(
     context.instance.add_run_tags(context.run.run_id, {LIVE_UNTIL_TAG: f"{until:.0f}"})
     known: Offsets = {topic: read_ledger(conn, topic) for topic in topics.values()}
     poller = kafka.consumer()
-    publisher = journey_publisher(kafka, analytics, conn) if stream else None
+    publisher = (
+        journey_publisher(kafka, analytics, conn) if stream and kafka.journey_topic else None
+    )
     publish = publish_step(publisher, context.log) if publisher else None
 
     def end_offsets() -> Offsets:

@@ -76,6 +76,17 @@ def journey_stream(
     kafka: KafkaResource,
     analytics: AnalyticsResource,
 ) -> dg.MaterializeResult:
+    if not kafka.journey_topic:
+        return dg.MaterializeResult(
+            metadata={"waiting": dg.MetadataValue.text("off: no journey topic configured")},
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=PUBLISHING_CHECK,
+                    passed=True,
+                    description="the stream is off (the Kafka resource names no journey topic)",
+                )
+            ],
+        )
     with warehouse.connect() as conn:
         publisher = journey_publisher(kafka, analytics, conn)
         try:

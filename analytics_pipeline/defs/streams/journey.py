@@ -32,11 +32,14 @@ def journey_publisher(
     *,
     on_step: Callable[[str], None] | None = None,
 ) -> StreamPublisher:
+    topic = kafka.journey_topic
+    if not topic:
+        raise ValueError("the journey stream is off: KafkaResource.journey_topic is not set")
     topics = analytics.topics
     lake = lake_id(conn)
     return StreamPublisher(
-        topic=kafka.journey_topic,
-        transactional_id=transactional_id(kafka.journey_topic, lake),
+        topic=topic,
+        transactional_id=transactional_id(topic, lake),
         lake_id=lake,
         read_pending=lambda after: pending(conn, after=after, **topics),
         make_producer=kafka.producer,
