@@ -123,8 +123,8 @@ TABLE_ASSETS = (
     "alerts",
     "report_deliveries",
 )
-# PDF files; the lake's data files; a Kafka topic (SPEC §10)
-OTHER_ASSETS = ("funnel_report", "lake_files", "journey_stream")
+# PDF files; the lake's data files; Kafka topics (SPEC §10)
+OTHER_ASSETS = ("funnel_report", "lake_files", "journey_stream", "user_stage_stream")
 
 
 def asset_specs() -> dict[str, Any]:

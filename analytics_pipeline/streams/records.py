@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -149,3 +149,20 @@ def build_publish(
     # Stable sort: per key by event time, actions before a link at the same instant.
     records.sort(key=lambda r: (r.key, r.ts))
     return records
+
+
+def stage_record(
+    user_id: str, day: date, stage: str, previous_stage: str | None, changed: bool
+) -> StreamRecord:
+    """A stage stream record (SPEC §10), keyed by the user; its order time is the day."""
+    value = {
+        "schema": SCHEMA_VERSION,
+        "kind": "stage",
+        "user_id": user_id,
+        "day": day.isoformat(),
+        "stage": stage,
+        "previous_stage": previous_stage,
+        "changed": bool(changed),
+    }
+    ts = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return StreamRecord(key=user_key(user_id), value=encode(value), ts=ts)

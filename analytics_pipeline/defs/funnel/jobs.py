@@ -6,8 +6,13 @@ from analytics_pipeline.defs.funnel.assets import funnel_daily, users_by_activat
 
 funnel_job = dg.define_asset_job(
     name="funnel",
-    selection=dg.AssetSelection.assets(users_by_activation_stage, funnel_daily),
-    description="users_by_activation_stage then funnel_daily for one day or a range of days.",
+    # The stage stream (defs/streams/stages.py) is published by the funnel run.
+    selection=dg.AssetSelection.assets(users_by_activation_stage, funnel_daily)
+    | dg.AssetSelection.assets("user_stage_stream"),
+    description=(
+        "users_by_activation_stage then funnel_daily, and the stage stream, for one day or a "
+        "range of days."
+    ),
 )
 
 # Yesterday's partition every day at 00:30 UTC; the report schedule (06:00) reads it.
