@@ -3,12 +3,13 @@
 import dagster as dg
 
 from analytics_pipeline.defs.funnel.assets import funnel_daily, users_by_activation_stage
+from analytics_pipeline.defs.tags import WITH_FUNNEL_TAG_KEY
 
 funnel_job = dg.define_asset_job(
     name="funnel",
-    # The stage stream (defs/streams/stages.py) is published by the funnel run.
+    # Tagged assets (the stage stream, defs/streams/stages.py) run in the funnel run too.
     selection=dg.AssetSelection.assets(users_by_activation_stage, funnel_daily)
-    | dg.AssetSelection.assets("user_stage_stream"),
+    | dg.AssetSelection.tag(WITH_FUNNEL_TAG_KEY, "true"),
     description=(
         "users_by_activation_stage then funnel_daily, and the stage stream, for one day or a "
         "range of days."

@@ -16,6 +16,7 @@ from analytics_pipeline.defs.funnel.assets import (
 from analytics_pipeline.defs.streams.assets import stream_metadata
 from analytics_pipeline.defs.streams.journey import PublishLog, transactional_id
 from analytics_pipeline.defs.table_metadata import OWNERS
+from analytics_pipeline.defs.tags import WITH_FUNNEL_TAGS
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.streams.publisher import StreamPublisher
@@ -51,6 +52,7 @@ def stage_publisher(kafka: KafkaResource, conn) -> StreamPublisher:
     group_name="streams",
     kinds={"kafka"},
     owners=OWNERS,
+    tags=WITH_FUNNEL_TAGS,
     description=(
         "Kafka topic ANALYTICS_STAGE_TOPIC (default portal-user-stages): one `stage` record "
         "per user and day whose funnel stage changed that day (or whose earlier record a "
