@@ -34,6 +34,11 @@ LAKE_HEADER = "analytics-lake"
 _LOOKBACK = 16
 
 
+def transactional_id(topic: str, lake: str) -> str:
+    """Stable per stream topic and lake: a second publisher of the topic fences the first."""
+    return f"analytics-pipeline-stream-{topic}-{lake}"
+
+
 class Pending(Protocol):
     after: int
     upto: int

@@ -13,11 +13,16 @@ import os
 import signal
 import sys
 
-from analytics_pipeline.defs.streams.journey import journey_publisher
-from analytics_pipeline.resources.analytics import AnalyticsResource
-from analytics_pipeline.resources.kafka import KafkaResource
+from kafka import KafkaConsumer, KafkaProducer
+
+from analytics_pipeline.streams.publisher import StreamPublisher, transactional_id
 from analytics_pipeline.warehouse import Lake, connect
+from analytics_pipeline.warehouse.journey_stream import lake_id, pending
 from analytics_pipeline.warehouse.journeys import update_journeys
+
+# Without Dagster (its import is seconds of a loaded machine): the same publisher as the
+# journey_stream asset's (defs/streams/journey.py), on plain kafka-python clients.
+TOPICS = {"clickstream_topic": "portal-clickstream", "backend_topic": "portal-backend"}
 
 
 def main(kill_at: str) -> int:
@@ -28,20 +33,26 @@ def main(kill_at: str) -> int:
         password=env["ANALYTICS_LAKE_PASSWORD"],
         metadata_schema=env["ANALYTICS_LAKE_METADATA_SCHEMA"] or None,
     )
-    kafka = KafkaResource(
-        bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
-        journey_topic=env["ANALYTICS_JOURNEY_TOPIC"],
-    )
-    analytics = AnalyticsResource()
+    bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
+    topic = env["ANALYTICS_JOURNEY_TOPIC"]
 
     def die_at(point: str) -> None:
         if point == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
     conn = connect(lake)
-    update_journeys(conn, **analytics.topics)
+    update_journeys(conn, **TOPICS)
     die_at("lake_commit")
-    publisher = journey_publisher(kafka, analytics, conn, on_step=die_at)
+    lake_name = lake_id(conn)
+    publisher = StreamPublisher(
+        topic=topic,
+        transactional_id=transactional_id(topic, lake_name),
+        lake_id=lake_name,
+        read_pending=lambda after: pending(conn, after=after, **TOPICS),
+        make_producer=lambda **kw: KafkaProducer(bootstrap_servers=bootstrap, **kw),
+        make_consumer=lambda **kw: KafkaConsumer(bootstrap_servers=bootstrap, **kw),
+        on_step=die_at,
+    )
     report = publisher.publish_pending()
     publisher.close()
     print(f"published {report.records} records, position {report.position}, {report.waiting}")

@@ -13,16 +13,15 @@ import duckdb
 
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
-from analytics_pipeline.streams.publisher import PublishReport, StreamPublisher
+from analytics_pipeline.streams.publisher import (
+    PublishReport,
+    StreamPublisher,
+    transactional_id,
+)
 from analytics_pipeline.warehouse.journey_stream import lake_id, pending
 
 JOURNEY_STREAM = dg.AssetKey("journey_stream")
 PUBLISHING_CHECK = "journey_stream_is_publishing"
-
-
-def transactional_id(topic: str, lake: str) -> str:
-    """Stable per stream topic and lake: a second publisher of the topic fences the first."""
-    return f"analytics-pipeline-stream-{topic}-{lake}"
 
 
 def journey_publisher(

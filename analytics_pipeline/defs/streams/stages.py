@@ -14,12 +14,12 @@ from analytics_pipeline.defs.funnel.assets import (
     funnel_partitions,
 )
 from analytics_pipeline.defs.streams.assets import stream_metadata
-from analytics_pipeline.defs.streams.journey import PublishLog, transactional_id
+from analytics_pipeline.defs.streams.journey import PublishLog
 from analytics_pipeline.defs.table_metadata import OWNERS
 from analytics_pipeline.defs.tags import WITH_FUNNEL_TAGS
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.streams.publisher import StreamPublisher
+from analytics_pipeline.streams.publisher import StreamPublisher, transactional_id
 from analytics_pipeline.warehouse import stage_stream
 from analytics_pipeline.warehouse.journey_stream import lake_id
 
