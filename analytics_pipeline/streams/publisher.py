@@ -155,7 +155,7 @@ class StreamPublisher:
     # -- steps -------------------------------------------------------------------------------
 
     def _ensure_ready(self) -> None:
-        if self._producer is not None and self._position is not None:
+        if self._producer is not None:  # set only together with the position
             return
         partitions = self._partitions()
         self._read_position(partitions)  # refuses another lake's topic before fencing anyone
@@ -167,7 +167,8 @@ class StreamPublisher:
         )
         try:
             producer.init_transactions()  # fences a zombie, settles its open transaction
-            self._position = self._read_position(partitions)
+            # A topic that never had a record: nothing published yet.
+            self._position = self._read_position(partitions) or 0
         except BaseException:
             with contextlib.suppress(Exception):
                 producer.close(timeout=2)
