@@ -45,6 +45,9 @@ class Settings:
     kafka_sasl_password: str | None = field(default=None, repr=False)
     clickstream_topic: str = "portal-clickstream"
     backend_topic: str = "portal-backend"
+    # The streams the pipeline publishes (SPEC §10): journey actions, and funnel stage changes.
+    journey_topic: str = "portal-journeys"
+    stage_topic: str = "portal-user-stages"
     lake_catalog: str = DEFAULT_LAKE_CATALOG
     # The local dev stack's password (SPEC §2), so the CLI and dashboard work in a fresh clone.
     lake_password: str | None = field(default=LOCAL_LAKE_PASSWORD, repr=False)
@@ -233,6 +236,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or Settings.clickstream_topic,
         backend_topic=_text(env, "ANALYTICS_BACKEND_TOPIC", Settings.backend_topic)
         or Settings.backend_topic,
+        journey_topic=_text(env, "ANALYTICS_JOURNEY_TOPIC", Settings.journey_topic)
+        or Settings.journey_topic,
+        stage_topic=_text(env, "ANALYTICS_STAGE_TOPIC", Settings.stage_topic)
+        or Settings.stage_topic,
         lake_catalog=_lake_catalog(env),
         lake_password=_text(env, "ANALYTICS_LAKE_PASSWORD", LOCAL_LAKE_PASSWORD),
         lake_data_path=lake_data_path,

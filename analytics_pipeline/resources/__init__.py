@@ -47,6 +47,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             sasl_password=_secret(settings.kafka_sasl_password, "KAFKA_SASL_PASSWORD"),
             clickstream_topic=settings.clickstream_topic,
             backend_topic=settings.backend_topic,
+            journey_topic=settings.journey_topic,
+            stage_topic=settings.stage_topic,
             max_batch=settings.ingest_max_batch,
             max_batch_bytes=settings.ingest_max_batch_bytes,
             sensor_wait_seconds=settings.ingest_sensor_wait_seconds,

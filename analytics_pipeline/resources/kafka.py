@@ -34,6 +34,10 @@ class KafkaResource(dg.ConfigurableResource):
     sasl_password: str | None = None
     clickstream_topic: str = "portal-clickstream"
     backend_topic: str = "portal-backend"
+    # The streams the pipeline publishes (ANALYTICS_JOURNEY_TOPIC, ANALYTICS_STAGE_TOPIC).
+    # None: that stream is off (the resources built from the settings always name one).
+    journey_topic: str | None = None
+    stage_topic: str | None = None
     max_batch: int = 50_000
     # One batch (one lake transaction) closes at this many bytes of message values too, so a
     # burst of ~1 MiB messages never holds max_batch of them (ANALYTICS_INGEST_MAX_BATCH_BYTES).

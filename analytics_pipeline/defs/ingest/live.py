@@ -19,6 +19,7 @@ import duckdb
 
 from analytics_pipeline.alerts.evaluation import evaluate_rules
 from analytics_pipeline.alerts.thresholds import Thresholds
+from analytics_pipeline.defs.streams.journey import journey_publisher, publish_step
 from analytics_pipeline.events.wire import Kind
 from analytics_pipeline.ingest.live import LiveReport, Offsets, follow
 from analytics_pipeline.ingest.loop import ingest_ranges
@@ -66,9 +67,12 @@ def run_live_tail(
     thresholds: Thresholds,
     clock: Callable[[], datetime],
     post: Callable[[datetime], object],
+    stream: bool = True,
 ) -> LiveReport:
     """Follow both topics (by kind; default: the configured ones) from the lake's ledger for
-    up to `seconds`; see ingest/live.py. `clock` is the rules' time (RulesConfig.clock)."""
+    up to `seconds`; see ingest/live.py. With `stream`, the journey stream is published right
+    after each micro-batch's journeys, before its rules, and once at the start for what the
+    run's planned ranges derived (defs/streams). `clock` is the rules' time (RulesConfig.clock)."""
     topics: dict[Kind, str] = {
         "clickstream": planned_topics.get("clickstream", kafka.clickstream_topic),
         "backend": planned_topics.get("backend", kafka.backend_topic),
@@ -78,6 +82,10 @@ def run_live_tail(
     context.instance.add_run_tags(context.run.run_id, {LIVE_UNTIL_TAG: f"{until:.0f}"})
     known: Offsets = {topic: read_ledger(conn, topic) for topic in topics.values()}
     poller = kafka.consumer()
+    publisher = (
+        journey_publisher(kafka, analytics, conn) if stream and kafka.journey_topic else None
+    )
+    publish = publish_step(publisher, context.log) if publisher else None
 
     def end_offsets() -> Offsets:
         return {topic: kafka.end_offsets(topic, poller) for topic in topics.values()}
@@ -101,11 +109,15 @@ def run_live_tail(
                     consumer.close()
         now = clock()
         update_journeys(conn, **analytics.topics, now=now)
+        if publish is not None:
+            publish()
         rules = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)
         if rules.new_alerts and slack.enabled:
             post(now)
 
     try:
+        if publish is not None:
+            publish()
         report = follow(
             known,
             end_offsets=end_offsets,
@@ -117,6 +129,8 @@ def run_live_tail(
         )
     finally:
         poller.close()
+        if publisher is not None:
+            publisher.close()
     context.log.info(
         f"live tail: {report.messages} messages in {report.batches} micro-batches over "
         f"{report.seconds:.0f} s, ended by {report.ended_by}"

@@ -1,0 +1,73 @@
+-- What the journey stream publishes for the journeys batches $after < ingest_batch_id <= $upto
+-- (see warehouse/journey_stream.py). Read in one transaction: one snapshot of the lake.
+
+-- name: journeys_watermark
+SELECT coalesce(max(value), 0) FROM pipeline_watermarks WHERE name = 'journeys';
+
+-- name: batch_sizes
+-- Actions per journeys batch above $after, to cut a long catch-up into bounded publishes.
+SELECT ingest_batch_id, count(*) AS actions
+FROM journey_events
+WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto
+GROUP BY ingest_batch_id
+ORDER BY ingest_batch_id;
+
+-- name: actions
+-- The actions of the range, with their current attribution and the raw event's coordinates.
+WITH raw AS (
+    SELECT coalesce(kafka_topic, $clickstream_topic) AS source_topic, event_id,
+        kafka_partition, kafka_offset
+    FROM raw_clickstream_events
+    WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto
+    UNION ALL
+    SELECT coalesce(kafka_topic, $backend_topic), event_id, kafka_partition, kafka_offset
+    FROM raw_backend_events
+    WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto
+)
+SELECT
+    j.source_topic, j.event_id, j.user_id, j.anonymous_id, j.ts, j.action,
+    CAST(j.details AS VARCHAR) AS details, j.user_via_identity,
+    r.kafka_partition, r.kafka_offset
+FROM journey_events AS j
+LEFT JOIN raw AS r ON r.source_topic = j.source_topic AND r.event_id = j.event_id
+WHERE j.ingest_batch_id > $after AND j.ingest_batch_id <= $upto;
+
+-- name: identity_changes
+-- Links whose linking event is in the range: each one is new, or replaced a later link
+-- (the earliest link wins, so a link made before $after is unchanged). previous_user_id:
+-- the link as of $after, from the raw rows journeys had processed by then.
+WITH range_links AS (
+    SELECT anonymous_id, event_id
+    FROM raw_clickstream_events
+    WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto AND user_id IS NOT NULL
+),
+changed AS (
+    SELECT i.anonymous_id, i.user_id, i.linked_at, i.link_event_id
+    FROM user_identities AS i
+    SEMI JOIN range_links AS l
+        ON l.anonymous_id = i.anonymous_id AND l.event_id = i.link_event_id
+),
+previous AS (
+    SELECT anonymous_id, arg_min(user_id, (ts, event_id)) AS previous_user_id
+    FROM raw_clickstream_events
+    WHERE $after > 0 AND ingest_batch_id <= $after AND user_id IS NOT NULL
+        AND anonymous_id IN (SELECT anonymous_id FROM changed)
+    GROUP BY anonymous_id
+)
+SELECT c.anonymous_id, c.user_id, p.previous_user_id, c.linked_at, c.link_event_id
+FROM changed AS c
+LEFT JOIN previous AS p USING (anonymous_id)
+ORDER BY c.linked_at, c.link_event_id;
+
+-- name: published_max_ts_users
+-- Per user, the latest ts of the actions of earlier publishes now attributed to the user.
+SELECT user_id, max(ts)
+FROM journey_events_by_user
+WHERE ingest_batch_id <= $after AND list_contains($users, user_id)
+GROUP BY user_id;
+
+-- name: published_max_ts_browsers
+SELECT anonymous_id, max(ts)
+FROM journey_events_anonymous
+WHERE ingest_batch_id <= $after AND list_contains($browsers, anonymous_id)
+GROUP BY anonymous_id;

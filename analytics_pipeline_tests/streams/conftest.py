@@ -1,0 +1,45 @@
+"""Stream fixtures: a real lake (fixtures/warehouse.py) with a raw-batch writer, a publisher of
+the journey stream on a topic of the test's own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import duckdb
+import pytest
+
+from analytics_pipeline.defs.streams.journey import journey_publisher
+from analytics_pipeline.resources.analytics import AnalyticsResource
+from analytics_pipeline.resources.kafka import KafkaResource
+from analytics_pipeline.streams.publisher import StreamPublisher
+from analytics_pipeline.warehouse import Lake, connect
+from analytics_pipeline_tests.journeys.raw_events import RawBatches
+
+
+@pytest.fixture
+def conn(lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = connect(lake)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def raw(conn: duckdb.DuckDBPyConnection) -> RawBatches:
+    return RawBatches(conn)
+
+
+@pytest.fixture
+def journey_topic(make_topic: Callable[..., str]) -> str:
+    return make_topic(3, suffix="journeys")
+
+
+@pytest.fixture
+def publisher(
+    kafka_bootstrap: str, journey_topic: str, conn: duckdb.DuckDBPyConnection
+) -> Iterator[StreamPublisher]:
+    kafka = KafkaResource(bootstrap_servers=kafka_bootstrap, journey_topic=journey_topic)
+    one = journey_publisher(kafka, AnalyticsResource(), conn)
+    yield one
+    one.close()
