@@ -17,6 +17,7 @@ from analytics_pipeline.warehouse import Lake, transaction
 from analytics_pipeline.warehouse.journeys import update_journeys
 from analytics_pipeline.warehouse.lake import _instance_conn, open_cursor
 from analytics_pipeline.warehouse.migrations import FOLDER
+from analytics_pipeline.warehouse.schema_version import load_migrations
 from analytics_pipeline_tests.ingest.batches import store_batch
 from analytics_pipeline_tests.journeys.raw_events import (
     at,
@@ -101,6 +102,12 @@ def shape(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {name: conn.execute(f'DESCRIBE "{name}"').fetchall() for name in names}
 
 
+# This release's migrations, and the number a newer release's next one would take.
+SHIPPED_VERSIONS = [(m.version, m.name) for m in load_migrations()]
+LATEST, LATEST_NAME = SHIPPED_VERSIONS[-1]
+NEWER = LATEST + 1
+NEWER_NAME = f"{NEWER:04d}_alert_channel"
+
 NEWER_SQL = """\
 ALTER TABLE alerts ADD COLUMN channel_name VARCHAR;
 CREATE TABLE alert_channel_moves (alert_key VARCHAR NOT NULL, channel_name VARCHAR);
@@ -114,13 +121,13 @@ def migrate(conn):
 
 def newer_release(folder: Path, code: str = NEWER_CODE) -> Path:
     """A migrations folder of a release after this one: this release's migrations, then
-    0002_alert_channel (a new column, a new table, and a data move into both)."""
+    NEWER_NAME (a new column, a new table, and a data move into both)."""
     folder.mkdir(parents=True)
     for path in FOLDER.iterdir():
         if path.suffix in (".sql", ".py") and path.name[0].isdigit():
             shutil.copy(path, folder / path.name)
-    (folder / "0002_alert_channel.sql").write_text(NEWER_SQL)
-    (folder / "0002_alert_channel.py").write_text(code)
+    (folder / f"{NEWER_NAME}.sql").write_text(NEWER_SQL)
+    (folder / f"{NEWER_NAME}.py").write_text(code)
     return folder
 
 

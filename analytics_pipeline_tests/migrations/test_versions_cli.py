@@ -16,6 +16,10 @@ from analytics_pipeline.warehouse.schema_version import load_migrations
 from analytics_pipeline_tests.fixtures.stack import VENV_BIN, StackInfo, pg_query
 from analytics_pipeline_tests.fixtures.warehouse import lake_environment
 from analytics_pipeline_tests.migrations.lakes import (
+    LATEST,
+    LATEST_NAME,
+    NEWER,
+    NEWER_NAME,
     add_alert,
     make_lake_before_versions,
     newer_release,
@@ -66,11 +70,11 @@ def test_check_then_migrate_a_lake_made_before_versions(
     migrated = cli(lake, "migrate")
     assert migrated.returncode == 0, migrated
     assert "applied 0001_initial in" in migrated.stdout
-    assert "to version 1 (0001_initial)" in migrated.stdout
+    assert f"to version {LATEST} ({LATEST_NAME})" in migrated.stdout
 
     again = cli(lake, "migrate", "--check")
     assert again.returncode == 0, again
-    up_to_date = "is at schema version 1 (0001_initial), the latest this release knows"
+    up_to_date = f"is at schema version {LATEST} ({LATEST_NAME}), the latest this release knows"
     assert f"{up_to_date}: nothing to run" in again.stdout
     read = cli(lake, "sql", "SELECT count(*) AS alerts FROM alerts", "--format", "csv")
     assert (read.returncode, read.stdout) == (0, "alerts\n1\n"), read
@@ -81,7 +85,7 @@ def test_check_on_a_lake_not_created_yet_creates_nothing(new_lake) -> None:
     check = cli(lake, "migrate", "--check")
     assert check.returncode == 1, check
     assert "does not exist yet" in check.stdout
-    assert "create it at schema version 1 (0001_initial)" in check.stdout
+    assert f"create it at schema version {LATEST} ({LATEST_NAME})" in check.stdout
     assert not lake_exists(lake)
 
 
@@ -94,8 +98,8 @@ def test_an_older_release_refuses_a_newer_lake(lake: Lake, tmp_path: Path) -> No
     with pytest.raises(LakeVersionError) as refused:
         connect(lake)
     message = str(refused.value)
-    assert "is at schema version 2 (0002_alert_channel)" in message
-    assert "up to version 1, 0001_initial" in message
+    assert f"is at schema version {NEWER} ({NEWER_NAME})" in message
+    assert f"up to version {LATEST}, {LATEST_NAME}" in message
     assert "upgrade analytics_pipeline on this host" in message
 
     with (
@@ -107,7 +111,7 @@ def test_an_older_release_refuses_a_newer_lake(lake: Lake, tmp_path: Path) -> No
     for args in (("migrate",), ("migrate", "--check"), ("sql", "SELECT 1")):
         result = cli(lake, *args)
         assert result.returncode == 2, result
-        assert "schema version 2 (0002_alert_channel)" in result.stderr, result
-        assert "up to version 1, 0001_initial" in result.stderr, result
+        assert f"schema version {NEWER} ({NEWER_NAME})" in result.stderr, result
+        assert f"up to version {LATEST}, {LATEST_NAME}" in result.stderr, result
 
-    assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (2,)
+    assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (NEWER,)
