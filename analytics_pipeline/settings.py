@@ -1,6 +1,8 @@
 """Every environment variable of SPEC §2, typed, in one place.
 
-Bad values fail at load time with an error that names the variable, never its secret value.
+Each default is written once, in `Settings`; `load_settings` and the resources
+(analytics_pipeline.resources) take theirs from it. Bad values fail at load time with an error
+that names the variable, never its secret value.
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def _identifier(env: Mapping[str, str], name: str) -> str | None:
 def _data_path(env: Mapping[str, str]) -> str:
     """A URL as given; a local folder made absolute (runs start in other working directories)
     and ending in a slash, as DuckLake expects."""
-    raw = _text(env, "ANALYTICS_LAKE_DATA_PATH", "data/lake/") or "data/lake/"
+    raw = _text(env, "ANALYTICS_LAKE_DATA_PATH", None) or Settings.lake_data_path
     if "'" in raw:
         raise ConfigError("ANALYTICS_LAKE_DATA_PATH must not contain quotes")
     if "://" in raw:
@@ -139,7 +141,10 @@ def _data_path(env: Mapping[str, str]) -> str:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `env` (default: the process environment)."""
     env = os.environ if env is None else env
-    protocol = (_text(env, "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "PLAINTEXT").upper()
+    protocol = (
+        _text(env, "KAFKA_SECURITY_PROTOCOL", Settings.kafka_security_protocol)
+        or Settings.kafka_security_protocol
+    ).upper()
     if protocol not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
         raise ConfigError(
             "KAFKA_SECURITY_PROTOCOL must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL, "
@@ -175,18 +180,26 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lake_password=_text(env, "ANALYTICS_LAKE_PASSWORD", LOCAL_LAKE_PASSWORD),
         lake_data_path=_data_path(env),
         lake_metadata_schema=_identifier(env, "ANALYTICS_LAKE_METADATA_SCHEMA"),
-        lake_retention_days=_positive_int(env, "ANALYTICS_LAKE_RETENTION_DAYS", 7),
-        reports_dir=Path(_text(env, "ANALYTICS_REPORTS_DIR", "data/reports") or ""),
-        inactive_after_days=_positive_int(env, "ANALYTICS_INACTIVE_AFTER_DAYS", 15),
-        deploy_slow_minutes=_positive_int(env, "ANALYTICS_DEPLOY_SLOW_MINUTES", 10),
-        ingest_max_batch=_positive_int(env, "ANALYTICS_INGEST_MAX_BATCH", 50_000),
+        lake_retention_days=_positive_int(
+            env, "ANALYTICS_LAKE_RETENTION_DAYS", Settings.lake_retention_days
+        ),
+        reports_dir=Path(_text(env, "ANALYTICS_REPORTS_DIR", None) or Settings.reports_dir),
+        inactive_after_days=_positive_int(
+            env, "ANALYTICS_INACTIVE_AFTER_DAYS", Settings.inactive_after_days
+        ),
+        deploy_slow_minutes=_positive_int(
+            env, "ANALYTICS_DEPLOY_SLOW_MINUTES", Settings.deploy_slow_minutes
+        ),
+        ingest_max_batch=_positive_int(
+            env, "ANALYTICS_INGEST_MAX_BATCH", Settings.ingest_max_batch
+        ),
         ingest_max_batch_bytes=_positive_int(
-            env, "ANALYTICS_INGEST_MAX_BATCH_BYTES", 64 * 1024 * 1024
+            env, "ANALYTICS_INGEST_MAX_BATCH_BYTES", Settings.ingest_max_batch_bytes
         ),
         ingest_sensor_wait_seconds=_int(
             env,
             "ANALYTICS_INGEST_SENSOR_WAIT_SECONDS",
-            45,
+            Settings.ingest_sensor_wait_seconds,
             lambda value: 0 <= value <= MAX_SENSOR_WAIT_SECONDS,
             f"a whole number from 0 to {MAX_SENSOR_WAIT_SECONDS}",
         ),
@@ -204,18 +217,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             lambda value: 1 <= value <= MAX_LIVE_SECONDS,
             f"a whole number from 1 to {MAX_LIVE_SECONDS}",
         ),
-        funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", "2026-01-01"),
+        funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", Settings.funnel_start_date),
         background_niceness=_int(
             env,
             "ANALYTICS_BACKGROUND_NICENESS",
-            10,
+            Settings.background_niceness,
             lambda value: 0 <= value <= 19,
             "a whole number from 0 (off) to 19",
         ),
         slack_bot_token=_text(env, "SLACK_BOT_TOKEN", None),
         slack_api_url=slack_url,
-        slack_alerts_channel=_text(env, "SLACK_ALERTS_CHANNEL", "#portal-alerts")
-        or "#portal-alerts",
-        slack_reports_channel=_text(env, "SLACK_REPORTS_CHANNEL", "#portal-analytics")
-        or "#portal-analytics",
+        slack_alerts_channel=_text(env, "SLACK_ALERTS_CHANNEL", None)
+        or Settings.slack_alerts_channel,
+        slack_reports_channel=_text(env, "SLACK_REPORTS_CHANNEL", None)
+        or Settings.slack_reports_channel,
     )

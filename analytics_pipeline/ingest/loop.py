@@ -36,6 +36,7 @@ from analytics_pipeline.ingest.writer import (
     prepare_batch,
     read_ledger,
 )
+from analytics_pipeline.settings import Settings
 from analytics_pipeline.warehouse.connection import retry_conflicts
 
 INGEST_DUCKDB_MEMORY_LIMIT = "256MB"
@@ -50,7 +51,6 @@ STAGE_PART = 25_000
 # several columns inside DuckDB: 8 MiB parts of ~900 kB messages ran out of its 256 MB (the
 # validation holds ~30 copies of a part at once), 4 MiB parts did not.
 STAGE_PART_BYTES = 4 * 1024 * 1024
-DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 # The topic was recreated: offsets restart below what the lake recorded (see module docstring).
 _REWIND_LEDGER = """
@@ -109,7 +109,7 @@ def ingest_ranges(
     topic: str,
     ranges: Sequence[OffsetRange],
     max_batch: int,
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    max_batch_bytes: int = Settings.ingest_max_batch_bytes,
     topic_ends: Mapping[int, int] | None = None,
     stall_timeout_s: float = 30.0,
     commit_offsets: bool = True,

@@ -19,8 +19,6 @@ def _secret(value: str | None, name: str) -> str | dg.EnvVar | None:
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "analytics": AnalyticsResource(
-            clickstream_topic=settings.clickstream_topic,
-            backend_topic=settings.backend_topic,
             inactive_after_days=settings.inactive_after_days,
             deploy_slow_minutes=settings.deploy_slow_minutes,
             reports_dir=str(settings.reports_dir.resolve()),

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import dagster as dg
 import duckdb
 
+from analytics_pipeline.settings import Settings
 from analytics_pipeline.warehouse import Lake, connect, unavailable
 
 
@@ -17,8 +18,8 @@ class WarehouseResource(dg.ConfigurableResource):
     catalog: str
     data_path: str
     password: str | None = None
-    metadata_schema: str | None = None
-    snapshot_retention_days: float = 7.0
+    metadata_schema: str | None = Settings.lake_metadata_schema
+    snapshot_retention_days: float = float(Settings.lake_retention_days)
 
     @property
     def lake(self) -> Lake:

@@ -24,7 +24,6 @@ from analytics_pipeline.ingest.live import LiveReport, Offsets, follow
 from analytics_pipeline.ingest.loop import ingest_ranges
 from analytics_pipeline.ingest.ranges import OffsetRange
 from analytics_pipeline.ingest.writer import read_ledger
-from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.warehouse.journeys import update_journeys
@@ -61,7 +60,6 @@ def run_live_tail(
     planned_topics: Mapping[str, str],
     idle_seconds: int,
     kafka: KafkaResource,
-    analytics: AnalyticsResource,
     slack: SlackResource,
     thresholds: Thresholds,
     post: Callable[[datetime], object],
@@ -99,7 +97,7 @@ def run_live_tail(
                 finally:
                     consumer.close()
         now = datetime.now(UTC)
-        update_journeys(conn, **analytics.topics, now=now)
+        update_journeys(conn, **kafka.journey_topics, now=now)
         rules = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)
         if rules.new_alerts and slack.enabled:
             post(now)
