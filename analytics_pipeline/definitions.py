@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from analytics_pipeline.defs import alerts, freshness, funnel, ingest, journeys, maintenance, report
+from analytics_pipeline.defs.loaded import SETTINGS
 from analytics_pipeline.resources import build_resources
-from analytics_pipeline.settings import load_settings
 
-settings = load_settings()
+settings = SETTINGS
 
 defs = dg.Definitions.merge(
     ingest.defs,

@@ -54,7 +54,14 @@ class Settings:
     # planned ranges, and how long without one before it ends early. 0 seconds: no live tail.
     ingest_live_seconds: int = 120
     ingest_live_idle_seconds: int = 20
+    # The ingest check dead_letter_share warns when more of a run's messages are dead letters.
+    dead_letter_warn_share: float = 0.05
+    # The raw tables' freshness check fails when no ingest run updated them for this long.
+    raw_stale_after_minutes: int = 15
     funnel_start_date: str = "2026-01-01"
+    # funnel_catch_up_sensor computes missing funnel days within this many last days (the
+    # simulator's default history is 30 days).
+    funnel_catch_up_days: int = 31
     background_niceness: int = 10
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = SLACK_PUBLIC_API_URL
@@ -91,6 +98,20 @@ def _int(
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return _int(env, name, default, lambda value: value > 0, "a positive integer")
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    """A fraction from 0 to 1; else an error naming the variable."""
+    raw = _text(env, name, None)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 1:
+        raise ConfigError(f"{name} must be a fraction from 0 to 1 (e.g. 0.05), got {raw!r}")
+    return value
 
 
 def _iso_date(env: Mapping[str, str], name: str, default: str) -> str:
@@ -216,6 +237,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             Settings.ingest_live_idle_seconds,
             lambda value: 1 <= value <= MAX_LIVE_SECONDS,
             f"a whole number from 1 to {MAX_LIVE_SECONDS}",
+        ),
+        dead_letter_warn_share=_share(
+            env, "ANALYTICS_DEAD_LETTER_WARN_SHARE", Settings.dead_letter_warn_share
+        ),
+        raw_stale_after_minutes=_positive_int(
+            env, "ANALYTICS_RAW_STALE_AFTER_MINUTES", Settings.raw_stale_after_minutes
+        ),
+        funnel_catch_up_days=_positive_int(
+            env, "ANALYTICS_FUNNEL_CATCH_UP_DAYS", Settings.funnel_catch_up_days
         ),
         funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", Settings.funnel_start_date),
         background_niceness=_int(

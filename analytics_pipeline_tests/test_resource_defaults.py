@@ -25,6 +25,7 @@ SETTING_OF: dict[type[dg.ConfigurableResource], dict[str, str]] = {
         "inactive_after_days": "inactive_after_days",
         "deploy_slow_minutes": "deploy_slow_minutes",
         "reports_dir": "reports_dir",
+        "dead_letter_warn_share": "dead_letter_warn_share",
         "background_niceness": "background_niceness",
     },
     KafkaResource: {
@@ -100,6 +101,7 @@ def test_build_resources_passes_every_setting_to_its_field(tmp_path):
         lake_retention_days=3,
         reports_dir=tmp_path / "reports",
         inactive_after_days=9,
+        dead_letter_warn_share=0.25,
         deploy_slow_minutes=4,
         ingest_max_batch=123,
         ingest_max_batch_bytes=4567,

@@ -22,6 +22,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             inactive_after_days=settings.inactive_after_days,
             deploy_slow_minutes=settings.deploy_slow_minutes,
             reports_dir=str(settings.reports_dir.resolve()),
+            dead_letter_warn_share=settings.dead_letter_warn_share,
             background_niceness=settings.background_niceness,
         ),
         "warehouse": WarehouseResource(

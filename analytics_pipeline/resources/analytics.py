@@ -12,7 +12,7 @@ from analytics_pipeline.settings import Settings
 
 
 class AnalyticsResource(dg.ConfigurableResource):
-    """Funnel, alert and report settings; every default is the setting's (settings.py).
+    """Funnel, alert, report and ingest-check settings; each default is the setting's.
 
     The topic names are the KafkaResource's.
     """
@@ -20,6 +20,8 @@ class AnalyticsResource(dg.ConfigurableResource):
     inactive_after_days: int = Settings.inactive_after_days
     deploy_slow_minutes: int = Settings.deploy_slow_minutes
     reports_dir: str = str(Settings.reports_dir)
+    # The ingest check dead_letter_share warns above this share (ANALYTICS_DEAD_LETTER_WARN_SHARE).
+    dead_letter_warn_share: float = Settings.dead_letter_warn_share
     # Scheduling niceness of background runs (funnel, report); 0 leaves it alone. A process
     # that runs assets in-process beside other work (a test) sets 0: it lasts for the process.
     background_niceness: int = Settings.background_niceness
