@@ -14,10 +14,10 @@ from analytics_pipeline.defs import (
     report,
     streams,
 )
+from analytics_pipeline.defs.loaded import SETTINGS
 from analytics_pipeline.resources import build_resources
-from analytics_pipeline.settings import load_settings
 
-settings = load_settings()
+settings = SETTINGS
 
 defs = dg.Definitions.merge(
     ingest.defs,

@@ -15,11 +15,9 @@ from analytics_pipeline.clients.kafka import (
 from analytics_pipeline.settings import Settings
 
 CONSUMER_GROUP = "analytics-pipeline"
-DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 __all__ = [
     "CONSUMER_GROUP",
-    "DEFAULT_MAX_BATCH_BYTES",
     "KafkaResource",
     "KafkaUnavailableError",
     "MissingTopicError",
@@ -27,28 +25,35 @@ __all__ = [
 
 
 class KafkaResource(dg.ConfigurableResource):
-    bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None
-    clickstream_topic: str = "portal-clickstream"
-    backend_topic: str = "portal-backend"
+    """Kafka clients and the topics, the one place the Dagster layer reads their names.
+
+    Every default is the setting's (analytics_pipeline.settings); build_resources passes the
+    values in effect.
+    """
+
+    bootstrap_servers: str = Settings.kafka_bootstrap_servers
+    security_protocol: str = Settings.kafka_security_protocol
+    sasl_mechanism: str | None = Settings.kafka_sasl_mechanism
+    sasl_username: str | None = Settings.kafka_sasl_username
+    sasl_password: str | None = Settings.kafka_sasl_password  # a secret: given as an EnvVar
+    clickstream_topic: str = Settings.clickstream_topic
+    backend_topic: str = Settings.backend_topic
     # The streams the pipeline publishes (ANALYTICS_JOURNEY_TOPIC, ANALYTICS_STAGE_TOPIC).
     # None: that stream is off (the resources built from the settings always name one).
     journey_topic: str | None = None
     stage_topic: str | None = None
-    max_batch: int = 50_000
+    max_batch: int = Settings.ingest_max_batch
     # One batch (one lake transaction) closes at this many bytes of message values too, so a
     # burst of ~1 MiB messages never holds max_batch of them (ANALYTICS_INGEST_MAX_BATCH_BYTES).
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    max_batch_bytes: int = Settings.ingest_max_batch_bytes
     # How long one ingest-sensor evaluation waits for new messages before it reports none
     # (ANALYTICS_INGEST_SENSOR_WAIT_SECONDS); 0 is the stock one look per tick.
-    sensor_wait_seconds: int = 0
+    sensor_wait_seconds: int = Settings.ingest_sensor_wait_seconds
     # The live tail of every sensor-launched ingest run (ANALYTICS_INGEST_LIVE_SECONDS and
     # ANALYTICS_INGEST_LIVE_IDLE_SECONDS; ingest/live.py).
     live_seconds: int = Settings.ingest_live_seconds
     live_idle_seconds: int = Settings.ingest_live_idle_seconds
+    # Client timeouts: tuning of the client, not settings a user changes (no variable).
     request_timeout_ms: int = 10_000
     bootstrap_timeout_ms: int = 8_000
 
@@ -64,6 +69,11 @@ class KafkaResource(dg.ConfigurableResource):
             sasl_username=self.sasl_username,
             sasl_password=self.sasl_password,
         )
+
+    @property
+    def journey_topics(self) -> dict[str, str]:
+        """The topic names journeys attribute raw rows to (keyword arguments of their SQL)."""
+        return {"clickstream_topic": self.clickstream_topic, "backend_topic": self.backend_topic}
 
     def client_config(self) -> dict[str, Any]:
         return self.connection().kafka_python(

@@ -35,7 +35,11 @@ def materialize(instance, path: Path, *, partition: str | None = None, days=None
     return dg.materialize(
         FUNNEL_ASSETS,
         instance=instance,
-        resources={"warehouse": warehouse_resource(path), "analytics": AnalyticsResource()},
+        resources={
+            "warehouse": warehouse_resource(path),
+            # In-process runs: background niceness would last for the whole test process.
+            "analytics": AnalyticsResource(background_niceness=0),
+        },
         partition_key=partition,
         tags=tags,
     )

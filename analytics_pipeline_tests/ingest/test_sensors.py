@@ -328,6 +328,7 @@ def test_a_missing_topic_fails_the_tick_naming_the_topic_and_its_variable(
         bootstrap_servers=kafka_bootstrap,
         clickstream_topic="portal-clikcstream-misspelled",
         backend_topic=backend,
+        sensor_wait_seconds=0,
     )
     with pytest.raises(MissingTopicError) as error:
         tick(kafka, warehouse)
@@ -342,7 +343,10 @@ def test_a_missing_topic_does_not_hold_back_the_other_topic(
     _, backend = topics
     produce(backend, [b"m"] * 2, partition=0)
     kafka = KafkaResource(
-        bootstrap_servers=kafka_bootstrap, clickstream_topic="t-missing-x", backend_topic=backend
+        bootstrap_servers=kafka_bootstrap,
+        clickstream_topic="t-missing-x",
+        backend_topic=backend,
+        sensor_wait_seconds=0,
     )
     [request] = tick(kafka, warehouse).run_requests
     assert request.job_name == "ingest_backend"

@@ -10,7 +10,7 @@ from analytics_pipeline.defs.journeys.assets import (
     JourneysConfig,
     journeys,
 )
-from analytics_pipeline.resources.analytics import AnalyticsResource
+from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline_tests.fixtures.warehouse import warehouse_resource
 from analytics_pipeline_tests.journeys.raw_events import at, code_run, identify, page_view, signup
 
@@ -34,7 +34,7 @@ def materialize(instance, lake, rebuild: bool = False) -> dg.ExecuteInProcessRes
     return dg.materialize(
         [journeys],
         instance=instance,
-        resources={"warehouse": warehouse_resource(lake), "analytics": AnalyticsResource()},
+        resources={"warehouse": warehouse_resource(lake), "kafka": KafkaResource()},
         run_config=dg.RunConfig({"journeys": JourneysConfig(rebuild=rebuild)}),
     )
 

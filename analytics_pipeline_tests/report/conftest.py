@@ -133,7 +133,8 @@ def run_report(
             resources={
                 "warehouse": warehouse,
                 "slack": slack,
-                "analytics": AnalyticsResource(reports_dir=str(reports_dir)),
+                # In-process runs: niceness would last for the whole test process.
+                "analytics": AnalyticsResource(reports_dir=str(reports_dir), background_niceness=0),
             },
             run_config=run_config,
             tags=tags,

@@ -9,7 +9,6 @@ import duckdb
 import pytest
 
 from analytics_pipeline.defs.streams.journey import journey_publisher
-from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.streams.publisher import StreamPublisher
 from analytics_pipeline.warehouse import Lake, connect
@@ -40,6 +39,6 @@ def publisher(
     kafka_bootstrap: str, journey_topic: str, conn: duckdb.DuckDBPyConnection
 ) -> Iterator[StreamPublisher]:
     kafka = KafkaResource(bootstrap_servers=kafka_bootstrap, journey_topic=journey_topic)
-    one = journey_publisher(kafka, AnalyticsResource(), conn)
+    one = journey_publisher(kafka, conn)
     yield one
     one.close()

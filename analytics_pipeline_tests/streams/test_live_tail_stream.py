@@ -42,9 +42,7 @@ def test_the_live_tail_publishes_each_micro_batch_before_the_run_ends(
                     backend_topic=backend,
                     journey_topic=journey_topic,
                 ),
-                "analytics": AnalyticsResource(
-                    clickstream_topic=clickstream, backend_topic=backend
-                ),
+                "analytics": AnalyticsResource(),
             }
         ),
     )

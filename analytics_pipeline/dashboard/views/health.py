@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics_pipeline.dashboard import outside, queries
+from analytics_pipeline.dashboard import outside
 from analytics_pipeline.dashboard.common import lake_connection, md, settings
+from analytics_pipeline.dashboard.queries import health as queries
 from analytics_pipeline.dashboard.ranges import DayRange
 from analytics_pipeline.dashboard.views import charts
 

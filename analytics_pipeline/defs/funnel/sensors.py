@@ -24,6 +24,8 @@ from analytics_pipeline.defs.funnel.staleness import (
 )
 from analytics_pipeline.defs.journeys.assets import FUNNEL_STALE_FROM, USER_JOURNEYS
 
+# Event-log records read per query while a sensor catches up: a batch size of the loop, not
+# something a user tunes.
 PAGE = 500
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

@@ -25,7 +25,6 @@ from analytics_pipeline.ingest.live import LiveReport, Offsets, follow
 from analytics_pipeline.ingest.loop import ingest_ranges
 from analytics_pipeline.ingest.ranges import OffsetRange
 from analytics_pipeline.ingest.writer import read_ledger
-from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.warehouse.journeys import update_journeys
@@ -62,7 +61,6 @@ def run_live_tail(
     planned_topics: Mapping[str, str],
     idle_seconds: int,
     kafka: KafkaResource,
-    analytics: AnalyticsResource,
     slack: SlackResource,
     thresholds: Thresholds,
     clock: Callable[[], datetime],
@@ -82,9 +80,7 @@ def run_live_tail(
     context.instance.add_run_tags(context.run.run_id, {LIVE_UNTIL_TAG: f"{until:.0f}"})
     known: Offsets = {topic: read_ledger(conn, topic) for topic in topics.values()}
     poller = kafka.consumer()
-    publisher = (
-        journey_publisher(kafka, analytics, conn) if stream and kafka.journey_topic else None
-    )
+    publisher = journey_publisher(kafka, conn) if stream and kafka.journey_topic else None
     publish = publish_step(publisher, context.log) if publisher else None
 
     def end_offsets() -> Offsets:
@@ -108,7 +104,7 @@ def run_live_tail(
                 finally:
                     consumer.close()
         now = clock()
-        update_journeys(conn, **analytics.topics, now=now)
+        update_journeys(conn, **kafka.journey_topics, now=now)
         if publish is not None:
             publish()
         rules = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)

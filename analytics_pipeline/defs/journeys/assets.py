@@ -14,7 +14,7 @@ from pydantic import Field
 
 from analytics_pipeline.defs.table_metadata import OWNERS, definition_metadata, tables_metadata
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
-from analytics_pipeline.resources.analytics import AnalyticsResource
+from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.warehouse.journeys import (
     JourneysResult,
@@ -153,10 +153,10 @@ def journeys(
     context: dg.AssetExecutionContext,
     config: JourneysConfig,
     warehouse: WarehouseResource,
-    analytics: AnalyticsResource,
+    kafka: KafkaResource,
 ):
     """Process raw rows above the "journeys" watermark in one transaction."""
-    topics = analytics.topics
+    topics = kafka.journey_topics
     step = rebuild_journeys if config.rebuild else update_journeys
     with warehouse.connect() as conn:
         result = step(conn, **topics)

@@ -16,7 +16,6 @@ from analytics_pipeline.defs.streams.journey import (
 )
 from analytics_pipeline.defs.table_metadata import OWNERS
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
-from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.streams.publisher import PublishReport
@@ -74,7 +73,6 @@ def journey_stream(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     kafka: KafkaResource,
-    analytics: AnalyticsResource,
 ) -> dg.MaterializeResult:
     if not kafka.journey_topic:
         return dg.MaterializeResult(
@@ -88,7 +86,7 @@ def journey_stream(
             ],
         )
     with warehouse.connect() as conn:
-        publisher = journey_publisher(kafka, analytics, conn)
+        publisher = journey_publisher(kafka, conn)
         try:
             report = PublishLog(context.log)(publisher.publish_pending())
         finally:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
 from analytics_pipeline.streams.publisher import (
     PublishReport,
@@ -26,7 +25,6 @@ PUBLISHING_CHECK = "journey_stream_is_publishing"
 
 def journey_publisher(
     kafka: KafkaResource,
-    analytics: AnalyticsResource,
     conn: duckdb.DuckDBPyConnection,
     *,
     on_step: Callable[[str], None] | None = None,
@@ -34,7 +32,7 @@ def journey_publisher(
     topic = kafka.journey_topic
     if not topic:
         raise ValueError("the journey stream is off: KafkaResource.journey_topic is not set")
-    topics = analytics.topics
+    topics = kafka.journey_topics
     lake = lake_id(conn)
     return StreamPublisher(
         topic=topic,

@@ -8,11 +8,8 @@ queued, the check fails saying what to do, and the next funnel run publishes the
 
 import dagster as dg
 
-from analytics_pipeline.defs.funnel.assets import (
-    USERS_BY_ACTIVATION_STAGE,
-    day_range,
-    funnel_partitions,
-)
+from analytics_pipeline.defs.funnel.assets import USERS_BY_ACTIVATION_STAGE, day_range
+from analytics_pipeline.defs.loaded import daily_partitions
 from analytics_pipeline.defs.streams.assets import stream_metadata
 from analytics_pipeline.defs.streams.journey import PublishLog
 from analytics_pipeline.defs.table_metadata import OWNERS
@@ -45,7 +42,7 @@ def stage_publisher(kafka: KafkaResource, conn) -> StreamPublisher:
 
 @dg.asset(
     key=STAGE_STREAM,
-    partitions_def=funnel_partitions,
+    partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[USERS_BY_ACTIVATION_STAGE],
     pool="funnel",
