@@ -18,9 +18,9 @@ from analytics_pipeline.defs.funnel.assets import (
     users_by_activation_stage,
 )
 from analytics_pipeline.defs.funnel.sensors import RANGE_END_TAG, RANGE_START_TAG
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.warehouse import reading
-from analytics_pipeline.warehouse.journeys import update_journeys
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT
 from analytics_pipeline_tests.fixtures.warehouse import lake_environment, warehouse_resource
 from analytics_pipeline_tests.funnel.synthetic import population

@@ -13,9 +13,9 @@ from analytics_pipeline.defs.funnel.sensors import (
     funnel_staleness_sensor,
 )
 from analytics_pipeline.defs.journeys.assets import FUNNEL_STALE_FROM, USER_JOURNEYS, journeys
+from analytics_pipeline.funnel.stages import compute_funnel
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
-from analytics_pipeline.warehouse.funnel import compute_funnel
 from analytics_pipeline_tests.fixtures.warehouse import warehouse_resource
 from analytics_pipeline_tests.journeys.raw_events import (
     at,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from analytics_pipeline.warehouse.funnel import (
+from analytics_pipeline.funnel.stages import (
     compute_funnel,
     days_where_daily_differs_from_stages,
     days_with_wrong_stage_rows,
     days_with_wrong_stage_total,
 )
-from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline_tests.funnel.synthetic import population
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 

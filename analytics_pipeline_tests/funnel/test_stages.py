@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from analytics_pipeline.warehouse.funnel import compute_funnel, funnel_days
-from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.funnel.stages import compute_funnel, funnel_days
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 from analytics_pipeline_tests.journeys.raw_events import (
     Event,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from analytics_pipeline.ingest.raw_checks import CheckOutcome, run_checks
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.warehouse import connect
-from analytics_pipeline.warehouse.raw_checks import CheckOutcome, run_checks
 from analytics_pipeline_tests.ingest.conftest import RAW_ASSETS
 from analytics_pipeline_tests.ingest.test_ingest import page_view
 

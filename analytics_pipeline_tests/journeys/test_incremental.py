@@ -14,11 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pytest
 
+from analytics_pipeline.funnel.stages import compute_funnel
 from analytics_pipeline.ingest.writer import RawRecord
+from analytics_pipeline.journeys.derive import rebuild_journeys, update_journeys
 from analytics_pipeline.simulate.traffic import generate_traffic
 from analytics_pipeline.warehouse import connect
-from analytics_pipeline.warehouse.funnel import compute_funnel
-from analytics_pipeline.warehouse.journeys import rebuild_journeys, update_journeys
 from analytics_pipeline.warehouse.maintenance import lake_files, maintain
 from analytics_pipeline_tests.ingest.batches import store_batch
 from analytics_pipeline_tests.journeys.conftest import TOPICS

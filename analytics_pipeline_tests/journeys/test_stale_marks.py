@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from analytics_pipeline.warehouse.journeys import mark_stale_reported, update_journeys
+from analytics_pipeline.journeys.derive import mark_stale_reported, update_journeys
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 from analytics_pipeline_tests.journeys.raw_events import at, code_run, signup
 

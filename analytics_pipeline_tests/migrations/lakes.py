@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 
 from analytics_pipeline.ingest.writer import RawRecord
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline.warehouse import Lake, transaction
-from analytics_pipeline.warehouse.journeys import update_journeys
 from analytics_pipeline.warehouse.lake import _instance_conn, open_cursor
 from analytics_pipeline.warehouse.migrations import FOLDER
 from analytics_pipeline.warehouse.schema_version import load_migrations

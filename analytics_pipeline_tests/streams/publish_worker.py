@@ -15,10 +15,10 @@ import sys
 
 from kafka import KafkaConsumer, KafkaProducer
 
+from analytics_pipeline.journeys.derive import update_journeys
+from analytics_pipeline.streams.journey_lake import lake_id, pending
 from analytics_pipeline.streams.publisher import StreamPublisher, transactional_id
 from analytics_pipeline.warehouse import Lake, connect
-from analytics_pipeline.warehouse.journey_stream import lake_id, pending
-from analytics_pipeline.warehouse.journeys import update_journeys
 
 # Without Dagster (its import is seconds of a loaded machine): the same publisher as the
 # journey_stream asset's (defs/streams/journey.py), on plain kafka-python clients.

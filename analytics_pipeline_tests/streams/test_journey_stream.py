@@ -4,7 +4,7 @@ read_committed, the topic equals journey_events once its `identified` records ar
 
 from __future__ import annotations
 
-from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline_tests.journeys.raw_events import (
     api,
     at,

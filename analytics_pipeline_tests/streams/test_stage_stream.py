@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date
 
 from analytics_pipeline.defs.streams.stages import stage_publisher
+from analytics_pipeline.funnel.stages import compute_stages
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline.resources.kafka import KafkaResource
-from analytics_pipeline.warehouse.funnel import compute_stages
-from analytics_pipeline.warehouse.journeys import update_journeys
-from analytics_pipeline.warehouse.stage_stream import queue_changes
+from analytics_pipeline.streams.stage_lake import queue_changes
 from analytics_pipeline_tests.journeys.raw_events import at, code_run, signup
 from analytics_pipeline_tests.streams.stream_reader import read_committed
 

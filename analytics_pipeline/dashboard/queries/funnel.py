@@ -18,7 +18,7 @@ from analytics_pipeline.dashboard.queries.shared import (
 from analytics_pipeline.dashboard.ranges import DayRange
 
 # The funnel's stages, where the funnel defines them (the pages read them from here).
-from analytics_pipeline.warehouse.funnel import STAGES
+from analytics_pipeline.funnel.stages import STAGES
 
 
 @dataclass(frozen=True)

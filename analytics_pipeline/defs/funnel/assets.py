@@ -16,9 +16,9 @@ from analytics_pipeline.defs.table_metadata import (
     definition_metadata,
     table_metadata,
 )
+from analytics_pipeline.funnel import stages as sql
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.warehouse import funnel as sql
 
 USERS_BY_ACTIVATION_STAGE = dg.AssetKey("users_by_activation_stage")
 FUNNEL_DAILY = dg.AssetKey("funnel_daily")

@@ -9,13 +9,13 @@ from analytics_pipeline.defs.table_metadata import (
     tables_metadata,
 )
 from analytics_pipeline.events.wire import Kind
+from analytics_pipeline.ingest import raw_checks
 from analytics_pipeline.ingest.loop import IngestReport, ingest_ranges
 from analytics_pipeline.ingest.ranges import OffsetRange
 from analytics_pipeline.ingest.writer import read_ledger
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.warehouse import raw_checks
 from analytics_pipeline.warehouse.raw_tables import RAW_TABLES
 
 DEAD_LETTER_EVENTS = dg.AssetKey("dead_letter_events")

@@ -25,9 +25,9 @@ from analytics_pipeline.ingest.live import LiveReport, Offsets, follow
 from analytics_pipeline.ingest.loop import ingest_ranges
 from analytics_pipeline.ingest.ranges import OffsetRange
 from analytics_pipeline.ingest.writer import read_ledger
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
-from analytics_pipeline.warehouse.journeys import update_journeys
 
 # Kafka is asked for the end offsets this often: what a message waits before its micro-batch
 # starts, at one ListOffsets request per topic each time.

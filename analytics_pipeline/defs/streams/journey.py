@@ -12,12 +12,12 @@ import dagster as dg
 import duckdb
 
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
+from analytics_pipeline.streams.journey_lake import lake_id, pending
 from analytics_pipeline.streams.publisher import (
     PublishReport,
     StreamPublisher,
     transactional_id,
 )
-from analytics_pipeline.warehouse.journey_stream import lake_id, pending
 
 JOURNEY_STREAM = dg.AssetKey("journey_stream")
 PUBLISHING_CHECK = "journey_stream_is_publishing"

@@ -16,9 +16,9 @@ from analytics_pipeline.defs.table_metadata import OWNERS
 from analytics_pipeline.defs.tags import WITH_FUNNEL_TAGS
 from analytics_pipeline.resources.kafka import KafkaResource, KafkaUnavailableError
 from analytics_pipeline.resources.warehouse import WarehouseResource
+from analytics_pipeline.streams import stage_lake as stage_stream
+from analytics_pipeline.streams.journey_lake import lake_id
 from analytics_pipeline.streams.publisher import StreamPublisher, transactional_id
-from analytics_pipeline.warehouse import stage_stream
-from analytics_pipeline.warehouse.journey_stream import lake_id
 
 STAGE_STREAM = dg.AssetKey("user_stage_stream")
 STAGE_PUBLISHING_CHECK = "user_stage_stream_is_publishing"

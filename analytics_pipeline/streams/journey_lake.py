@@ -27,7 +27,7 @@ from analytics_pipeline.streams.records import (
 from analytics_pipeline.warehouse.connection import retry_conflicts, transaction
 from analytics_pipeline.warehouse.named_sql import run
 
-SQL_FILE = "journey_stream.sql"
+SQL_FILE = "analytics_pipeline.streams:journey_stream.sql"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from analytics_pipeline.streams.records import StreamRecord, stage_record
 from analytics_pipeline.warehouse.connection import retry_conflicts, transaction
 from analytics_pipeline.warehouse.named_sql import run
 
-SQL_FILE = "stage_stream.sql"
+SQL_FILE = "analytics_pipeline.streams:stage_stream.sql"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from analytics_pipeline.events.actions import ACTION_RULES, MEANINGFUL_ACTIONS, 
 from analytics_pipeline.warehouse.connection import transaction
 from analytics_pipeline.warehouse.named_sql import load_statements, run
 
-SQL_FILE = "journeys.sql"
+SQL_FILE = "analytics_pipeline.journeys:journeys.sql"
 WATERMARK_NAME = "journeys"
 
 # Batch statements in execution order (the classification runs between the first two groups).

@@ -1,5 +1,5 @@
 -- What the journey stream publishes for the journeys batches $after < ingest_batch_id <= $upto
--- (see warehouse/journey_stream.py). Read in one transaction: one snapshot of the lake.
+-- (see streams/journey_lake.py). Read in one transaction: one snapshot of the lake.
 
 -- name: journeys_watermark
 SELECT coalesce(max(value), 0) FROM pipeline_watermarks WHERE name = 'journeys';

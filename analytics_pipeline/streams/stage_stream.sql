@@ -1,4 +1,4 @@
--- The stage stream (see warehouse/stage_stream.py).
+-- The stage stream (see streams/stage_lake.py).
 
 -- name: newest_publish
 SELECT coalesce(max(publish_id), 0) FROM stage_stream_outbox;
