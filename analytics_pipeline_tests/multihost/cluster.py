@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from analytics_pipeline_tests.multihost.brokers import Brokers
 from analytics_pipeline_tests.multihost.network import Network, remove_stale
 from analytics_pipeline_tests.multihost.store import Store
 
@@ -41,16 +42,21 @@ class Cluster:
     root: Path
     logs: Path
     store: Store = field(init=False)
+    brokers: Brokers = field(init=False)
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = Store(self.net, self.root, self.logs)
+        self.brokers = Brokers(self.net, self.root, self.logs)
 
     def start(self) -> None:
         began = time.monotonic()
+        self.brokers.start()  # the slowest: JVMs
         self.store.start()
         self.store.wait_ready()
         self.timings["store_ready_s"] = time.monotonic() - began
+        self.brokers.wait_ready()
+        self.timings["brokers_ready_s"] = time.monotonic() - began
 
 
 @pytest.fixture

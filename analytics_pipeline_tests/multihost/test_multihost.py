@@ -22,4 +22,16 @@ def test_store_services_answer_from_another_host_and_only_on_the_store_address(
     assert store.slack.messages() == []
     for process in store.processes:
         assert multihost.net.host_of(process.pid) == "store", process.name
+    brokers = multihost.brokers
+    for node, process in brokers.processes.items():
+        assert multihost.net.host_of(process.pid) == node
+    brokers.make_topics(["mh-probe"], partitions=3)
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=brokers.bootstrap, acks="all")
+    for i in range(30):
+        producer.send("mh-probe", f"m{i}".encode())
+    producer.flush(timeout=30)
+    producer.close()
+    assert brokers.end_offsets("mh-probe") == 30
     print(f"MULTIHOST timings {multihost.timings}")
