@@ -1,12 +1,15 @@
 """The multi-host test's whole topology: which hosts exist, what runs on each, and the
 `multihost` fixture that builds it (and always takes it down, namespaces included).
 
-    store    10.231.7.10   PostgreSQL, S3 (SeaweedFS), Redis, the Slack stub
+    store    10.231.7.10    PostgreSQL, S3 (SeaweedFS), Redis, the Slack stub
     kafka1-3 10.231.7.21-23 one KRaft broker each (broker and controller)
-    orch     10.231.7.30   dagster-daemon (sensors, queue, run monitoring, retries)
-    worker1  10.231.7.41   a Celery run worker
-    worker2  10.231.7.42   a Celery run worker
-    client   10.231.7.50   the test itself (its main thread) and the traffic simulator
+    orch     10.231.7.30    dagster-daemon (sensors, queue, run monitoring, retries)
+    worker1  10.231.7.41    a Celery run worker
+    worker2  10.231.7.42    a Celery run worker
+    client   10.231.7.50    the test itself (its main thread) and the traffic simulator
+
+Start order, to overlap the slow parts: the workers (imports) and the brokers (JVMs) first,
+then the store; the daemon once PostgreSQL answers; the topics and the lake once Kafka and S3 do.
 """
 
 from __future__ import annotations
@@ -16,13 +19,18 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from analytics_pipeline.warehouse import Lake, connect
+from analytics_pipeline_tests.fixtures.s3 import s3_environment
+from analytics_pipeline_tests.fixtures.slack import STUB_TOKEN
 from analytics_pipeline_tests.multihost.brokers import Brokers
 from analytics_pipeline_tests.multihost.network import Network, remove_stale
-from analytics_pipeline_tests.multihost.store import Store
+from analytics_pipeline_tests.multihost.orchestration import WORKER_HOSTS, Orchestration
+from analytics_pipeline_tests.multihost.store import BUCKET, Store
 
 HOSTS = {
     "store": 10,
@@ -34,6 +42,10 @@ HOSTS = {
     "worker2": 42,
     "client": 50,
 }
+# The product's default topic names: nothing else uses these brokers.
+TOPICS = ("portal-clickstream", "portal-backend", "portal-journeys", "portal-user-stages")
+PARTITIONS = 3
+ALERTS_CHANNEL = "#portal-alerts"
 
 
 @dataclass
@@ -43,24 +55,74 @@ class Cluster:
     logs: Path
     store: Store = field(init=False)
     brokers: Brokers = field(init=False)
+    orch: Orchestration = field(init=False)
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = Store(self.net, self.root, self.logs)
         self.brokers = Brokers(self.net, self.root, self.logs)
+        self.orch = Orchestration(self.net, self.root, self.logs, self.env())
+
+    @property
+    def lake(self) -> Lake:
+        return Lake(
+            catalog=self.store.lake_catalog,
+            data_path=f"s3://{BUCKET}/analytics/",
+            password=self.store.pg_password,
+            s3=self.store.s3_access(),
+        )
+
+    def env(self) -> dict[str, str]:
+        """What every Dagster process (daemon, workers, their runs) is configured with."""
+        return {
+            **self.store.pg_env(),
+            "DAGSTER_HOME": str(self.root / "dagster_home"),
+            "DAGSTER_CELERY_BROKER_URL": self.store.redis_url(0),
+            "DAGSTER_CELERY_BACKEND_URL": self.store.redis_url(1),
+            "KAFKA_BOOTSTRAP_SERVERS": self.brokers.bootstrap,
+            **s3_environment(self.lake),
+            "ANALYTICS_REPORTS_DIR": str(self.root / "reports"),
+            # The funnel's catch-up computes yesterday and today only.
+            "ANALYTICS_FUNNEL_START_DATE": (
+                datetime.now(UTC).date() - timedelta(days=1)
+            ).isoformat(),
+            "SLACK_BOT_TOKEN": STUB_TOKEN,
+            "SLACK_API_URL": self.store.slack.api_url,
+            "SLACK_ALERTS_CHANNEL": ALERTS_CHANNEL,
+            "ANALYTICS_BACKGROUND_NICENESS": "0",
+            "ANALYTICS_INGEST_LIVE_IDLE_SECONDS": "5",
+        }
 
     def start(self) -> None:
         began = time.monotonic()
-        self.brokers.start()  # the slowest: JVMs
+
+        def mark(name: str) -> None:
+            self.timings[name] = round(time.monotonic() - began, 1)
+
+        self.orch.prepare_home()
+        for host in WORKER_HOSTS:
+            self.orch.start_worker(host)
+        self.brokers.start()
         self.store.start()
         self.store.wait_ready()
-        self.timings["store_ready_s"] = time.monotonic() - began
+        mark("store_ready_s")
+        self.orch.start_daemon()
         self.brokers.wait_ready()
-        self.timings["brokers_ready_s"] = time.monotonic() - began
+        mark("brokers_ready_s")
+        self.brokers.make_topics(list(TOPICS), PARTITIONS)
+        connect(self.lake).close()  # the lake's tables, on S3, before the first run
+        mark("lake_ready_s")
+        self.orch.wait_workers()
+        mark("workers_ready_s")
+
+    def instance(self):  # -> DagsterInstance, on the store's PostgreSQL
+        from dagster import DagsterInstance
+
+        return DagsterInstance.from_config(str(self.orch.home))
 
 
 @pytest.fixture
-def multihost(tmp_path: Path) -> Iterator[Cluster]:
+def multihost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     """The hosts, up; the test's thread runs on `client` until teardown."""
     remove_stale()
     net = Network(HOSTS)
@@ -71,8 +133,10 @@ def multihost(tmp_path: Path) -> Iterator[Cluster]:
         net.create()
         with net.entered("client"):
             cluster = Cluster(net, root, tmp_path)
+            for name, value in cluster.env().items():  # for the test's own DagsterInstance
+                monkeypatch.setenv(name, value)
             cluster.start()
-            cluster.timings["setup_s"] = time.monotonic() - began
+            cluster.timings["setup_s"] = round(time.monotonic() - began, 1)
             yield cluster
     finally:
         net.delete()
