@@ -1,29 +1,30 @@
-"""The pipeline spread over hosts on a real network (network namespaces on one bridge):
-store, three brokers, the daemon's host and two run workers (cluster.py)."""
+"""The pipeline spread over hosts on a real network (network namespaces on one bridge): the
+store, three brokers, the daemon's host and two run workers (cluster.py). Traffic comes from the
+simulator on a host of its own; every message is stored once, every alert posted once, every
+run's process is on a worker host, every lake file on S3."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
-import uuid
-from datetime import UTC, datetime
 
-import dagster as dg
 import pytest
 
-from analytics_pipeline.launcher.celery_launcher import recorded_run_worker
-from analytics_pipeline_tests.multihost.cluster import Cluster
+from analytics_pipeline_tests.fixtures.stack import VENV_BIN
+from analytics_pipeline_tests.multihost.checks import (
+    RunHosts,
+    lake_alerts,
+    lake_files,
+    posted_alert_keys,
+    produced,
+    stored,
+)
+from analytics_pipeline_tests.multihost.cluster import ALERTS_CHANNEL, Cluster
 from analytics_pipeline_tests.multihost.processes import wait_for
 from analytics_pipeline_tests.multihost.store import PG_PORT, REDIS_PORT, S3_PORT, SLACK_PORT
 
-
-def signup(user_id: str) -> bytes:
-    ts = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    request = {"method": "POST", "path": "/auth/signup", "status": 201, "duration_ms": 12}
-    event = {"event_id": uuid.uuid4().hex, "type": "api_request", "ts": ts, "user_id": user_id}
-    import json
-
-    return json.dumps({**event, "request": request}).encode()
+USERS = 20  # ~400 messages a batch, 2 % of them invalid
 
 
 def assert_services_on_their_hosts(cluster: Cluster) -> None:
@@ -38,26 +39,68 @@ def assert_services_on_their_hosts(cluster: Cluster) -> None:
     assert cluster.orch.daemon and cluster.net.host_of(cluster.orch.daemon.pid) == "orch"
 
 
+def simulate(cluster: Cluster, seed: int) -> None:
+    """A day of history for USERS people, from the `client` host, through every broker."""
+    argv = [str(VENV_BIN / "analytics-pipeline"), "simulate", "--users", str(USERS)]
+    argv += ["--days", "1", "--seed", str(seed), "--malformed-fraction", "0.02"]
+    argv += ["--bootstrap-servers", cluster.brokers.bootstrap]
+    result = subprocess.run(
+        cluster.net.command("client", argv),
+        cwd=cluster.logs,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"simulate failed:\n{result.stdout}\n{result.stderr}"
+
+
+def wait_exact(cluster: Cluster, runs: RunHosts, timeout: float) -> tuple[int, int]:
+    """Until every produced message is consumed and every alert of the lake posted; then
+    assert each was stored once and posted once. Returns (messages, alerts)."""
+    lake, slack = cluster.lake, cluster.store.slack
+    expected = produced(cluster.brokers)
+
+    def settled() -> tuple[int, int] | None:
+        cluster.orch.daemon.check()
+        runs.record()
+        posted = posted_alert_keys(slack.messages(ALERTS_CHANNEL))
+        twice = {key: n for key, n in posted.items() if n > 1}
+        assert not twice, f"alerts posted more than once: {twice}"
+        if stored(lake).ledger < expected:
+            return None
+        alerts = lake_alerts(lake)
+        sent = {key for key, status in alerts.items() if status == "sent"}
+        if not alerts or len(sent) < len(alerts) or set(posted) != sent:
+            return None
+        return expected, len(sent)
+
+    messages, alerts = wait_for(
+        "every message stored, every alert posted", settled, timeout, interval=1
+    )
+    now = stored(lake)
+    assert now.ledger == messages, now
+    assert now.total == messages, f"{now} for {messages} produced"
+    assert now.rows == now.distinct_event_ids, now
+    assert now.dead_letters == now.distinct_dead_offsets > 0, now
+    return messages, alerts
+
+
 @pytest.mark.timeout(600)
 def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     cluster = multihost
     began = time.monotonic()
     assert_services_on_their_hosts(cluster)
-    instance = cluster.instance()
-    from kafka import KafkaProducer
+    runs = RunHosts(cluster.net, cluster.instance())
 
-    producer = KafkaProducer(bootstrap_servers=cluster.brokers.bootstrap, acks="all")
-    producer.send("portal-backend", signup("mh-user-1"))
-    producer.flush(timeout=30)
-    producer.close()
-
-    def ingest_succeeded() -> list[dg.DagsterRun]:
-        cluster.orch.daemon.check()
-        return list(instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS])))
-
-    runs = wait_for("a successful run", ingest_succeeded, 180, interval=1)
-    for run in runs:
-        worker = recorded_run_worker(instance, run.run_id)
-        assert worker is not None, f"run {run.run_id} ({run.job_name}) ran on no Celery worker"
-        assert cluster.net.host_of(worker.process.pid) in ("worker1", "worker2"), worker
-    print(f"MULTIHOST timings {cluster.timings}, test {time.monotonic() - began:.1f}s")
+    simulate(cluster, seed=1)
+    messages, alerts = wait_exact(cluster, runs, timeout=180)
+    assert not runs.unplaced(), runs.unplaced()
+    assert set(runs.hosts.values()) <= {"worker1", "worker2"}
+    files = lake_files(cluster.lake)
+    assert files and all(path.startswith(cluster.lake.data_path) for path in files), files
+    print(
+        f"MULTIHOST {messages} messages, {alerts} alerts, {len(runs.hosts)} runs on "
+        f"{sorted(set(runs.hosts.values()))}, {len(files)} lake files on S3; "
+        f"setup {cluster.timings}, test {time.monotonic() - began:.1f} s"
+    )
