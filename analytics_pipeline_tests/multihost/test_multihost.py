@@ -5,10 +5,12 @@ run's process is on a worker host, every lake file on S3."""
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import time
 
+import dagster as dg
 import pytest
 
 from analytics_pipeline_tests.fixtures.stack import VENV_BIN
@@ -25,6 +27,8 @@ from analytics_pipeline_tests.multihost.processes import wait_for
 from analytics_pipeline_tests.multihost.store import PG_PORT, REDIS_PORT, S3_PORT, SLACK_PORT
 
 USERS = 20  # ~400 messages a batch, 2 % of them invalid
+AUTO_RETRY_TAG = "dagster/auto_retry_run_id"
+KILLED_BROKER = "kafka1"  # the first of every client's bootstrap list
 
 
 def assert_services_on_their_hosts(cluster: Cluster) -> None:
@@ -86,6 +90,17 @@ def wait_exact(cluster: Cluster, runs: RunHosts, timeout: float) -> tuple[int, i
     return messages, alerts
 
 
+def started_run(cluster: Cluster, runs: RunHosts) -> tuple[dg.DagsterRun, str] | None:
+    """A run in progress whose process is on a worker host, and that host."""
+    cluster.orch.daemon.check()
+    runs.record()
+    for run in runs.instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        host = runs.hosts.get(run.run_id)
+        if host in ("worker1", "worker2"):
+            return run, host
+    return None
+
+
 @pytest.mark.timeout(600)
 def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     cluster = multihost
@@ -99,8 +114,45 @@ def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     assert set(runs.hosts.values()) <= {"worker1", "worker2"}
     files = lake_files(cluster.lake)
     assert files and all(path.startswith(cluster.lake.data_path) for path in files), files
+    phase_one = time.monotonic() - began
+
+    # A worker host dies in the middle of a run (every process on it at once), then a broker.
+    simulate(cluster, seed=2)
+    run, victim = wait_for("a run started on a worker", lambda: started_run(cluster, runs), 120)
+    time.sleep(random.uniform(0.0, 1.0))  # a random point of the run
+    runs.record()  # its process, identified while alive
+    killed = cluster.net.kill(victim)
+    killed_at = time.monotonic()
+    cluster.net.kill(KILLED_BROKER)
+    simulate(cluster, seed=3)  # producing goes on with a broker down
+
+    messages, alerts = wait_exact(cluster, runs, timeout=240)
+    failed = cluster.instance().get_run_by_id(run.run_id)
+    assert failed.status == dg.DagsterRunStatus.FAILURE, failed.status
+    retry_id = failed.tags.get(AUTO_RETRY_TAG)
+    assert retry_id, f"the run killed with {victim} was not retried"
+    retry = wait_for(
+        "the retry to finish",
+        lambda: (r := cluster.instance().get_run_by_id(retry_id)).is_finished and r,
+        120,
+    )
+    assert retry.status == dg.DagsterRunStatus.SUCCESS, retry.status
+    survivor = ({"worker1", "worker2"} - {victim}).pop()
+    runs.record()
+    assert runs.hosts.get(retry_id) == survivor, runs.hosts.get(retry_id)
+    assert not runs.unplaced(), runs.unplaced()
+    assert not cluster.net.pids(victim) and not cluster.net.pids(KILLED_BROKER)
+    recovered = time.monotonic() - killed_at
+    files = lake_files(cluster.lake)
+    assert all(path.startswith(cluster.lake.data_path) for path in files), files
+    print(
+        f"MULTIHOST after killing {victim} ({len(killed)} processes) and {KILLED_BROKER}: "
+        f"run {run.run_id} failed and its retry succeeded on {survivor}; {messages} messages, "
+        f"{alerts} alerts, exact, {recovered:.1f} s after the kill"
+    )
     print(
         f"MULTIHOST {messages} messages, {alerts} alerts, {len(runs.hosts)} runs on "
         f"{sorted(set(runs.hosts.values()))}, {len(files)} lake files on S3; "
-        f"setup {cluster.timings}, test {time.monotonic() - began:.1f} s"
+        f"setup {cluster.timings}, first phase {phase_one:.1f} s, "
+        f"test {time.monotonic() - began:.1f} s"
     )
