@@ -55,9 +55,6 @@ class Brokers:
         for node in NODES:
             self.processes[node] = self._start(node)
 
-    def restart(self, node: str) -> None:
-        self.processes[node] = self._start(node)
-
     def _java(self, node: str) -> list[str]:
         return [
             "java",

@@ -46,6 +46,7 @@ HOSTS = {
 TOPICS = ("portal-clickstream", "portal-backend", "portal-journeys", "portal-user-stages")
 PARTITIONS = 3
 ALERTS_CHANNEL = "#portal-alerts"
+CLUSTER_KEY = pytest.StashKey["Cluster"]()
 
 
 @dataclass
@@ -115,6 +116,15 @@ class Cluster:
         self.orch.wait_workers()
         mark("workers_ready_s")
 
+    def log_tails(self) -> list[tuple[str, str]]:
+        """(title, last lines) of every process's log, for a failing test's report."""
+        processes = [*self.store.processes, *self.brokers.processes.values()]
+        processes += [
+            *self.orch.workers.values(),
+            *([self.orch.daemon] if self.orch.daemon else []),
+        ]
+        return [(f"{p.name} on {p.host} ({p.log})", p.log_tail()) for p in processes]
+
     def instance(self):  # -> DagsterInstance, on the store's PostgreSQL
         from dagster import DagsterInstance
 
@@ -122,7 +132,9 @@ class Cluster:
 
 
 @pytest.fixture
-def multihost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+def multihost(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Cluster]:
     """The hosts, up; the test's thread runs on `client` until teardown."""
     remove_stale()
     net = Network(HOSTS)
@@ -133,6 +145,7 @@ def multihost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clust
         net.create()
         with net.entered("client"):
             cluster = Cluster(net, root, tmp_path)
+            request.node.stash[CLUSTER_KEY] = cluster
             for name, value in cluster.env().items():  # for the test's own DagsterInstance
                 monkeypatch.setenv(name, value)
             cluster.start()

@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -67,14 +68,20 @@ def delete_namespace(name: str) -> None:
         ip("netns", "delete", name)
 
 
-def remove_stale() -> list[str]:
-    """Delete the namespaces (and their processes) of multi-host sessions that are gone."""
+def remove_stale(scratch: Path = Path("/tmp")) -> list[str]:
+    """Delete the namespaces (and their processes) of multi-host sessions that are gone, and
+    their scratch folders (`<scratch>/mh<pid>-*`)."""
     removed = []
     for name in namespaces():
         match = _STALE.match(name)
         if match and not Path(f"/proc/{match.group(1)}").exists():
             delete_namespace(name)
             removed.append(name)
+    for folder in scratch.glob("mh*-*"):
+        match = _STALE.match(folder.name)
+        if match and folder.is_dir() and not Path(f"/proc/{match.group(1)}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
     return removed
 
 

@@ -72,7 +72,3 @@ class Orchestration:
                 [self.workers[host]],
                 interval=0.5,
             )
-
-    def pool_pids(self, host: str) -> set[int]:
-        """The worker's main process and its pool processes (all the Celery ones on `host`)."""
-        return set(self.net.pids(host))

@@ -1,7 +1,11 @@
 """The pipeline spread over hosts on a real network (network namespaces on one bridge): the
 store, three brokers, the daemon's host and two run workers (cluster.py). Traffic comes from the
 simulator on a host of its own; every message is stored once, every alert posted once, every
-run's process is on a worker host, every lake file on S3."""
+run's process is on a worker host, every lake file on S3. Then the worker host running a run
+dies in its middle (every process on it at once; worker1 when it holds one, else worker2: Celery
+hands a run to either), and a broker after it: with nobody's help the run fails, is retried on
+the other worker, and the counts are exact again, with a batch produced while the broker is
+down."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import random
 import socket
 import subprocess
 import time
+from collections import Counter
 
 import dagster as dg
 import pytest
@@ -64,6 +69,7 @@ def wait_exact(cluster: Cluster, runs: RunHosts, timeout: float) -> tuple[int, i
     assert each was stored once and posted once. Returns (messages, alerts)."""
     lake, slack = cluster.lake, cluster.store.slack
     expected = produced(cluster.brokers)
+    seen: dict[str, object] = {}
 
     def settled() -> tuple[int, int] | None:
         cluster.orch.daemon.check()
@@ -71,17 +77,23 @@ def wait_exact(cluster: Cluster, runs: RunHosts, timeout: float) -> tuple[int, i
         posted = posted_alert_keys(slack.messages(ALERTS_CHANNEL))
         twice = {key: n for key, n in posted.items() if n > 1}
         assert not twice, f"alerts posted more than once: {twice}"
-        if stored(lake).ledger < expected:
-            return None
+        seen["stored"] = now = stored(lake)
         alerts = lake_alerts(lake)
         sent = {key for key, status in alerts.items() if status == "sent"}
-        if not alerts or len(sent) < len(alerts) or set(posted) != sent:
+        seen["alerts"] = Counter(alerts.values())
+        seen["posted, not sent"] = set(posted) - sent
+        seen["sent, not posted"] = sent - set(posted)
+        seen["runs"] = Counter(f"{r.job_name} {r.status.value}" for r in runs.instance.get_runs())
+        if now.ledger < expected or not alerts or len(sent) < len(alerts) or set(posted) != sent:
             return None
         return expected, len(sent)
 
-    messages, alerts = wait_for(
-        "every message stored, every alert posted", settled, timeout, interval=1
-    )
+    try:
+        messages, alerts = wait_for(
+            "every message stored, every alert posted", settled, timeout, interval=1
+        )
+    except AssertionError as error:
+        raise AssertionError(f"{error}; {expected} produced; last seen {seen}") from None
     now = stored(lake)
     assert now.ledger == messages, now
     assert now.total == messages, f"{now} for {messages} produced"
@@ -94,13 +106,13 @@ def started_run(cluster: Cluster, runs: RunHosts) -> tuple[dg.DagsterRun, str] |
     """A run in progress whose process is on a worker host, and that host."""
     cluster.orch.daemon.check()
     runs.record()
-    for run in runs.instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-        host = runs.hosts.get(run.run_id)
-        if host in ("worker1", "worker2"):
-            return run, host
-    return None
+    started = runs.instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    placed = [(run, runs.hosts.get(run.run_id)) for run in started]
+    placed = sorted((p for p in placed if p[1] in ("worker1", "worker2")), key=lambda p: p[1])
+    return placed[0] if placed else None
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     cluster = multihost
@@ -122,13 +134,16 @@ def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     time.sleep(random.uniform(0.0, 1.0))  # a random point of the run
     runs.record()  # its process, identified while alive
     killed = cluster.net.kill(victim)
-    killed_at = time.monotonic()
+    killed_at, killed_wall = time.monotonic(), time.time()
     cluster.net.kill(KILLED_BROKER)
     simulate(cluster, seed=3)  # producing goes on with a broker down
 
     messages, alerts = wait_exact(cluster, runs, timeout=240)
-    failed = cluster.instance().get_run_by_id(run.run_id)
+    recovered = time.monotonic() - killed_at
+    record = runs.instance.get_run_record_by_id(run.run_id)
+    failed = record.dagster_run
     assert failed.status == dg.DagsterRunStatus.FAILURE, failed.status
+    noticed = record.end_time - killed_wall
     retry_id = failed.tags.get(AUTO_RETRY_TAG)
     assert retry_id, f"the run killed with {victim} was not retried"
     retry = wait_for(
@@ -142,13 +157,12 @@ def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     assert runs.hosts.get(retry_id) == survivor, runs.hosts.get(retry_id)
     assert not runs.unplaced(), runs.unplaced()
     assert not cluster.net.pids(victim) and not cluster.net.pids(KILLED_BROKER)
-    recovered = time.monotonic() - killed_at
     files = lake_files(cluster.lake)
     assert all(path.startswith(cluster.lake.data_path) for path in files), files
     print(
         f"MULTIHOST after killing {victim} ({len(killed)} processes) and {KILLED_BROKER}: "
-        f"run {run.run_id} failed and its retry succeeded on {survivor}; {messages} messages, "
-        f"{alerts} alerts, exact, {recovered:.1f} s after the kill"
+        f"run {run.run_id} failed {noticed:.1f} s after, its retry succeeded on {survivor}; "
+        f"{messages} messages, {alerts} alerts, exact {recovered:.1f} s after the kill"
     )
     print(
         f"MULTIHOST {messages} messages, {alerts} alerts, {len(runs.hosts)} runs on "
