@@ -22,7 +22,7 @@ BROKER_PORT, CONTROLLER_PORT = 9092, 9093
 NODES = ("kafka1", "kafka2", "kafka3")
 # As the tests' 3-broker fixture: C1 only, which saves CPU at start-up on a busy machine.
 HEAP = ["-Xms128m", "-Xmx320m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
-READY_TIMEOUT_S = 120
+READY_TIMEOUT_S = 180  # three JVMs at once on a loaded 2-core machine: 75 s at load 40
 
 
 def kafka_uuid() -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from analytics_pipeline.warehouse import Lake, connect
@@ -125,10 +126,9 @@ class Cluster:
         ]
         return [(f"{p.name} on {p.host} ({p.log})", p.log_tail()) for p in processes]
 
-    def instance(self):  # -> DagsterInstance, on the store's PostgreSQL
-        from dagster import DagsterInstance
-
-        return DagsterInstance.from_config(str(self.orch.home))
+    def instance(self) -> dg.DagsterInstance:
+        """The Dagster instance the daemon and workers share, on the store's PostgreSQL."""
+        return dg.DagsterInstance.from_config(str(self.orch.home))
 
 
 @pytest.fixture

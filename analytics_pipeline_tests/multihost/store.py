@@ -17,6 +17,7 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from analytics_pipeline.warehouse import S3Access
 from analytics_pipeline_tests.fixtures.slack import STUB_SCRIPT, STUB_TOKEN, SlackStub
@@ -154,7 +155,8 @@ class Store:
         wait_for("the Slack stub on store", lambda: self.slack.health(), READY_TIMEOUT_S, watch)
         wait_for("S3 on store", self._bucket_listed, READY_TIMEOUT_S, watch, interval=0.5)
 
-    def pg_connect(self, db: str):  # -> a psycopg2 connection
+    def pg_connect(self, db: str) -> Any:
+        """An autocommit psycopg2 connection as the superuser the cluster was made with."""
         import psycopg2
 
         conn = psycopg2.connect(

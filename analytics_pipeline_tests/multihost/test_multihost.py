@@ -113,7 +113,7 @@ def started_run(cluster: Cluster, runs: RunHosts) -> tuple[dg.DagsterRun, str] |
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(720)  # 358 s measured at load average 40 on 2 cores
 def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     cluster = multihost
     began = time.monotonic()
@@ -121,7 +121,7 @@ def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     runs = RunHosts(cluster.net, cluster.instance())
 
     simulate(cluster, seed=1)
-    messages, alerts = wait_exact(cluster, runs, timeout=180)
+    messages, alerts = wait_exact(cluster, runs, timeout=240)
     assert not runs.unplaced(), runs.unplaced()
     assert set(runs.hosts.values()) <= {"worker1", "worker2"}
     files = lake_files(cluster.lake)
@@ -130,7 +130,7 @@ def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
 
     # A worker host dies in the middle of a run (every process on it at once), then a broker.
     simulate(cluster, seed=2)
-    run, victim = wait_for("a run started on a worker", lambda: started_run(cluster, runs), 120)
+    run, victim = wait_for("a run started on a worker", lambda: started_run(cluster, runs), 180)
     time.sleep(random.uniform(0.0, 1.0))  # a random point of the run
     runs.record()  # its process, identified while alive
     killed = cluster.net.kill(victim)
@@ -148,7 +148,7 @@ def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     assert retry_id, f"the run killed with {victim} was not retried"
     retry = wait_for(
         "the retry to finish",
-        lambda: (r := cluster.instance().get_run_by_id(retry_id)).is_finished and r,
+        lambda: (r := runs.instance.get_run_by_id(retry_id)).is_finished and r,
         120,
     )
     assert retry.status == dg.DagsterRunStatus.SUCCESS, retry.status
