@@ -49,7 +49,9 @@ class Brokers:
     def start(self) -> None:
         if not (KAFKA_LIBS / ".complete").exists():
             raise AssertionError(
-                f"{KAFKA_LIBS} has no Kafka jars: run `make up` once (it fetches them)"
+                f"{KAFKA_LIBS} has no Kafka jars: devstack/kafka.sh fetches them when it starts "
+                "this checkout's broker (make up); if another checkout's broker answers on "
+                "9092 instead, copy that checkout's .devstack/kafka/libs here"
             )
         self.directory_ids = {node: kafka_uuid() for node in NODES}
         for node in NODES:
