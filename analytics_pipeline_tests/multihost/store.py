@@ -27,7 +27,10 @@ from analytics_pipeline_tests.multihost.processes import HostProcess, spawn, wai
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 WEED = REPO_ROOT / ".venv" / "bin" / "weed"
-PG_PORT, S3_PORT, REDIS_PORT, SLACK_PORT = 5432, 8333, 6390, 8765
+# S3 off the local stack's 8333..8338: SeaweedFS names its local sockets after its ports in
+# /tmp (/tmp/seaweedfs-filer-8336.sock, not moved by TMPDIR), and a socket on a path crosses
+# network namespaces: on the same ports the stack's S3 gateway talked to this test's filer.
+PG_PORT, S3_PORT, REDIS_PORT, SLACK_PORT = 5432, 8433, 6390, 8765
 PG_USER = "dagster"
 BUCKET = "lake"
 READY_TIMEOUT_S = 60
