@@ -30,7 +30,7 @@ from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.warehouse.journeys import update_journeys
 
 # Kafka is asked for the end offsets this often: what a message waits before its micro-batch
-# starts, at one ListOffsets request per topic each time.
+# starts, at one ListOffsets request (both topics) each time.
 POLL_INTERVAL_S = 0.2
 # A micro-batch starts at most this often: under a steady stream, one batch a second carries
 # everything that landed meanwhile, instead of a lake commit per message.
@@ -80,7 +80,7 @@ def run_live_tail(
     poller = kafka.consumer()
 
     def end_offsets() -> Offsets:
-        return {topic: kafka.end_offsets(topic, poller) for topic in topics.values()}
+        return kafka.topics_end_offsets(topics.values(), poller)
 
     def step(ranges: dict[str, list[OffsetRange]]) -> None:
         for kind, topic in topics.items():
