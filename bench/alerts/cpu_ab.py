@@ -35,6 +35,7 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -74,6 +75,8 @@ class Variant:
     meter: CpuMeter | None = None
     processes: list[subprocess.Popen] = field(default_factory=list)
     samples: list[float] = field(default_factory=list)  # CPU-s per minute, one per window
+    batches: list[int] = field(default_factory=list)  # ingest transactions, one per window
+    lake: Any = None
     by_role: collections.Counter[str] = field(default_factory=collections.Counter)
 
     @classmethod
@@ -178,6 +181,19 @@ def start(variant: Variant, lake_env: dict[str, str], stub_url: str, rate: float
         )
 
 
+def ingest_batches(lake: Any) -> int:
+    """Ingest transactions so far (each micro-batch has one per topic with new messages)."""
+    from analytics_pipeline.warehouse import reading
+
+    try:
+        with reading(lake) as conn:
+            row = conn.execute("SELECT max(last_batch_id) FROM ingest_batch_counter").fetchone()
+    except Exception as error:  # the lake not created yet, a catalog hiccup
+        print(f"could not count batches: {error}", file=sys.stderr)
+        return -1
+    return int(row[0] or 0) if row else 0
+
+
 def sample_roles(variant: Variant, first: dict[int, tuple[str, float]], last: dict) -> None:
     assert variant.meter is not None
     for pid in map(int, (variant.meter.path / "cgroup.procs").read_text().split()):
@@ -213,13 +229,14 @@ def main() -> int:
     with ExitStack() as stack:
         try:
             for variant in variants:
-                lake = stack.enter_context(scratch_lake(f"cpu_{variant.name}"))
+                lake = variant.lake = stack.enter_context(scratch_lake(f"cpu_{variant.name}"))
                 start(variant, lake_environment(lake), stub_url, args.rate)
             print(f"warming up {args.warmup:.0f} s ...", file=sys.stderr)
             time.sleep(args.warmup)
             firsts: dict[str, dict] = {v.name: {} for v in variants}
             lasts: dict[str, dict] = {v.name: {} for v in variants}
             before = {v.name: v.meter.seconds() for v in variants if v.meter}
+            batches_before = {v.name: ingest_batches(v.lake) for v in variants}
             services_before = service_seconds()
             for window in range(args.windows):
                 started = time.monotonic()
@@ -234,7 +251,10 @@ def main() -> int:
                     now = v.meter.seconds()
                     v.samples.append((now - before[v.name]) / minutes)
                     before[v.name] = now
-                    line.append(f"{v.name} {v.samples[-1]:.1f}")
+                    batches = ingest_batches(v.lake)
+                    v.batches.append(batches - batches_before[v.name])
+                    batches_before[v.name] = batches
+                    line.append(f"{v.name} {v.samples[-1]:.1f} ({v.batches[-1]} batches)")
                 load = os.getloadavg()[0]
                 print(f"window {window + 1}: {', '.join(line)} (load {load:.1f})", file=sys.stderr)
             services_after = service_seconds()
@@ -264,6 +284,18 @@ def main() -> int:
                 "env": v.env,
                 "median": statistics.median(v.samples),
                 "samples": [round(s, 2) for s in v.samples],
+                "ingest_batches": v.batches,
+                # CPU-s per ingest transaction (the whole pipeline's, daemon included)
+                "cpu_per_batch": round(
+                    statistics.median(
+                        s * args.window_seconds / 60 / b
+                        for s, b in zip(v.samples, v.batches, strict=True)
+                        if b > 0
+                    ),
+                    3,
+                )
+                if any(b > 0 for b in v.batches)
+                else None,
                 "by_role": {k: round(x, 2) for k, x in v.by_role.most_common()},
             }
             for v in variants

@@ -32,9 +32,16 @@ from analytics_pipeline.warehouse.journeys import update_journeys
 # Kafka is asked for the end offsets this often: what a message waits before its micro-batch
 # starts, at one ListOffsets request (both topics) each time.
 POLL_INTERVAL_S = 0.2
-# A micro-batch starts at most this often: under a steady stream, one batch a second carries
-# everything that landed meanwhile, instead of a lake commit per message.
-MIN_BATCH_INTERVAL_S = 1.0
+# A micro-batch starts at most this often: under a steady stream, one batch carries everything
+# that landed meanwhile, instead of a lake commit per message. A micro-batch costs about the
+# same whatever it carries (~0.65 CPU-s here, mostly its ~60 lake statements and their catalog
+# round trips), so this interval is what a steady stream costs: 1 s was 0.79 of a core at
+# 5 events/s (issue 16's target: 0.5). What it adds to latency: a message that lands right after
+# a micro-batch started waits up to this long for the next one; after a quiet spell longer than
+# the interval the batch starts at once. So at 5 events/s the wait is 0-2 s (p95 ~1.9 s) before
+# the batch's own ~1 s, and at light load (a sign-up every 1-5 s) only the ~25 % of sign-ups that
+# come within 2 s of the last batch wait, at most 1 s (bench/alerts/RESULTS.md).
+MIN_BATCH_INTERVAL_S = 2.0
 LIVE_UNTIL_TAG = "analytics/live_until"
 
 
