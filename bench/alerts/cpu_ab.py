@@ -27,6 +27,7 @@ import argparse
 import collections
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -216,6 +217,8 @@ def main() -> int:
     parser.add_argument("--window-seconds", type=float, default=60)
     parser.add_argument("--label", default="")
     args = parser.parse_args()
+    # `kill` (a run started in the background ignores SIGINT) stops the stacks and cleans up too.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     run_id = uuid.uuid4().hex[:6]
     work = REPO / "bench" / ".work" / f"cpu-ab-{run_id}"
     variants: list[Variant] = args.variant
@@ -273,6 +276,7 @@ def main() -> int:
                     variant.meter.close()
             stub.terminate()
             stub.wait(timeout=10)
+            cleanup([v.database for v in variants], [t for v in variants for t in v.topics], work)
     result = {
         "label": args.label,
         "rate": args.rate,
@@ -304,7 +308,6 @@ def main() -> int:
     }
     print(json.dumps(result, indent=2))
     (REPO / "bench" / ".work" / f"cpu-ab-{run_id}.json").write_text(json.dumps(result, indent=2))
-    cleanup([v.database for v in variants], [t for v in variants for t in v.topics], work)
     return 0
 
 
