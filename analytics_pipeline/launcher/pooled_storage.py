@@ -38,12 +38,13 @@ from dagster_postgres.utils import (
     pg_url_from_config,
 )
 
-# Per storage (run, event log, schedule) and process: the connections kept are those the process
-# used at once, up to POOL_SIZE (opened on demand, never ahead). A run worker or a test worker
-# queries from one thread and keeps one per storage; the daemon's loops and its 4 sensor threads
-# query at once, and with one kept, every such overlap opened (and closed) a new connection: 10 %
-# of an idle daemon's CPU. Beyond POOL_SIZE, connections are closed after use as before.
-POOL_SIZE = 4
+# Per storage (run, event log, schedule) and process: one connection kept, as the webserver's
+# pooling keeps. Threads querying at once open more, closed after use as before. Every process of
+# a deployment (daemon, code server, each run worker, each test worker) holds up to three, well
+# inside PostgreSQL's default max_connections of 100. (4 kept saved an idle daemon the ~10 % of
+# its CPU it spends opening connections when its threads overlap, but a daemon then held 10
+# connections, and six pipelines beside a test suite exhausted the 100: not worth it.)
+POOL_SIZE = 1
 MAX_OVERFLOW = 8
 POOL_RECYCLE_S = 3600
 
