@@ -36,7 +36,6 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -77,7 +76,7 @@ class Variant:
     processes: list[subprocess.Popen] = field(default_factory=list)
     samples: list[float] = field(default_factory=list)  # CPU-s per minute, one per window
     batches: list[int] = field(default_factory=list)  # ingest transactions, one per window
-    lake: Any = None
+    environment: dict[str, str] = field(default_factory=dict)
     by_role: collections.Counter[str] = field(default_factory=collections.Counter)
 
     @classmethod
@@ -139,6 +138,7 @@ def start(variant: Variant, lake_env: dict[str, str], stub_url: str, rate: float
         "SLACK_API_URL": stub_url + "/api/",
         **variant.env,
     }
+    variant.environment = env
     socket = variant.work / "code.sock"
     variant.processes.append(
         spawn(
@@ -182,17 +182,23 @@ def start(variant: Variant, lake_env: dict[str, str], stub_url: str, rate: float
         )
 
 
-def ingest_batches(lake: Any) -> int:
-    """Ingest transactions so far (each micro-batch has one per topic with new messages)."""
-    from analytics_pipeline.warehouse import reading
-
-    try:
-        with reading(lake) as conn:
-            row = conn.execute("SELECT max(last_batch_id) FROM ingest_batch_counter").fetchone()
-    except Exception as error:  # the lake not created yet, a catalog hiccup
-        print(f"could not count batches: {error}", file=sys.stderr)
+def ingest_batches(env: dict[str, str], cwd: Path) -> int:
+    """Ingest transactions so far (each micro-batch has one per topic with new messages), read
+    by `analytics-pipeline sql` in a process of its own (outside the variant's cgroup)."""
+    query = "SELECT coalesce(max(last_batch_id), 0) AS n FROM ingest_batch_counter"
+    done = subprocess.run(
+        [str(VENV_BIN / "analytics-pipeline"), "sql", query, "--format", "csv"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    last = done.stdout.strip().splitlines()[-1:] or [""]
+    if done.returncode or not last[0].isdigit():
+        print(f"could not count batches: {done.stderr.strip()[-300:]}", file=sys.stderr)
         return -1
-    return int(row[0] or 0) if row else 0
+    return int(last[0])
 
 
 def sample_roles(variant: Variant, first: dict[int, tuple[str, float]], last: dict) -> None:
@@ -232,14 +238,14 @@ def main() -> int:
     with ExitStack() as stack:
         try:
             for variant in variants:
-                lake = variant.lake = stack.enter_context(scratch_lake(f"cpu_{variant.name}"))
+                lake = stack.enter_context(scratch_lake(f"cpu_{variant.name}"))
                 start(variant, lake_environment(lake), stub_url, args.rate)
             print(f"warming up {args.warmup:.0f} s ...", file=sys.stderr)
             time.sleep(args.warmup)
             firsts: dict[str, dict] = {v.name: {} for v in variants}
             lasts: dict[str, dict] = {v.name: {} for v in variants}
             before = {v.name: v.meter.seconds() for v in variants if v.meter}
-            batches_before = {v.name: ingest_batches(v.lake) for v in variants}
+            batches_before = {v.name: ingest_batches(v.environment, v.work) for v in variants}
             services_before = service_seconds()
             for window in range(args.windows):
                 started = time.monotonic()
@@ -254,7 +260,7 @@ def main() -> int:
                     now = v.meter.seconds()
                     v.samples.append((now - before[v.name]) / minutes)
                     before[v.name] = now
-                    batches = ingest_batches(v.lake)
+                    batches = ingest_batches(v.environment, v.work)
                     v.batches.append(batches - batches_before[v.name])
                     batches_before[v.name] = batches
                     line.append(f"{v.name} {v.samples[-1]:.1f} ({v.batches[-1]} batches)")
