@@ -49,10 +49,11 @@ SENSOR_INTERVAL_SECONDS = 2
 # its tick instead of up to a whole 5 s pass. The wait ends DAEMON_PASS_MARGIN_S before a
 # daemon pass boundary, so the next evaluation starts at that pass instead of ~2.5 s later.
 # It is what an idle pipeline spends most on (one ListOffsets request per poll), and it only
-# serves the first message after a quiet spell (a live run takes the rest): 0.25 s, not 0.1.
+# serves the first message after a quiet spell of ANALYTICS_INGEST_LIVE_IDLE_SECONDS (a live
+# run takes the rest; at a sign-up every 1-5 s the tail never idles out): 0.5 s, not 0.1.
 DAEMON_PASS_S = 5
 DAEMON_PASS_MARGIN_S = 1.0
-POLL_INTERVAL_S = 0.25
+POLL_INTERVAL_S = 0.5
 SENSOR_NAME = "ingest_sensor"
 INGEST_TAG = "analytics/ingest"
 TOPICS_TAG = "analytics/topics"
