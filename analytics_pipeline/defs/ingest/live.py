@@ -11,6 +11,7 @@ run in bench/alerts, once in a few hundred micro-batches; not reproduced alone).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -43,6 +44,11 @@ POLL_INTERVAL_S = 0.2
 # come within 2 s of the last batch wait, at most 1 s (bench/alerts/RESULTS.md).
 MIN_BATCH_INTERVAL_S = 2.0
 LIVE_UNTIL_TAG = "analytics/live_until"
+# DuckDB's threads while the tail runs (its default: one per core). A micro-batch's statements
+# are small, so a second thread buys no time but costs the scheduling of its tasks: with one,
+# a 2-s micro-batch at 5 events/s took 17 % less CPU (bench/alerts/microbatch_cpu.py, 16
+# micro-batches each way, interleaved). The run's planned ranges (a backlog) keep every core.
+LIVE_DUCKDB_THREADS = 1
 
 
 def live_metadata(report: LiveReport) -> dict[str, dg.MetadataValue]:
@@ -112,6 +118,7 @@ def run_live_tail(
         if rules.new_alerts and slack.enabled:
             post(now)
 
+    conn.execute(f"SET threads = {LIVE_DUCKDB_THREADS}")
     try:
         report = follow(
             known,
@@ -124,6 +131,8 @@ def run_live_tail(
         )
     finally:
         poller.close()
+        with contextlib.suppress(duckdb.Error):  # a lost catalog must not hide the real error
+            conn.execute("RESET threads")
     context.log.info(
         f"live tail: {report.messages} messages in {report.batches} micro-batches over "
         f"{report.seconds:.0f} s, ended by {report.ended_by}"
