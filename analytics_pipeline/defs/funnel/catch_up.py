@@ -27,6 +27,7 @@ import dagster as dg
 from analytics_pipeline.defs.funnel.assets import FUNNEL_KEYS
 from analytics_pipeline.defs.funnel.jobs import funnel_job
 from analytics_pipeline.defs.funnel.sensors import (
+    FUNNEL_SENSOR_INTERVAL_SECONDS,
     RANGE_END_TAG,
     RANGE_START_TAG,
     latest_materialisations,
@@ -121,7 +122,7 @@ def missing_days(instance: dg.DagsterInstance, first_day: str, now: datetime) ->
 @dg.sensor(
     name="funnel_catch_up_sensor",
     job=funnel_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=FUNNEL_SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Computes funnel days never computed (the journeys' history, days missed while the "

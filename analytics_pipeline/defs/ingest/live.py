@@ -11,6 +11,7 @@ run in bench/alerts, once in a few hundred micro-batches; not reproduced alone).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -30,12 +31,24 @@ from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
 
 # Kafka is asked for the end offsets this often: what a message waits before its micro-batch
-# starts, at one ListOffsets request per topic each time.
+# starts, at one ListOffsets request (both topics) each time.
 POLL_INTERVAL_S = 0.2
-# A micro-batch starts at most this often: under a steady stream, one batch a second carries
-# everything that landed meanwhile, instead of a lake commit per message.
-MIN_BATCH_INTERVAL_S = 1.0
+# A micro-batch starts at most this often: under a steady stream, one batch carries everything
+# that landed meanwhile, instead of a lake commit per message. A micro-batch costs about the
+# same whatever it carries (~0.65 CPU-s here, mostly its ~60 lake statements and their catalog
+# round trips), so this interval is what a steady stream costs: 1 s was 0.79 of a core at
+# 5 events/s (issue 16's target: 0.5). What it adds to latency: a message that lands right after
+# a micro-batch started waits up to this long for the next one; after a quiet spell longer than
+# the interval the batch starts at once. So at 5 events/s the wait is 0-2 s (p95 ~1.9 s) before
+# the batch's own ~1 s, and at light load (a sign-up every 1-5 s) only the ~25 % of sign-ups that
+# come within 2 s of the last batch wait, at most 1 s (bench/alerts/RESULTS.md).
+MIN_BATCH_INTERVAL_S = 2.0
 LIVE_UNTIL_TAG = "analytics/live_until"
+# DuckDB's threads while the tail runs (its default: one per core). A micro-batch's statements
+# are small, so a second thread buys no time but costs the scheduling of its tasks: with one,
+# a 2-s micro-batch at 5 events/s took 17 % less CPU (bench/alerts/microbatch_cpu.py, 16
+# micro-batches each way, interleaved). The run's planned ranges (a backlog) keep every core.
+LIVE_DUCKDB_THREADS = 1
 
 
 def live_metadata(report: LiveReport) -> dict[str, dg.MetadataValue]:
@@ -84,7 +97,7 @@ def run_live_tail(
     publish = publish_step(publisher, context.log) if publisher else None
 
     def end_offsets() -> Offsets:
-        return {topic: kafka.end_offsets(topic, poller) for topic in topics.values()}
+        return kafka.topics_end_offsets(topics.values(), poller)
 
     def step(ranges: dict[str, list[OffsetRange]]) -> None:
         for kind, topic in topics.items():
@@ -111,6 +124,7 @@ def run_live_tail(
         if rules.new_alerts and slack.enabled:
             post(now)
 
+    conn.execute(f"SET threads = {LIVE_DUCKDB_THREADS}")
     try:
         if publish is not None:
             publish()
@@ -127,6 +141,8 @@ def run_live_tail(
         poller.close()
         if publisher is not None:
             publisher.close()
+        with contextlib.suppress(duckdb.Error):  # a lost catalog must not hide the real error
+            conn.execute("RESET threads")
     context.log.info(
         f"live tail: {report.messages} messages in {report.batches} micro-batches over "
         f"{report.seconds:.0f} s, ended by {report.ended_by}"
