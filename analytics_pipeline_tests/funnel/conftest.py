@@ -1,4 +1,5 @@
-"""Funnel fixtures: the journeys fixtures, plus a Dagster instance of the funnel tests' own.
+"""Funnel fixtures: the journeys fixtures (lakes already migrated), plus a Dagster instance of
+the funnel tests' own.
 
 The staleness sensor reads the whole event log, so its tests need an instance no other test
 writes funnel materialisations to: a real PostgreSQL-backed instance on a fresh database,
@@ -16,9 +17,9 @@ import dagster as dg
 import pytest
 
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, StackInfo, pg_query
-from analytics_pipeline_tests.journeys.conftest import conn, raw
+from analytics_pipeline_tests.journeys.conftest import conn, lake, raw
 
-__all__ = ["conn", "raw"]
+__all__ = ["conn", "lake", "raw"]  # `lake`: a migrated clone, as in journeys/
 
 
 @contextmanager

@@ -88,7 +88,7 @@ def test_incremental_batches_equal_one_full_rebuild(new_lake, seed):
     rng.shuffle(shuffled)
     cuts = sorted(rng.sample(range(1, len(shuffled)), 9))
 
-    incremental = connect(new_lake("incremental"))
+    incremental = connect(new_lake("incremental", migrated=True))
     feeder = Feeder(incremental)
     reattributed = rebuilt = 0
     for begin, end in zip([0, *cuts], [*cuts, len(shuffled)], strict=True):
@@ -105,7 +105,7 @@ def test_incremental_batches_equal_one_full_rebuild(new_lake, seed):
     assert rebuilt > 0, "some late links should move events away from a user"
     got = snapshot(incremental)
 
-    whole = connect(new_lake("whole"))
+    whole = connect(new_lake("whole", migrated=True))
     Feeder(whole).feed(events)
     update_journeys(whole, **TOPICS)
     expected = snapshot(whole)
