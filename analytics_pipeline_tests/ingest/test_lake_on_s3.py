@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from analytics_pipeline.dashboard.queries import ingest_ledger
+from analytics_pipeline.dashboard.queries.health import ingest_ledger
 from analytics_pipeline.defs.journeys.assets import journeys
 from analytics_pipeline.defs.maintenance.assets import lake_files
 from analytics_pipeline.resources.analytics import AnalyticsResource
