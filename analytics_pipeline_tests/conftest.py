@@ -41,9 +41,6 @@ DAEMON_FILES = frozenset(
         "analytics_pipeline_tests/ingest/test_end_to_end.py",
         "analytics_pipeline_tests/ingest/test_end_to_end_s3.py",
         "analytics_pipeline_tests/ingest/test_lake_readers.py",
-        # Shares no service, port or database with any test (all on its own hosts), but runs a
-        # daemon with run workers and three brokers: one at a time with the other daemons.
-        "analytics_pipeline_tests/multihost/test_multihost.py",
     }
 )
 
