@@ -10,7 +10,7 @@ import dagster as dg
 
 from analytics_pipeline.defs.funnel.assets import USERS_BY_ACTIVATION_STAGE, day_range
 from analytics_pipeline.defs.loaded import daily_partitions
-from analytics_pipeline.defs.streams.assets import stream_metadata
+from analytics_pipeline.defs.streams.assets import stream_metadata, stream_off
 from analytics_pipeline.defs.streams.journey import PublishLog
 from analytics_pipeline.defs.table_metadata import OWNERS
 from analytics_pipeline.defs.tags import WITH_FUNNEL_TAGS
@@ -73,16 +73,7 @@ def user_stage_stream(
 ) -> dg.MaterializeResult:
     first, last = day_range(context)
     if not kafka.stage_topic:
-        return dg.MaterializeResult(
-            metadata={"waiting": dg.MetadataValue.text("off: no stage topic configured")},
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=STAGE_PUBLISHING_CHECK,
-                    passed=True,
-                    description="the stream is off (the Kafka resource names no stage topic)",
-                )
-            ],
-        )
+        return stream_off(STAGE_PUBLISHING_CHECK, "stage")
     with warehouse.connect() as conn:
         queued = stage_stream.queue_changes(conn, first, last)
         publisher = stage_publisher(kafka, conn)
