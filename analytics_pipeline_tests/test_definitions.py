@@ -51,7 +51,7 @@ def test_code_location_offers_the_ingest_sensor_and_jobs():
         "funnel_catch_up_sensor",
         "freshness_checks_sensor",
     } <= {s.name for s in repo.sensor_defs}
-    assert {"ingest", "ingest_clickstream", "ingest_backend"} <= {
+    assert {"ingest", "ingest_clickstream", "ingest_backend", "replay_journey_stream"} <= {
         j.name for j in repo.get_all_jobs()
     }
 

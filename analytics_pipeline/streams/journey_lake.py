@@ -99,7 +99,7 @@ def pending(
         }
         sizes = [(int(b), int(n)) for b, n in run(conn, SQL_FILE, "batch_sizes", params).fetchall()]
         params["upto"] = upto = _upto_within(sizes, lake_watermark, max_records)
-        actions = [_action(row) for row in run(conn, SQL_FILE, "actions", params).fetchall()]
+        actions = [action_row(row) for row in run(conn, SQL_FILE, "actions", params).fetchall()]
         identities = [
             IdentityChange(*row)
             for row in run(conn, SQL_FILE, "identity_changes", params).fetchall()
@@ -109,7 +109,8 @@ def pending(
     return PendingPublish(after, upto, lake_watermark, records, len(actions), len(identities))
 
 
-def _action(row: tuple) -> ActionRow:
+def action_row(row: tuple) -> ActionRow:
+    """One row of the `actions` queries (journey_stream.sql) as an ActionRow."""
     (topic, event_id, user_id, anonymous_id, ts, action, details, via, partition, offset) = row
     return ActionRow(
         source_topic=topic,

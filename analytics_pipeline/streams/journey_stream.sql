@@ -71,3 +71,39 @@ SELECT anonymous_id, max(ts)
 FROM journey_events_anonymous
 WHERE ingest_batch_id <= $after AND list_contains($browsers, anonymous_id)
 GROUP BY anonymous_id;
+
+-- name: replay_actions
+-- A replay (streams/replay.py): the actions with $start <= ts < $end (NULL: unbounded) and, when
+-- $user_id is set, of that user (now attributed to them), with their current attribution.
+WITH picked AS (
+    SELECT *
+    FROM journey_events
+    WHERE ($start IS NULL OR ts >= $start) AND ($end IS NULL OR ts < $end)
+        AND ($user_id IS NULL OR user_id = $user_id)
+),
+raw AS (
+    SELECT coalesce(kafka_topic, $clickstream_topic) AS source_topic, event_id,
+        kafka_partition, kafka_offset
+    FROM raw_clickstream_events
+    WHERE event_id IN (SELECT event_id FROM picked)
+    UNION ALL
+    SELECT coalesce(kafka_topic, $backend_topic), event_id, kafka_partition, kafka_offset
+    FROM raw_backend_events
+    WHERE event_id IN (SELECT event_id FROM picked)
+)
+SELECT
+    j.source_topic, j.event_id, j.user_id, j.anonymous_id, j.ts, j.action,
+    CAST(j.details AS VARCHAR) AS details, j.user_via_identity,
+    r.kafka_partition, r.kafka_offset
+FROM picked AS j
+LEFT JOIN raw AS r ON r.source_topic = j.source_topic AND r.event_id = j.event_id;
+
+-- name: replay_identities
+-- The links a replay carries: those of the replayed user, else those made in the range.
+SELECT anonymous_id, user_id, NULL AS previous_user_id, linked_at, link_event_id
+FROM user_identities
+WHERE CASE
+    WHEN $user_id IS NOT NULL THEN user_id = $user_id
+    ELSE ($start IS NULL OR linked_at >= $start) AND ($end IS NULL OR linked_at < $end)
+END
+ORDER BY linked_at, link_event_id;

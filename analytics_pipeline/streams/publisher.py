@@ -29,6 +29,7 @@ from analytics_pipeline.streams.records import StreamRecord
 
 POSITION_HEADER = "analytics-position"
 LAKE_HEADER = "analytics-lake"
+REPLAY_HEADER = "analytics-replay"  # "true" on a replay's records (SPEC §10)
 # How far back from a partition's end the position look-up reads at first (then 4x further):
 # the last committed record is usually the one before the end (a commit marker takes one).
 _LOOKBACK = 16
@@ -189,17 +190,43 @@ class StreamPublisher:
             raise
         self._producer = producer
 
+    def replay(self, records: list[StreamRecord], chunk: int = 5_000) -> int:
+        """Republish `records` on this stream's own topic, marked as a replay.
+
+        They go out in transactions under the stream's transactional id, so a live publisher
+        is fenced meanwhile (it waits and takes over again on its next call), and each carries
+        the position the topic already holds: the live stream's position is unchanged, and
+        nothing is published twice or skipped by it. Returns the records sent. Raises on Kafka
+        trouble (a replay is asked for by someone who wants to know)."""
+        self._ensure_ready()
+        headers = [
+            (POSITION_HEADER, str(self._position or 0).encode()),
+            (LAKE_HEADER, self.lake_id.encode()),
+            (REPLAY_HEADER, b"true"),
+        ]
+        try:
+            for begin in range(0, len(records), chunk):
+                self._send_transaction(records[begin : begin + chunk], headers)
+        finally:
+            self.close()  # the live publisher takes the transactional id back
+        return len(records)
+
     def _publish(self, pending: Pending) -> None:
-        producer = self._producer
         header = [
             (POSITION_HEADER, str(pending.upto).encode()),
             (LAKE_HEADER, self.lake_id.encode()),
         ]
+        self._send_transaction(pending.records, header)
+
+    def _send_transaction(
+        self, records: list[StreamRecord], header: list[tuple[str, bytes]]
+    ) -> None:
+        producer = self._producer
         producer.begin_transaction()
         try:
             futures = [
                 producer.send(self.topic, key=r.key.encode(), value=r.value, headers=header)
-                for r in pending.records
+                for r in records
             ]
             producer.flush(timeout=self._max_block_ms / 1000 * 6)
             offsets = {}
@@ -277,6 +304,51 @@ class StreamPublisher:
             "DESCRIBE on the transactional id, IDEMPOTENT_WRITE on the cluster). Publishing "
             "catches up by itself once it can."
         )
+
+
+def replay_to_topic(
+    records: list[StreamRecord],
+    *,
+    topic: str,
+    lake_id: str,
+    make_producer: Callable[..., Any],
+    max_block_ms: int = 10_000,
+) -> dict[int, int]:
+    """Publish a replay on a topic of the user's choice (not the live stream's): idempotent
+    writes, every record acknowledged by all in-sync replicas; the topic must exist. Returns
+    the last offset written per partition."""
+    producer = make_producer(
+        acks="all",
+        enable_idempotence=True,
+        max_block_ms=max_block_ms,
+        allow_auto_create_topics=False,
+    )
+    from kafka.errors import KafkaTimeoutError
+
+    headers = [(LAKE_HEADER, lake_id.encode()), (REPLAY_HEADER, b"true")]
+    try:
+        try:
+            known = producer.partitions_for(topic)
+        except KafkaTimeoutError:
+            known = None
+        if not known:
+            raise StreamUnavailableError(
+                f"topic {topic!r} does not exist; create it first (the replay does not create "
+                "topics, so a typo never makes a new one)"
+            )
+        futures = [
+            producer.send(topic, key=r.key.encode(), value=r.value, headers=headers)
+            for r in records
+        ]
+        producer.flush(timeout=max_block_ms / 1000 * 6)
+        offsets: dict[int, int] = {}
+        for future in futures:
+            meta = future.get(timeout=max_block_ms / 1000)
+            offsets[meta.partition] = max(offsets.get(meta.partition, -1), meta.offset)
+        return offsets
+    finally:
+        with contextlib.suppress(Exception):
+            producer.close(timeout=2)
 
 
 class StreamUnavailableError(RuntimeError):
