@@ -243,56 +243,15 @@ class StreamPublisher:
         self._on_step("committed")
 
     def _partitions(self) -> list[int]:
-        consumer = self._make_consumer(group_id=None, allow_auto_create_topics=False)
-        try:
-            partitions = consumer.partitions_for_topic(self.topic)
-        finally:
-            consumer.close()
-        if not partitions:
-            raise StreamUnavailableError(f"topic {self.topic!r} does not exist")
-        return sorted(partitions)
+        return topic_partitions(self._make_consumer, self.topic)
 
     def _read_position(self, partitions: list[int]) -> int | None:
         """The highest position header among the last committed records of the partitions."""
-        from kafka import TopicPartition
-
-        consumer = self._make_consumer(
-            group_id=None,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            allow_auto_create_topics=False,
+        found, last_offsets = read_position(
+            self._make_consumer, self.topic, partitions, lake_id=self.lake_id
         )
-        try:
-            tps = [TopicPartition(self.topic, p) for p in partitions]
-            ends = consumer.end_offsets(tps)  # the last stable offsets under read_committed
-            begins = consumer.beginning_offsets(tps)
-            found: int | None = None
-            for tp in tps:
-                last = _last_committed(consumer, tp, begins[tp], ends[tp])
-                if last is None:
-                    continue
-                self.last_offsets[tp.partition] = last.offset
-                lake = _header(last, LAKE_HEADER)
-                if lake is not None and lake != self.lake_id:
-                    raise StreamUnavailableError(
-                        f"topic {self.topic!r} holds the stream of another lake ({lake}; this "
-                        f"lake is {self.lake_id}); give each lake a topic of its own"
-                    )
-                position = _position_of(last)
-                if position is None:
-                    raise StreamUnavailableError(
-                        f"topic {self.topic!r} holds records this pipeline did not publish "
-                        f"(no {POSITION_HEADER} header); give the stream a topic of its own"
-                    )
-                found = position if found is None else max(found, position)
-            if found is None and any(begins[tp] > 0 for tp in tps):
-                raise StreamUnavailableError(
-                    f"topic {self.topic!r} lost its records to retention, so its position is "
-                    "unknown; recreate the topic to republish from the lake"
-                )
-            return found
-        finally:
-            consumer.close()
+        self.last_offsets.update(last_offsets)
+        return found
 
     def _waiting(self, error: BaseException) -> str:
         text = str(error) or type(error).__name__
@@ -304,6 +263,66 @@ class StreamPublisher:
             "DESCRIBE on the transactional id, IDEMPOTENT_WRITE on the cluster). Publishing "
             "catches up by itself once it can."
         )
+
+
+def topic_partitions(make_consumer: Callable[..., Any], topic: str) -> list[int]:
+    """The topic's partitions; StreamUnavailableError when it does not exist."""
+    consumer = make_consumer(group_id=None, allow_auto_create_topics=False)
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+    finally:
+        consumer.close()
+    if not partitions:
+        raise StreamUnavailableError(f"topic {topic!r} does not exist")
+    return sorted(partitions)
+
+
+def read_position(
+    make_consumer: Callable[..., Any], topic: str, partitions: list[int], *, lake_id: str
+) -> tuple[int | None, dict[int, int]]:
+    """The stream position the topic holds (the highest `analytics-position` header among the
+    last committed records of its partitions; None: nothing published yet) and the last
+    committed offset per partition. Refuses a topic of another lake or of another writer."""
+    from kafka import TopicPartition
+
+    consumer = make_consumer(
+        group_id=None,
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        allow_auto_create_topics=False,
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ends = consumer.end_offsets(tps)  # the last stable offsets under read_committed
+        begins = consumer.beginning_offsets(tps)
+        found: int | None = None
+        last_offsets: dict[int, int] = {}
+        for tp in tps:
+            last = _last_committed(consumer, tp, begins[tp], ends[tp])
+            if last is None:
+                continue
+            last_offsets[tp.partition] = last.offset
+            lake = _header(last, LAKE_HEADER)
+            if lake is not None and lake != lake_id:
+                raise StreamUnavailableError(
+                    f"topic {topic!r} holds the stream of another lake ({lake}; this "
+                    f"lake is {lake_id}); give each lake a topic of its own"
+                )
+            position = _position_of(last)
+            if position is None:
+                raise StreamUnavailableError(
+                    f"topic {topic!r} holds records this pipeline did not publish "
+                    f"(no {POSITION_HEADER} header); give the stream a topic of its own"
+                )
+            found = position if found is None else max(found, position)
+        if found is None and any(begins[tp] > 0 for tp in tps):
+            raise StreamUnavailableError(
+                f"topic {topic!r} lost its records to retention, so its position is "
+                "unknown; recreate the topic to republish from the lake"
+            )
+        return found, last_offsets
+    finally:
+        consumer.close()
 
 
 def replay_to_topic(

@@ -1,4 +1,5 @@
-"""The Pipeline health page's queries: the ingest ledger, dead letters and funnel gaps."""
+"""The Pipeline health page's queries: the ingest ledger, the streams' lake side, dead letters
+and funnel gaps."""
 
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ def ingest_ledger(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         "ORDER BY topic, kafka_partition",
         {},
     )
+
+
+def stream_lake_state(conn: duckdb.DuckDBPyConnection) -> tuple[str | None, int]:
+    """The id the lake names itself by in its streams (None until its first publish) and its
+    journeys watermark: what the journey topic should hold up to (streams/journey_lake.py)."""
+    row = conn.execute(
+        "SELECT (SELECT min(value) FROM pipeline_watermarks WHERE name = 'lake_id'), "
+        "(SELECT coalesce(max(value), 0) FROM pipeline_watermarks WHERE name = 'journeys')"
+    ).fetchone()
+    assert row is not None
+    lake_id = None if row[0] is None else f"{int(row[0]):x}"
+    return lake_id, int(row[1])
 
 
 def dead_letters_by_day(conn: duckdb.DuckDBPyConnection, day_range: DayRange) -> pd.DataFrame:
