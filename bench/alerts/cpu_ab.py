@@ -132,6 +132,7 @@ def start(variant: Variant, lake_env: dict[str, str], stub_url: str, rate: float
         "KAFKA_BOOTSTRAP_SERVERS": setting("KAFKA_BOOTSTRAP_SERVERS"),
         "ANALYTICS_CLICKSTREAM_TOPIC": variant.topics[0],
         "ANALYTICS_BACKEND_TOPIC": variant.topics[1],
+        "ANALYTICS_JOURNEY_TOPIC": variant.topics[2],
         **lake_env,
         "ANALYTICS_REPORTS_DIR": str(variant.work / "reports"),
         "SLACK_BOT_TOKEN": TOKEN,
@@ -232,7 +233,12 @@ def main() -> int:
         variant.code = unpack(variant.commit, REPO / "bench" / ".work")
         variant.work = work / variant.name
         variant.database = f"dagster_cpu_{run_id}_{variant.name}"
-        variant.topics = [f"cpu-{run_id}-{variant.name}-{t}" for t in ("clickstream", "backend")]
+        # clickstream, backend, and the journey stream's own topic: on the shared default
+        # (portal-journeys) every variant's publisher would refuse the others' records and
+        # spend its micro-batches re-reading the topic's position
+        variant.topics = [
+            f"cpu-{run_id}-{variant.name}-{t}" for t in ("clickstream", "backend", "journeys")
+        ]
     stub, stub_url = start_stub(work / "slack")
     services: dict[str, float] = {}
     with ExitStack() as stack:
