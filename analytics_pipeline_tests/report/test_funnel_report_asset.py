@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from analytics_pipeline.defs.report.assets import FUNNEL_REPORT
 from analytics_pipeline.report.model import STAGES
@@ -126,9 +125,8 @@ def test_a_day_is_posted_with_pdfs_and_journeys_once_kept_on_rerun_and_posted_ag
     assert all(redelivered[stage]["slack_ts"] != first[stage]["slack_ts"] for stage in STAGES)
 
 
-def test_thread_replies_are_twenty_users_new_in_the_stage_first_then_most_recently_active(
-    seed, run_report, slack_stub, slack_resource
-):
+def twenty_five_active_users() -> list[SeedUser]:
+    """25 users active on DAY, the latest active last; three of them new in the stage."""
     users = []
     for n in range(25):
         entered = n in (7, 13, 21)
@@ -144,23 +142,15 @@ def test_thread_replies_are_twenty_users_new_in_the_stage_first_then_most_recent
                 ],
             )
         )
-    seed(users)
-    assert run_report(slack_resource).success
-
-    messages = slack_stub.messages()
-    (active,) = [m for m in headers(messages) if header_stage(m) == "Active"]
-    journeys = [m for m in thread(messages, active) if m["kind"] == "message"]
-    listed = [m["text"].split(" (")[0] for m in journeys]
-    assert len(listed) == 20
-    assert listed[:3] == ["user-21", "user-13", "user-07"]  # new in the stage, latest first
-    assert listed[3:] == [f"user-{n:02d}" for n in range(24, -1, -1) if n not in (7, 13, 21)][:17]
-    assert "new in this stage on 2026-03-04" in journeys[0]["text"]
+    return users
 
 
 def test_backfill_runs_render_without_posting_unless_the_config_asks(
     seed, run_report, slack_stub, slack_resource, lake
 ):
-    seed()
+    """Then the delivering run's threads: thread replies are twenty users, new in the stage
+    first, then the most recently active. (A test of its own once, paying a run for it.)"""
+    seed(twenty_five_active_users())
     backfill = {"dagster/backfill": "test-backfill"}
     assert run_report(slack_resource, tags=backfill).success
     assert slack_stub.messages() == []
@@ -170,25 +160,24 @@ def test_backfill_runs_render_without_posting_unless_the_config_asks(
     assert all(Path(row["pdf_path"]).exists() for row in rows.values())
 
     assert run_report(slack_resource, tags=backfill, config={"deliver_in_backfill": True}).success
-    assert len(headers(slack_stub.messages())) == 4
+    messages = slack_stub.messages()
+    assert len(headers(messages)) == 4
     assert {row["status"] for row in deliveries(lake).values()} == {"sent"}
 
+    (active,) = [m for m in headers(messages) if header_stage(m) == "Active"]
+    journeys = [m for m in thread(messages, active) if m["kind"] == "message"]
+    listed = [m["text"].split(" (")[0] for m in journeys]
+    assert len(listed) == 20
+    assert listed[:3] == ["user-21", "user-13", "user-07"]  # new in the stage, latest first
+    assert listed[3:] == [f"user-{n:02d}" for n in range(24, -1, -1) if n not in (7, 13, 21)][:17]
+    assert "new in this stage on 2026-03-04" in journeys[0]["text"]
 
-@pytest.mark.parametrize(
-    ("method", "calls_before_failure"),
-    [
-        ("chat.postMessage", 4),  # signed_up (header + 2 replies), activated header; 1st reply
-        ("files.completeUploadExternal", 2),  # the third stage's PDF
-    ],
-)
-def test_a_slack_failure_midway_leaves_the_rest_retryable_without_duplicates(
-    method, calls_before_failure, seed, run_report, slack_stub, slack_resource, lake
-):
-    seed()
-    slack_stub.fail(method, [{"delay": 0}] * calls_before_failure + [{"status": 500}])
-    failed = run_report(slack_resource, raise_on_error=False)
-    assert not failed.success
-    message = failure_message(failed)
+
+def failed_run_statuses(result: dg.ExecuteInProcessResult, lake) -> list[str]:
+    """The stages' statuses after a run that Slack failed midway, checked for what a
+    failure leaves: the stages before it sent, the failed one, the ones after it pending."""
+    assert not result.success
+    message = failure_message(result)
     assert "Slack answered internal_error (HTTP 500)" in message
     assert "re-materialise partition 2026-03-04" in message
     rows = deliveries(lake)
@@ -196,6 +185,24 @@ def test_a_slack_failure_midway_leaves_the_rest_retryable_without_duplicates(
     failed_at = statuses.index("failed")
     assert statuses[:failed_at] == ["sent"] * failed_at
     assert statuses[failed_at + 1 :] == ["pending"] * (3 - failed_at)
+    return statuses
+
+
+def test_slack_failures_midway_leave_the_rest_retryable_without_duplicates(
+    seed, run_report, slack_stub, slack_resource, lake
+):
+    """A message that fails, then (in the retry) a PDF upload that fails, then a retry that
+    delivers the rest: nothing posted twice. (Two tests of two runs each once, one per kind of
+    call failing on a first run; a resumed run failing too proves as much in one run less.)"""
+    seed()
+    # signed_up (header + 2 replies), activated header; its 1st reply fails
+    slack_stub.fail("chat.postMessage", [{"delay": 0}] * 4 + [{"status": 500}])
+    statuses = failed_run_statuses(run_report(slack_resource, raise_on_error=False), lake)
+    assert statuses == ["sent", "failed", "pending", "pending"]
+    # the retry finishes activated (its PDF was uploaded), then the third stage's PDF fails
+    slack_stub.fail("files.completeUploadExternal", [{"status": 500}])
+    statuses = failed_run_statuses(run_report(slack_resource, raise_on_error=False), lake)
+    assert statuses == ["sent", "sent", "failed", "pending"]
 
     assert run_report(slack_resource).success
     messages = slack_stub.messages()
