@@ -100,11 +100,14 @@ def run_live_tail(
         return kafka.topics_end_offsets(topics.values(), poller)
 
     def step(ranges: dict[str, list[OffsetRange]]) -> None:
+        # The batch ids this micro-batch committed, per raw table: the journeys update then
+        # reads only those tables and needs no look-up of the newest batch.
+        new_batches: dict[str, list[int]] = {}
         for kind, topic in topics.items():
             if topic in ranges:
                 consumer = kafka.consumer()
                 try:
-                    ingest_ranges(
+                    ingested = ingest_ranges(
                         consumer,
                         conn,
                         kind=kind,
@@ -114,10 +117,14 @@ def run_live_tail(
                         max_batch_bytes=kafka.max_batch_bytes,
                         warn=context.log.warning,
                     )
+                    new_batches[kind] = ingested.batch_ids
                 finally:
                     consumer.close()
         now = clock()
-        update_journeys(conn, **kafka.journey_topics, now=now)
+        # The unreported funnel marks are read by the next journeys run, which reports them.
+        update_journeys(
+            conn, **kafka.journey_topics, now=now, new_batches=new_batches, report_stale=False
+        )
         if publish is not None:
             publish()
         rules = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)
