@@ -38,6 +38,7 @@ from scratch_lake import scratch_lake  # noqa: E402
 
 from analytics_pipeline.alerts.evaluation import evaluate_rules  # noqa: E402
 from analytics_pipeline.alerts.thresholds import Thresholds  # noqa: E402
+from analytics_pipeline.defs.ingest.live import CLOCK_RULES_INTERVAL_S  # noqa: E402
 from analytics_pipeline.ingest.live import new_ranges  # noqa: E402
 from analytics_pipeline.ingest.loop import ingest_ranges  # noqa: E402
 from analytics_pipeline.ingest.writer import read_ledger  # noqa: E402
@@ -106,6 +107,7 @@ def main() -> int:
 
         try:
             known = {topic: read_ledger(conn, topic) for topic in topics.values()}
+            clock_next = [0.0]  # the clock rules' cadence, as defs/ingest/live.py's step
 
             def batch() -> dict | None:
                 ranges = new_ranges(known, kafka.topics_end_offsets(topics.values(), poller))
@@ -145,7 +147,16 @@ def main() -> int:
                 cpu["journeys"], started = mark - started, mark
                 cpu["journeys_queries"] = catalog_queries()
                 started += time.process_time() - mark
-                evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=False)
+                with_clock = time.monotonic() >= clock_next[0]
+                if with_clock:
+                    clock_next[0] = time.monotonic() + CLOCK_RULES_INTERVAL_S
+                evaluate_rules(
+                    conn,
+                    now=now,
+                    thresholds=thresholds,
+                    slack_enabled=False,
+                    clock_rules=with_clock,
+                )
                 cpu["rules"] = time.process_time() - started
                 cpu["rules_queries"] = catalog_queries()
                 for topic, topic_ranges in ranges.items():
@@ -155,6 +166,7 @@ def main() -> int:
                 return {
                     "messages": messages,
                     "topics": len(ranges),
+                    "clock_rules": with_clock,
                     **cpu,
                 }
 
