@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 from bench_alerts import REPO, VENV_BIN, create_topics, delete_topics, setting, spawn, stop_group  # noqa: E402
 from scratch_lake import scratch_lake  # noqa: E402
 
-from analytics_pipeline.alerts.evaluation import evaluate_rules  # noqa: E402
+from analytics_pipeline.alerts.evaluation import JourneysUpdate, evaluate_rules  # noqa: E402
 from analytics_pipeline.alerts.thresholds import Thresholds  # noqa: E402
 from analytics_pipeline.defs.ingest.live import CLOCK_RULES_INTERVAL_S  # noqa: E402
 from analytics_pipeline.ingest.live import new_ranges  # noqa: E402
@@ -136,7 +136,7 @@ def main() -> int:
                 cpu["raw_queries"] = catalog_queries()
                 started += time.process_time() - mark
                 now = datetime.now(UTC)
-                update_journeys(
+                journeys = update_journeys(
                     conn,
                     **kafka_topics(topics),
                     now=now,
@@ -156,6 +156,9 @@ def main() -> int:
                     thresholds=thresholds,
                     slack_enabled=False,
                     clock_rules=with_clock,
+                    journeys=JourneysUpdate(
+                        journeys.watermark_before, journeys.watermark, journeys.rows_added > 0
+                    ),
                 )
                 cpu["rules"] = time.process_time() - started
                 cpu["rules_queries"] = catalog_queries()

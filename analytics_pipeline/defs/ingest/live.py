@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.alerts.evaluation import evaluate_rules
+from analytics_pipeline.alerts.evaluation import JourneysUpdate, evaluate_rules
 from analytics_pipeline.alerts.thresholds import Thresholds
 from analytics_pipeline.defs.streams.journey import journey_publisher, publish_step
 from analytics_pipeline.events.wire import Kind
@@ -133,7 +133,7 @@ def run_live_tail(
                     consumer.close()
         now = clock()
         # The unreported funnel marks are read by the next journeys run, which reports them.
-        update_journeys(
+        journeys = update_journeys(
             conn, **kafka.journey_topics, now=now, new_batches=new_batches, report_stale=False
         )
         if publish is not None:
@@ -148,6 +148,10 @@ def run_live_tail(
             thresholds=thresholds,
             slack_enabled=slack.enabled,
             clock_rules=with_clock,
+            # the rules need not look up the newest journey batch: this update says it
+            journeys=JourneysUpdate(
+                journeys.watermark_before, journeys.watermark, journeys.rows_added > 0
+            ),
         )
         if with_clock:
             clock_next[0] = time.monotonic() + CLOCK_RULES_INTERVAL_S
