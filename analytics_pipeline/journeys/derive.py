@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -33,6 +33,8 @@ from analytics_pipeline.warehouse.named_sql import execute, load_statements, run
 
 SQL_FILE = "analytics_pipeline.journeys:journeys.sql"
 WATERMARK_NAME = "journeys"
+# How long a journeys transaction may take to commit, for the funnel marks (see below).
+_COMMIT_MARGIN = timedelta(minutes=10)
 
 # The raw tables by kind, each with the statement that reads its rows of the batch.
 RAW_TABLES = {"clickstream": "raw_clickstream_events", "backend": "raw_backend_events"}
@@ -175,7 +177,7 @@ def update_journeys(
         row = cursor.fetchone()
         assert row is not None
         summary = dict(zip([column[0] for column in cursor.description], row, strict=True))
-        if summary["earliest_funnel_day"] is not None:
+        if _may_be_materialised(summary["earliest_funnel_day"]):
             conn.execute(
                 "INSERT INTO funnel_stale_marks VALUES ($day, $upto, $now, NULL)",
                 {"day": summary["earliest_funnel_day"], "upto": upto, "now": now},
@@ -198,6 +200,18 @@ def update_journeys(
         earliest_funnel_day=summary["earliest_funnel_day"],
         unreported_stale_from=unreported,
     )
+
+
+def _may_be_materialised(day: date | None) -> bool:
+    """Whether the funnel partition of `day` (or a later one) may already be materialised, so
+    a change from `day` on must be marked stale. A daily partition exists only once its UTC
+    day has ended, so a change of today's (or a later) funnel needs no mark: live traffic
+    changes today in every micro-batch. The real clock, not the caller's (tests freeze that
+    one), with a margin: the mark must not be left out by a transaction that commits after
+    midnight."""
+    if day is None:
+        return False
+    return day < (datetime.now(UTC) + _COMMIT_MARGIN).date()
 
 
 def _hinted_kinds(
