@@ -84,9 +84,9 @@ def evaluate_rules(
 ) -> RulesReport:
     """Event rules on what is new since the watermark, and the clock rules at `now`.
 
-    `clock_rules=False` leaves the clock rules out (their two reads are most of an evaluation's
-    catalog round trips): for a caller that evaluates them on its own cadence, the live tail.
-    The report then watches nothing and has no next clock check.
+    `clock_rules=False` leaves the clock rules out (their two reads were ~40 of a live
+    evaluation's ~110 catalog round trips): for a caller that evaluates them on its own
+    cadence, the live tail. The report then watches nothing and has no next clock check.
 
     `journeys` (the update the caller just committed) spares the look-up of the newest journey
     batch when the rules' watermark is where that update started: the journey events above it

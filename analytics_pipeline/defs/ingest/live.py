@@ -52,7 +52,7 @@ LIVE_UNTIL_TAG = "analytics/live_until"
 LIVE_DUCKDB_THREADS = 1
 # The clock rules (deployment_slow, onboarding_stalled: thresholds of 10 and 30 minutes) are
 # evaluated in a micro-batch at most this often, or when the entity they watch becomes due:
-# their two reads were ~90 of a micro-batch's ~400 catalog round trips. What it costs: an
+# their two reads were ~40 of a micro-batch's ~400 catalog round trips. What it costs: an
 # entity that is due on arrival (a late event) alerts up to this much later, as when the
 # send_alerts sensor (every 15 s) finds it; the run evaluates them once more at the tail's end.
 CLOCK_RULES_INTERVAL_S = 15.0
