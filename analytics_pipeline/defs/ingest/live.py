@@ -2,11 +2,15 @@
 
 Each micro-batch does what the run's steps do, in their order and with their functions: the
 raw rows (one transaction per topic, the ledger inside it), the journeys, the alert rules, and
-the quick post of the alerts they wrote. One lake connection serves the whole tail, so a
-micro-batch pays no attach. One consumer asks for the end offsets throughout; each micro-batch
-reads with a consumer of its own, as each raw step does: a consumer that had fetched, paused and
-been re-assigned many times sometimes never fetched a partition again (a 30 s stall failed the
-run in bench/alerts, once in a few hundred micro-batches; not reproduced alone).
+the quick post of the alerts they wrote. What a micro-batch knows spares lake statements (each
+costs catalog round trips): the batch ids it committed tell the journeys which raw tables to
+read, the journeys update tells the rules where the new journey events end, and the clock
+rules run on a cadence of their own (CLOCK_RULES_INTERVAL_S). One lake connection serves the
+whole tail, so a micro-batch pays no attach. One consumer asks for the end offsets
+throughout; each micro-batch reads with a consumer of its own, as each raw step does: a
+consumer that had fetched, paused and been re-assigned many times sometimes never fetched a
+partition again (a 30 s stall failed the run in bench/alerts, once in a few hundred
+micro-batches; not reproduced alone).
 """
 
 from __future__ import annotations
