@@ -33,17 +33,19 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1]))
 
-from analytics_pipeline.warehouse.journeys import update_journeys  # noqa: E402
 from bench_alerts import REPO, VENV_BIN, create_topics, delete_topics, setting, spawn, stop_group  # noqa: E402
 from scratch_lake import scratch_lake  # noqa: E402
 
-from analytics_pipeline.alerts.evaluation import evaluate_rules  # noqa: E402
+from analytics_pipeline.alerts.evaluation import JourneysUpdate, evaluate_rules  # noqa: E402
 from analytics_pipeline.alerts.thresholds import Thresholds  # noqa: E402
+from analytics_pipeline.defs.ingest.live import CLOCK_RULES_INTERVAL_S  # noqa: E402
 from analytics_pipeline.ingest.live import new_ranges  # noqa: E402
 from analytics_pipeline.ingest.loop import ingest_ranges  # noqa: E402
 from analytics_pipeline.ingest.writer import read_ledger  # noqa: E402
+from analytics_pipeline.journeys.derive import update_journeys  # noqa: E402
 from analytics_pipeline.resources.kafka import KafkaResource  # noqa: E402
 from analytics_pipeline.warehouse.connection import connect  # noqa: E402
+from analytics_pipeline.warehouse.lake import _instance_conn  # noqa: E402
 from analytics_pipeline_tests.fixtures.warehouse import lake_environment  # noqa: E402
 
 
@@ -57,6 +59,7 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=120, help="per interval")
     parser.add_argument("--warmup", type=float, default=20)
+    parser.add_argument("--queries", action="store_true", help="count catalog round trips")
     args = parser.parse_args()
     intervals = args.interval or ["1", "2"]
     run_id = uuid.uuid4().hex[:6]
@@ -88,42 +91,87 @@ def main() -> int:
         )
         conn = connect(lake)
         poller = kafka.consumer()
+        logged = _instance_conn() if args.queries else None
+        if logged is not None:
+            logged.execute("CALL enable_logging(level = 'debug')")
+
+        def catalog_queries() -> int:
+            """Catalog round trips since the last call (0 without --queries)."""
+            if logged is None:
+                return 0
+            row = logged.execute(
+                "SELECT count(*) FROM duckdb_logs WHERE type = 'PostgresQueryLog'"
+            ).fetchone()
+            logged.execute("CALL truncate_duckdb_logs()")
+            return int(row[0]) if row else 0
+
         try:
             known = {topic: read_ledger(conn, topic) for topic in topics.values()}
+            clock_next = [0.0]  # the clock rules' cadence, as defs/ingest/live.py's step
 
             def batch() -> dict | None:
                 ranges = new_ranges(known, kafka.topics_end_offsets(topics.values(), poller))
                 if not ranges:
                     return None
                 cpu: dict[str, float] = {}
+                catalog_queries()
                 started = time.process_time()
+                new_batches: dict[str, list[int]] = {}
                 for kind, topic in topics.items():
                     if topic in ranges:
                         consumer = kafka.consumer()
                         try:
-                            ingest_ranges(
+                            new_batches[kind] = ingest_ranges(
                                 consumer,
                                 conn,
                                 kind=kind,  # type: ignore[arg-type]
                                 topic=topic,
                                 ranges=ranges[topic],
                                 max_batch=kafka.max_batch,
-                            )
+                            ).batch_ids
                         finally:
                             consumer.close()
                 mark = time.process_time()
                 cpu["raw"], started = mark - started, mark
+                cpu["raw_queries"] = catalog_queries()
+                started += time.process_time() - mark
                 now = datetime.now(UTC)
-                update_journeys(conn, **kafka_topics(topics), now=now)
+                journeys = update_journeys(
+                    conn,
+                    **kafka_topics(topics),
+                    now=now,
+                    new_batches=new_batches,  # as defs/ingest/live.py's step
+                    report_stale=False,
+                )
                 mark = time.process_time()
                 cpu["journeys"], started = mark - started, mark
-                evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=False)
+                cpu["journeys_queries"] = catalog_queries()
+                started += time.process_time() - mark
+                with_clock = time.monotonic() >= clock_next[0]
+                if with_clock:
+                    clock_next[0] = time.monotonic() + CLOCK_RULES_INTERVAL_S
+                evaluate_rules(
+                    conn,
+                    now=now,
+                    thresholds=thresholds,
+                    slack_enabled=False,
+                    clock_rules=with_clock,
+                    journeys=JourneysUpdate(
+                        journeys.watermark_before, journeys.watermark, journeys.rows_added > 0
+                    ),
+                )
                 cpu["rules"] = time.process_time() - started
+                cpu["rules_queries"] = catalog_queries()
                 for topic, topic_ranges in ranges.items():
                     for r in topic_ranges:
                         known.setdefault(topic, {})[r.partition] = r.end
                 messages = sum(r.size for rs in ranges.values() for r in rs)
-                return {"messages": messages, "topics": len(ranges), **cpu}
+                return {
+                    "messages": messages,
+                    "topics": len(ranges),
+                    "clock_rules": with_clock,
+                    **cpu,
+                }
 
             deadline = time.monotonic() + args.warmup
             while time.monotonic() < deadline:  # the simulator's start, the lake's first rows
@@ -156,6 +204,10 @@ def main() -> int:
             "median_messages": statistics.median(r["messages"] for r in rows),
             "median_cpu_s": {p: round(statistics.median(r[p] for r in rows), 4) for p in phases},
             "median_cpu_s_per_batch": round(per_batch, 4),
+            "median_catalog_queries": {
+                p: statistics.median(r[f"{p}_queries"] for r in rows) for p in phases
+            },
+            "median_topics": statistics.median(r["topics"] for r in rows),
             # At `rate` on an idle machine: 60 / interval micro-batches a minute.
             "cpu_s_per_minute_at_rate": round(
                 per_batch * 60 / float(interval.partition(":")[0]), 2

@@ -2,23 +2,28 @@
 
 Each micro-batch does what the run's steps do, in their order and with their functions: the
 raw rows (one transaction per topic, the ledger inside it), the journeys, the alert rules, and
-the quick post of the alerts they wrote. One lake connection serves the whole tail, so a
-micro-batch pays no attach. One consumer asks for the end offsets throughout; each micro-batch
-reads with a consumer of its own, as each raw step does: a consumer that had fetched, paused and
-been re-assigned many times sometimes never fetched a partition again (a 30 s stall failed the
-run in bench/alerts, once in a few hundred micro-batches; not reproduced alone).
+the quick post of the alerts they wrote. What a micro-batch knows spares lake statements (each
+costs catalog round trips): the batch ids it committed tell the journeys which raw tables to
+read, the journeys update tells the rules where the new journey events end, and the clock
+rules run on a cadence of their own (CLOCK_RULES_INTERVAL_S). One lake connection serves the
+whole tail, so a micro-batch pays no attach. One consumer asks for the end offsets
+throughout; each micro-batch reads with a consumer of its own, as each raw step does: a
+consumer that had fetched, paused and been re-assigned many times sometimes never fetched a
+partition again (a 30 s stall failed the run in bench/alerts, once in a few hundred
+micro-batches; not reproduced alone).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.alerts.evaluation import evaluate_rules
+from analytics_pipeline.alerts.evaluation import JourneysUpdate, evaluate_rules
 from analytics_pipeline.alerts.thresholds import Thresholds
 from analytics_pipeline.defs.streams.journey import journey_publisher, publish_step
 from analytics_pipeline.events.wire import Kind
@@ -49,6 +54,12 @@ LIVE_UNTIL_TAG = "analytics/live_until"
 # a 2-s micro-batch at 5 events/s took 17 % less CPU (bench/alerts/microbatch_cpu.py, 16
 # micro-batches each way, interleaved). The run's planned ranges (a backlog) keep every core.
 LIVE_DUCKDB_THREADS = 1
+# The clock rules (deployment_slow, onboarding_stalled: thresholds of 10 and 30 minutes) are
+# evaluated in a micro-batch at most this often, or when the entity they watch becomes due:
+# their two reads were ~40 of a micro-batch's ~400 catalog round trips. What it costs: an
+# entity that is due on arrival (a late event) alerts up to this much later, as when the
+# send_alerts sensor (every 15 s) finds it; the run evaluates them once more at the tail's end.
+CLOCK_RULES_INTERVAL_S = 15.0
 
 
 def live_metadata(report: LiveReport) -> dict[str, dg.MetadataValue]:
@@ -95,16 +106,23 @@ def run_live_tail(
     poller = kafka.consumer()
     publisher = journey_publisher(kafka, conn) if stream and kafka.journey_topic else None
     publish = publish_step(publisher, context.log) if publisher else None
+    # When the clock rules are next evaluated: by the machine's clock (the cadence) or by the
+    # rules' clock (a watched entity becomes due); None: in the next micro-batch.
+    clock_next: list[float | None] = [None]
+    clock_due: list[datetime | None] = [None]
 
     def end_offsets() -> Offsets:
         return kafka.topics_end_offsets(topics.values(), poller)
 
     def step(ranges: dict[str, list[OffsetRange]]) -> None:
+        # The batch ids this micro-batch committed, per raw table: the journeys update then
+        # reads only those tables and needs no look-up of the newest batch.
+        new_batches: dict[str, list[int]] = {}
         for kind, topic in topics.items():
             if topic in ranges:
                 consumer = kafka.consumer()
                 try:
-                    ingest_ranges(
+                    ingested = ingest_ranges(
                         consumer,
                         conn,
                         kind=kind,
@@ -114,13 +132,34 @@ def run_live_tail(
                         max_batch_bytes=kafka.max_batch_bytes,
                         warn=context.log.warning,
                     )
+                    new_batches[kind] = ingested.batch_ids
                 finally:
                     consumer.close()
         now = clock()
-        update_journeys(conn, **kafka.journey_topics, now=now)
+        # The unreported funnel marks are read by the next journeys run, which reports them.
+        journeys = update_journeys(
+            conn, **kafka.journey_topics, now=now, new_batches=new_batches, report_stale=False
+        )
         if publish is not None:
             publish()
-        rules = evaluate_rules(conn, now=now, thresholds=thresholds, slack_enabled=slack.enabled)
+        cadence, due = clock_next[0], clock_due[0]
+        with_clock = (
+            cadence is None or time.monotonic() >= cadence or (due is not None and now >= due)
+        )
+        rules = evaluate_rules(
+            conn,
+            now=now,
+            thresholds=thresholds,
+            slack_enabled=slack.enabled,
+            clock_rules=with_clock,
+            # the rules need not look up the newest journey batch: this update says it
+            journeys=JourneysUpdate(
+                journeys.watermark_before, journeys.watermark, journeys.rows_added > 0
+            ),
+        )
+        if with_clock:
+            clock_next[0] = time.monotonic() + CLOCK_RULES_INTERVAL_S
+            clock_due[0] = rules.next_clock_check_at
         if rules.new_alerts and slack.enabled:
             post(now)
 
