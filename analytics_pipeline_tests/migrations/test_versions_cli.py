@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from analytics_pipeline.warehouse import Lake, LakeVersionError, connect, reading
@@ -89,8 +91,22 @@ def test_check_on_a_lake_not_created_yet_creates_nothing(new_lake) -> None:
     assert not lake_exists(lake)
 
 
-def test_an_older_release_refuses_a_newer_lake(lake: Lake, tmp_path: Path) -> None:
-    conn = connect(lake)
+def test_an_older_release_refuses_a_newer_lake(
+    lake: Lake, tmp_path: Path, stack: StackInfo, lake_catalog_database: str
+) -> None:
+    with closing(connect(lake)) as conn:
+        newer_lake_refused(conn, lake, tmp_path)
+    # A refusal leaves no catalog transaction open (connect() closes its cursor): one would
+    # hold the lake's tables, and DROP SCHEMA at teardown wait out its 30 s lock timeout.
+    assert not pg_query(
+        stack,
+        lake_catalog_database,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND state LIKE 'idle in transaction%%'",
+    )
+
+
+def newer_lake_refused(conn: duckdb.DuckDBPyConnection, lake: Lake, tmp_path: Path) -> None:
     add_alert(conn, "new_signup:u1", channel="C1")
     ensure_schema(conn, lake, load_migrations(newer_release(tmp_path / "newer")))
     forget_schema(lake)  # this process now behaves as a new process of this (older) release
