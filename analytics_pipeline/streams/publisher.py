@@ -224,15 +224,7 @@ class StreamPublisher:
         producer = self._producer
         producer.begin_transaction()
         try:
-            futures = [
-                producer.send(self.topic, key=r.key.encode(), value=r.value, headers=header)
-                for r in records
-            ]
-            producer.flush(timeout=self._max_block_ms / 1000 * 6)
-            offsets = {}
-            for future in futures:
-                meta = future.get(timeout=self._max_block_ms / 1000)
-                offsets[meta.partition] = max(offsets.get(meta.partition, -1), meta.offset)
+            offsets = _send_all(producer, self.topic, records, header, self._max_block_ms)
             self._on_step("sent")
             producer.commit_transaction()
         except BaseException:
@@ -355,19 +347,29 @@ def replay_to_topic(
                 f"topic {topic!r} does not exist; create it first (the replay does not create "
                 "topics, so a typo never makes a new one)"
             )
-        futures = [
-            producer.send(topic, key=r.key.encode(), value=r.value, headers=headers)
-            for r in records
-        ]
-        producer.flush(timeout=max_block_ms / 1000 * 6)
-        offsets: dict[int, int] = {}
-        for future in futures:
-            meta = future.get(timeout=max_block_ms / 1000)
-            offsets[meta.partition] = max(offsets.get(meta.partition, -1), meta.offset)
-        return offsets
+        return _send_all(producer, topic, records, headers, max_block_ms)
     finally:
         with contextlib.suppress(Exception):
             producer.close(timeout=2)
+
+
+def _send_all(
+    producer: Any,
+    topic: str,
+    records: list[StreamRecord],
+    headers: list[tuple[str, bytes]],
+    max_block_ms: int,
+) -> dict[int, int]:
+    """Send every record, wait until each is acknowledged; the last offset per partition."""
+    futures = [
+        producer.send(topic, key=r.key.encode(), value=r.value, headers=headers) for r in records
+    ]
+    producer.flush(timeout=max_block_ms / 1000 * 6)
+    offsets: dict[int, int] = {}
+    for future in futures:
+        meta = future.get(timeout=max_block_ms / 1000)
+        offsets[meta.partition] = max(offsets.get(meta.partition, -1), meta.offset)
+    return offsets
 
 
 class StreamUnavailableError(RuntimeError):
