@@ -42,12 +42,19 @@ class PendingPublish:
     identities: int
 
 
+def read_lake_id(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """The id `lake_id` made, or None before the lake's first publish (reads only)."""
+    row = conn.execute(
+        "SELECT min(value) FROM pipeline_watermarks WHERE name = 'lake_id'"
+    ).fetchone()
+    return None if row is None or row[0] is None else f"{int(row[0]):x}"
+
+
 def lake_id(conn: duckdb.DuckDBPyConnection) -> str:
     """A random id this lake keeps (in pipeline_watermarks, made once): the streams name their
     lake in every record, so two lakes never interleave in one topic."""
-    query = "SELECT min(value) FROM pipeline_watermarks WHERE name = 'lake_id'"
-    row = conn.execute(query).fetchone()
-    if row is None or row[0] is None:
+    found = read_lake_id(conn)
+    if found is None:
 
         def insert() -> None:
             with transaction(conn):
@@ -57,9 +64,9 @@ def lake_id(conn: duckdb.DuckDBPyConnection) -> str:
                 )
 
         retry_conflicts(insert, what="naming the lake for its streams")
-        row = conn.execute(query).fetchone()  # two first publishers at once: the smaller wins
-    assert row is not None
-    return f"{int(row[0]):x}"
+        found = read_lake_id(conn)  # two first publishers at once: the smaller wins
+    assert found is not None
+    return found
 
 
 def journeys_watermark(conn: duckdb.DuckDBPyConnection) -> int:

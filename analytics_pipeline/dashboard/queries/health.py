@@ -8,6 +8,7 @@ import pandas as pd
 
 from analytics_pipeline.dashboard.queries.shared import dataframe, day_params, instant_params
 from analytics_pipeline.dashboard.ranges import DayRange
+from analytics_pipeline.streams.journey_lake import journeys_watermark, read_lake_id
 
 SAMPLE_BYTES = 400  # bytes of a dead letter's raw value shown
 
@@ -26,13 +27,7 @@ def ingest_ledger(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def stream_lake_state(conn: duckdb.DuckDBPyConnection) -> tuple[str | None, int]:
     """The id the lake names itself by in its streams (None until its first publish) and its
     journeys watermark: what the journey topic should hold up to (streams/journey_lake.py)."""
-    row = conn.execute(
-        "SELECT (SELECT min(value) FROM pipeline_watermarks WHERE name = 'lake_id'), "
-        "(SELECT coalesce(max(value), 0) FROM pipeline_watermarks WHERE name = 'journeys')"
-    ).fetchone()
-    assert row is not None
-    lake_id = None if row[0] is None else f"{int(row[0]):x}"
-    return lake_id, int(row[1])
+    return read_lake_id(conn), journeys_watermark(conn)
 
 
 def dead_letters_by_day(conn: duckdb.DuckDBPyConnection, day_range: DayRange) -> pd.DataFrame:

@@ -78,7 +78,6 @@ def replay_journeys(
         )
     with warehouse.connect() as conn:
         records = replay_records(conn, selection, **kafka.journey_topics)
-        lake = lake_id(conn)
         context.log.info(f"replay of {selection.describe()}: {len(records)} records to {target}")
         if target == kafka.journey_topic:
             publisher = journey_publisher(kafka, conn)
@@ -86,7 +85,7 @@ def replay_journeys(
             offsets = dict(publisher.last_offsets)
         else:
             offsets = replay_to_topic(
-                records, topic=target, lake_id=lake, make_producer=kafka.producer
+                records, topic=target, lake_id=lake_id(conn), make_producer=kafka.producer
             )
             sent = len(records)
     return dg.Output(
