@@ -11,22 +11,9 @@ import pytest
 from analytics_pipeline.defs.streams.journey import journey_publisher
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.streams.publisher import StreamPublisher
-from analytics_pipeline.warehouse import Lake, connect
-from analytics_pipeline_tests.journeys.raw_events import RawBatches
+from analytics_pipeline_tests.journeys.conftest import conn, raw
 
-
-@pytest.fixture
-def conn(lake: Lake) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect(lake)
-    try:
-        yield connection
-    finally:
-        connection.close()
-
-
-@pytest.fixture
-def raw(conn: duckdb.DuckDBPyConnection) -> RawBatches:
-    return RawBatches(conn)
+__all__ = ["conn", "raw"]  # the journeys' fixtures, on this directory's (empty) `lake`
 
 
 @pytest.fixture
