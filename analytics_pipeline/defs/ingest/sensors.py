@@ -319,8 +319,8 @@ def build_ingest_sensor(
             }
             quiet = all(ends.values()) and not ends_moved(ends, state.offsets)
             if quiet and (busy or not unstored_ranges(state.offsets, committed, ends)):
-                while time.monotonic() + POLL_INTERVAL_S < deadline:
-                    time.sleep(POLL_INTERVAL_S)
+                while (remaining := deadline - time.monotonic()) > 0:
+                    time.sleep(min(POLL_INTERVAL_S, remaining))
                     ends = kafka.topics_end_offsets(list(ends), consumer)
                     if ends_moved(ends, state.offsets):
                         break
