@@ -1,6 +1,8 @@
 """Every environment variable of SPEC §2, typed, in one place.
 
-Bad values fail at load time with an error that names the variable, never its secret value.
+Each default is written once, in `Settings`; `load_settings` and the resources
+(analytics_pipeline.resources) take theirs from it. Bad values fail at load time with an error
+that names the variable, never its secret value.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class Settings:
     kafka_sasl_password: str | None = field(default=None, repr=False)
     clickstream_topic: str = "portal-clickstream"
     backend_topic: str = "portal-backend"
+    # The streams the pipeline publishes (SPEC §10): journey actions, and funnel stage changes.
+    journey_topic: str = "portal-journeys"
+    stage_topic: str = "portal-user-stages"
     lake_catalog: str = DEFAULT_LAKE_CATALOG
     # The local dev stack's password (SPEC §2), so the CLI and dashboard work in a fresh clone.
     lake_password: str | None = field(default=LOCAL_LAKE_PASSWORD, repr=False)
@@ -74,7 +79,14 @@ class Settings:
     # planned ranges, and how long without one before it ends early. 0 seconds: no live tail.
     ingest_live_seconds: int = 120
     ingest_live_idle_seconds: int = 20
+    # The ingest check dead_letter_share warns when more of a run's messages are dead letters.
+    dead_letter_warn_share: float = 0.05
+    # The raw tables' freshness check fails when no ingest run updated them for this long.
+    raw_stale_after_minutes: int = 15
     funnel_start_date: str = "2026-01-01"
+    # funnel_catch_up_sensor computes missing funnel days within this many last days (the
+    # simulator's default history is 30 days).
+    funnel_catch_up_days: int = 31
     background_niceness: int = 10
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_api_url: str = SLACK_PUBLIC_API_URL
@@ -111,6 +123,20 @@ def _int(
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return _int(env, name, default, lambda value: value > 0, "a positive integer")
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    """A fraction from 0 to 1; else an error naming the variable."""
+    raw = _text(env, name, None)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 1:
+        raise ConfigError(f"{name} must be a fraction from 0 to 1 (e.g. 0.05), got {raw!r}")
+    return value
 
 
 def _iso_date(env: Mapping[str, str], name: str, default: str) -> str:
@@ -150,7 +176,7 @@ def _identifier(env: Mapping[str, str], name: str) -> str | None:
 def _data_path(env: Mapping[str, str]) -> str:
     """A URL as given; a local folder made absolute (runs start in other working directories)
     and ending in a slash, as DuckLake expects."""
-    raw = _text(env, "ANALYTICS_LAKE_DATA_PATH", "data/lake/") or "data/lake/"
+    raw = _text(env, "ANALYTICS_LAKE_DATA_PATH", None) or Settings.lake_data_path
     if "'" in raw:
         raise ConfigError("ANALYTICS_LAKE_DATA_PATH must not contain quotes")
     if "://" in raw:
@@ -204,7 +230,10 @@ def _aws_keys(env: Mapping[str, str], lake_on_s3: bool) -> tuple[str | None, str
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings from `env` (default: the process environment)."""
     env = os.environ if env is None else env
-    protocol = (_text(env, "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT") or "PLAINTEXT").upper()
+    protocol = (
+        _text(env, "KAFKA_SECURITY_PROTOCOL", Settings.kafka_security_protocol)
+        or Settings.kafka_security_protocol
+    ).upper()
     if protocol not in {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}:
         raise ConfigError(
             "KAFKA_SECURITY_PROTOCOL must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL, "
@@ -238,11 +267,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or Settings.clickstream_topic,
         backend_topic=_text(env, "ANALYTICS_BACKEND_TOPIC", Settings.backend_topic)
         or Settings.backend_topic,
+        journey_topic=_text(env, "ANALYTICS_JOURNEY_TOPIC", Settings.journey_topic)
+        or Settings.journey_topic,
+        stage_topic=_text(env, "ANALYTICS_STAGE_TOPIC", Settings.stage_topic)
+        or Settings.stage_topic,
         lake_catalog=_lake_catalog(env),
         lake_password=_text(env, "ANALYTICS_LAKE_PASSWORD", LOCAL_LAKE_PASSWORD),
         lake_data_path=lake_data_path,
         lake_metadata_schema=_identifier(env, "ANALYTICS_LAKE_METADATA_SCHEMA"),
-        lake_retention_days=_positive_int(env, "ANALYTICS_LAKE_RETENTION_DAYS", 7),
+        lake_retention_days=_positive_int(
+            env, "ANALYTICS_LAKE_RETENTION_DAYS", Settings.lake_retention_days
+        ),
         aws_access_key_id=aws_key_id,
         aws_secret_access_key=aws_secret,
         aws_session_token=_text(env, "AWS_SESSION_TOKEN", None),
@@ -250,15 +285,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         or _text(env, "AWS_DEFAULT_REGION", DEFAULT_AWS_REGION)
         or DEFAULT_AWS_REGION,
         aws_endpoint_url=_endpoint_url(env),
-        reports_dir=Path(_text(env, "ANALYTICS_REPORTS_DIR", "data/reports") or ""),
-        inactive_after_days=_positive_int(env, "ANALYTICS_INACTIVE_AFTER_DAYS", 15),
-        deploy_slow_minutes=_positive_int(env, "ANALYTICS_DEPLOY_SLOW_MINUTES", 10),
+        reports_dir=Path(_text(env, "ANALYTICS_REPORTS_DIR", None) or Settings.reports_dir),
+        inactive_after_days=_positive_int(
+            env, "ANALYTICS_INACTIVE_AFTER_DAYS", Settings.inactive_after_days
+        ),
+        deploy_slow_minutes=_positive_int(
+            env, "ANALYTICS_DEPLOY_SLOW_MINUTES", Settings.deploy_slow_minutes
+        ),
         stalled_after_minutes=_positive_int(
             env, "ANALYTICS_STALLED_AFTER_MINUTES", Settings.stalled_after_minutes
         ),
-        ingest_max_batch=_positive_int(env, "ANALYTICS_INGEST_MAX_BATCH", 50_000),
+        ingest_max_batch=_positive_int(
+            env, "ANALYTICS_INGEST_MAX_BATCH", Settings.ingest_max_batch
+        ),
         ingest_max_batch_bytes=_positive_int(
-            env, "ANALYTICS_INGEST_MAX_BATCH_BYTES", 64 * 1024 * 1024
+            env, "ANALYTICS_INGEST_MAX_BATCH_BYTES", Settings.ingest_max_batch_bytes
         ),
         ingest_writers=_int(
             env,
@@ -270,7 +311,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ingest_sensor_wait_seconds=_int(
             env,
             "ANALYTICS_INGEST_SENSOR_WAIT_SECONDS",
-            45,
+            Settings.ingest_sensor_wait_seconds,
             lambda value: 0 <= value <= MAX_SENSOR_WAIT_SECONDS,
             f"a whole number from 0 to {MAX_SENSOR_WAIT_SECONDS}",
         ),
@@ -288,18 +329,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             lambda value: 1 <= value <= MAX_LIVE_SECONDS,
             f"a whole number from 1 to {MAX_LIVE_SECONDS}",
         ),
-        funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", "2026-01-01"),
+        dead_letter_warn_share=_share(
+            env, "ANALYTICS_DEAD_LETTER_WARN_SHARE", Settings.dead_letter_warn_share
+        ),
+        raw_stale_after_minutes=_positive_int(
+            env, "ANALYTICS_RAW_STALE_AFTER_MINUTES", Settings.raw_stale_after_minutes
+        ),
+        funnel_catch_up_days=_positive_int(
+            env, "ANALYTICS_FUNNEL_CATCH_UP_DAYS", Settings.funnel_catch_up_days
+        ),
+        funnel_start_date=_iso_date(env, "ANALYTICS_FUNNEL_START_DATE", Settings.funnel_start_date),
         background_niceness=_int(
             env,
             "ANALYTICS_BACKGROUND_NICENESS",
-            10,
+            Settings.background_niceness,
             lambda value: 0 <= value <= 19,
             "a whole number from 0 (off) to 19",
         ),
         slack_bot_token=_text(env, "SLACK_BOT_TOKEN", None),
         slack_api_url=slack_url,
-        slack_alerts_channel=_text(env, "SLACK_ALERTS_CHANNEL", "#portal-alerts")
-        or "#portal-alerts",
-        slack_reports_channel=_text(env, "SLACK_REPORTS_CHANNEL", "#portal-analytics")
-        or "#portal-analytics",
+        slack_alerts_channel=_text(env, "SLACK_ALERTS_CHANNEL", None)
+        or Settings.slack_alerts_channel,
+        slack_reports_channel=_text(env, "SLACK_REPORTS_CHANNEL", None)
+        or Settings.slack_reports_channel,
     )

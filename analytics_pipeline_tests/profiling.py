@@ -14,6 +14,11 @@ merges every JSON file in DIR into Markdown tables: per file (setup, call and te
 wall seconds, summed over its tests) and per fixture (setup CPU and wall seconds, how many times
 it was set up). A fixture's setup excludes the fixtures it requests: pytest sets those up before
 it calls `pytest_fixture_setup` for the fixture itself.
+
+The process that starts the session (the xdist controller, or the serial run) also writes
+DIR/machine-<pid>.json: the machine's CPU over the session (/proc/stat) and what the stack's
+servers spent of it, by role (PostgreSQL's postmaster counts the backends it reaped, so every
+catalog query is there). What is in neither the pytest trees nor the servers is "other".
 """
 
 from __future__ import annotations
@@ -33,6 +38,63 @@ import psutil
 import pytest
 
 PHASES = ("setup", "call", "teardown")
+
+
+# A server process's role, by the first matching word of its command line.
+SERVER_ROLES = (
+    ("postgres", "postgresql"),
+    ("kafka.Kafka", "kafka"),
+    ("weed", "s3 (seaweedfs)"),
+    ("redis-server", "redis"),
+    ("slack_stub", "slack stub"),
+)
+
+
+def machine_cpu() -> float:
+    """CPU-seconds the whole machine has spent since boot (user, nice, system, irq, steal)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu() -> dict[int, tuple[str, float]]:
+    """Per server process: its role and CPU-seconds so far, reaped children included."""
+    found = {}
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or ())
+        role = next((role for word, role in SERVER_ROLES if word in command), None)
+        if role is None:
+            continue
+        try:
+            t = process.cpu_times()
+        except psutil.Error:
+            continue
+        found[process.pid] = (role, t.user + t.system + t.children_user + t.children_system)
+    return found
+
+
+class MachineMeter:
+    """The machine's CPU and the stack servers' share of it, over this pytest session."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.started = (machine_cpu(), time.monotonic(), server_cpu())
+
+    def pytest_sessionfinish(self) -> None:
+        machine, wall, servers = self.started
+        roles: dict[str, float] = defaultdict(float)
+        for pid, (role, cpu) in server_cpu().items():
+            before = servers.get(pid)
+            # a server restarted during the session is a new pid: all its time is new
+            roles[role] += cpu - before[1] if before and before[0] == role else cpu
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        record = {
+            "machine_cpu": machine_cpu() - machine,
+            "wall": time.monotonic() - wall,
+            "servers": roles,
+        }
+        path = self.out_dir / f"machine-{os.getpid()}.json"
+        path.write_text(json.dumps(record, indent=1), encoding="utf-8")
 
 
 def process_tree_cpu() -> float:
@@ -129,6 +191,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     config.pluginmanager.register(CpuProfile(Path(out), worker), "analytics-cpu-profile")
+    if worker == "main":
+        config.pluginmanager.register(MachineMeter(Path(out)), "analytics-machine-meter")
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -141,7 +205,12 @@ def merge(out_dir: Path) -> dict[str, Any]:
     tests: dict[str, int] = defaultdict(int)
     fixtures: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
     processes = []
+    machine = [
+        json.loads(path.read_text(encoding="utf-8")) for path in out_dir.glob("machine-*.json")
+    ]
     for path in sorted(out_dir.glob("*.json")):
+        if path.name.startswith("machine-"):
+            continue
         record = json.loads(path.read_text(encoding="utf-8"))
         processes.append(record)
         for file, count in record["tests"].items():
@@ -154,7 +223,41 @@ def merge(out_dir: Path) -> dict[str, Any]:
             fixtures[name][0] += cpu
             fixtures[name][1] += wall
             fixtures[name][2] += count
-    return {"files": files, "tests": tests, "fixtures": fixtures, "processes": processes}
+    return {
+        "files": files,
+        "tests": tests,
+        "fixtures": fixtures,
+        "processes": processes,
+        "machine": machine,
+    }
+
+
+def render_machine(data: dict[str, Any]) -> list[str]:
+    """Where the machine's CPU went: the pytest trees, each server role, the rest."""
+    if not data["machine"]:
+        return []
+    total = sum(m["machine_cpu"] for m in data["machine"])
+    wall = sum(m["wall"] for m in data["machine"])
+    roles: dict[str, float] = defaultdict(float)
+    for record in data["machine"]:
+        for role, cpu in record["servers"].items():
+            roles[role] += cpu
+    rows = [
+        ("pytest processes and their children", sum(p["process_cpu"] for p in data["processes"]))
+    ]
+    rows += sorted(roles.items(), key=lambda row: row[1], reverse=True)
+    rows.append(("other (the rest of the machine)", total - sum(cpu for _, cpu in rows)))
+    lines = [
+        "### Where the machine's CPU went",
+        "",
+        f"{total:.0f} CPU-s over {wall:.0f} s of pytest sessions "
+        f"({total / wall if wall else 0:.2f} cores busy on average).",
+        "",
+        "| who | CPU-s | share |",
+        "|---|--:|--:|",
+    ]
+    lines += [f"| {who} | {cpu:.0f} | {cpu / total if total else 0:.0%} |" for who, cpu in rows]
+    return [*lines, ""]
 
 
 def render(data: dict[str, Any], top: int) -> str:
@@ -168,6 +271,7 @@ def render(data: dict[str, Any], top: int) -> str:
         f"{sum(p['process_cpu'] for p in data['processes']):.0f} CPU-s in all, collection "
         "and imports included.",
         "",
+        *render_machine(data),
         "### Per file (CPU-s; wall s in brackets), heaviest first",
         "",
         "| file | tests | CPU-s | share | setup | call | teardown | wall s |",

@@ -51,7 +51,7 @@ def test_code_location_offers_the_ingest_sensor_and_jobs():
         "funnel_catch_up_sensor",
         "freshness_checks_sensor",
     } <= {s.name for s in repo.sensor_defs}
-    assert {"ingest", "ingest_clickstream", "ingest_backend"} <= {
+    assert {"ingest", "ingest_clickstream", "ingest_backend", "replay_journey_stream"} <= {
         j.name for j in repo.get_all_jobs()
     }
 
@@ -73,6 +73,35 @@ def test_defaults_match_the_spec():
     )
     assert settings.background_niceness == 10
     assert load_settings({"ANALYTICS_BACKGROUND_NICENESS": "0"}).background_niceness == 0
+    assert settings.dead_letter_warn_share == 0.05
+    assert settings.raw_stale_after_minutes == 15 and settings.funnel_catch_up_days == 31
+    changed = load_settings(
+        {
+            "ANALYTICS_DEAD_LETTER_WARN_SHARE": "0.2",
+            "ANALYTICS_RAW_STALE_AFTER_MINUTES": "90",
+            "ANALYTICS_FUNNEL_CATCH_UP_DAYS": "120",
+        }
+    )
+    assert (
+        changed.dead_letter_warn_share,
+        changed.raw_stale_after_minutes,
+        changed.funnel_catch_up_days,
+    ) == (0.2, 90, 120)
+
+
+def test_the_funnel_and_the_report_share_one_partitions_definition():
+    from analytics_pipeline.definitions import defs, settings
+
+    graph = defs.resolve_asset_graph()
+    partitions = {
+        key.to_user_string(): graph.get(key).partitions_def
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).partitions_def is not None
+    }
+    assert {"funnel_daily", "users_by_activation_stage", "funnel_report"} <= set(partitions)
+    assert len({id(p) for p in partitions.values()}) == 1, partitions
+    [shared] = set(partitions.values())
+    assert shared.start.strftime("%Y-%m-%d") == settings.funnel_start_date
 
 
 @pytest.mark.parametrize(
@@ -88,6 +117,10 @@ def test_defaults_match_the_spec():
         ("ANALYTICS_INGEST_SENSOR_WAIT_SECONDS", "soon"),
         ("ANALYTICS_BACKGROUND_NICENESS", "20"),
         ("ANALYTICS_BACKGROUND_NICENESS", "-5"),
+        ("ANALYTICS_DEAD_LETTER_WARN_SHARE", "1.5"),
+        ("ANALYTICS_DEAD_LETTER_WARN_SHARE", "five percent"),
+        ("ANALYTICS_RAW_STALE_AFTER_MINUTES", "0"),
+        ("ANALYTICS_FUNNEL_CATCH_UP_DAYS", "a month"),
     ],
 )
 def test_bad_configuration_fails_at_load_naming_the_variable(variable, value):
@@ -123,7 +156,8 @@ TABLE_ASSETS = (
     "alerts",
     "report_deliveries",
 )
-OTHER_ASSETS = ("funnel_report", "lake_files")  # PDF files; the lake's data files
+# PDF files; the lake's data files; Kafka topics (SPEC §10)
+OTHER_ASSETS = ("funnel_report", "lake_files", "journey_stream", "user_stage_stream")
 
 
 def asset_specs() -> dict[str, Any]:
@@ -140,7 +174,8 @@ def test_the_catalog_lists_exactly_the_pipelines_assets():
 def test_every_asset_has_an_owner_a_group_and_a_description_of_what_it_holds(key):
     spec = asset_specs()[key]
     assert spec.owners == [OWNER]
-    assert spec.group_name in {"ingest", "journeys", "funnel", "alerts", "report", "maintenance"}
+    groups = {"ingest", "journeys", "funnel", "alerts", "report", "maintenance", "streams"}
+    assert spec.group_name in groups
     assert spec.description and len(spec.description) > 60
 
 

@@ -65,7 +65,9 @@ def wait_ready(bootstrap: str, timeout_s: float, brokers: int = 1) -> dict:
     )
 
 
-def create_topics(bootstrap: str, names: list[str], partitions: int) -> list[str]:
+def create_topics(
+    bootstrap: str, names: list[str], partitions: int, configs: dict[str, str] | None = None
+) -> list[str]:
     """Create the topics that do not exist yet and wait until all of them have leaders."""
     admin = admin_client(bootstrap, 30)
     try:
@@ -73,7 +75,9 @@ def create_topics(bootstrap: str, names: list[str], partitions: int) -> list[str
         missing = [name for name in names if name not in existing]
         if missing:
             replicas = min(3, len(admin.describe_cluster()["brokers"]))
-            one = {"num_partitions": partitions, "replication_factor": replicas}
+            one: dict = {"num_partitions": partitions, "replication_factor": replicas}
+            if configs:
+                one["configs"] = dict(configs)
             spec = {name: dict(one) for name in missing}
             with contextlib.suppress(TopicAlreadyExistsError):  # created concurrently: fine
                 admin.create_topics(spec)
@@ -93,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     create = commands.add_parser("create-topics", help="create topics that do not exist yet")
     create.add_argument("names", nargs="+")
     create.add_argument("--partitions", type=int, default=3)
+    create.add_argument(
+        "--config", action="append", default=[], metavar="KEY=VALUE", help="a topic config"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -100,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             cluster = wait_ready(args.bootstrap, args.timeout, args.brokers)
             print(f"kafka ready: cluster {cluster.get('cluster_id')}")
         else:
-            created = create_topics(args.bootstrap, args.names, args.partitions)
+            configs = dict(item.split("=", 1) for item in args.config)
+            created = create_topics(args.bootstrap, args.names, args.partitions, configs)
             for name in args.names:
                 state = "created" if name in created else "exists"
                 print(f"topic {name}: {state}")

@@ -29,6 +29,17 @@ if [[ "${ANALYTICS_RUN_POOL:-}" == celery ]]; then
 fi
 bash "${here}/s3.sh" start 9>&-
 
+# The streams the pipeline publishes (SPEC §10). On a user's own Kafka the user creates them.
+devstack_say "creating stream topics ${ANALYTICS_JOURNEY_TOPIC:-portal-journeys} and ${ANALYTICS_STAGE_TOPIC:-portal-user-stages} (3 partitions, cleanup.policy=delete, if missing)"
+if [[ -x "$DEVSTACK_PYTHON" ]]; then
+    "$DEVSTACK_PYTHON" "${here}/kafka_admin.py" --bootstrap "$KAFKA_BOOTSTRAP_SERVERS" \
+        create-topics "${ANALYTICS_JOURNEY_TOPIC:-portal-journeys}" "${ANALYTICS_STAGE_TOPIC:-portal-user-stages}" \
+        --partitions 3 --config cleanup.policy=delete >/dev/null ||
+        devstack_die "could not create the stream topics on ${KAFKA_BOOTSTRAP_SERVERS}"
+else
+    devstack_warn "${DEVSTACK_PYTHON} is missing (run: make venv); the stream topics are not created"
+fi
+
 # The lake's Parquet files: a local folder (relative to the repository) is created here; an
 # object-store URL (s3://...) is left to its owner.
 lake_data="${ANALYTICS_LAKE_DATA_PATH:-data/lake/}"

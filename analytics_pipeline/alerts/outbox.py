@@ -29,6 +29,7 @@ from analytics_pipeline.alerts.rules import (
 )
 from analytics_pipeline.alerts.thresholds import Thresholds
 from analytics_pipeline.warehouse.connection import retry_conflicts
+from analytics_pipeline.warehouse.snapshots import inserted_since
 
 WATERMARK = "alerts"
 STATUSES: tuple[str, ...] = ("pending", "sent", "failed", "skipped")
@@ -163,8 +164,18 @@ def read_watermark(conn: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+# The tables behind the journey_events view: a snapshot that added journey events inserted
+# into one of them (a re-attributed event is deleted from one and inserted again).
+JOURNEY_EVENT_TABLES = ("journey_events_by_user", "journey_events_anonymous")
+
+
 def newest_batch(conn: duckdb.DuckDBPyConnection, after: int) -> int:
-    """The newest snapshot that committed journey events, or `after` when nothing is new."""
+    """The newest snapshot that committed journey events, or `after` when nothing is new: from
+    the catalog's change log in the open transaction (3 catalog queries, where a scan of the
+    journey tables costs ~16), or from the tables when the log cannot answer."""
+    inserted = inserted_since(conn, after, JOURNEY_EVENT_TABLES)
+    if inserted is not None:
+        return max(inserted.values(), default=after)
     row = conn.execute(
         "SELECT max(committed_snapshot) FROM journey_events WHERE committed_snapshot > $after",
         {"after": after},

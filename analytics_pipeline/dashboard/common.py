@@ -17,7 +17,7 @@ import streamlit as st
 
 from analytics_pipeline.dashboard import ranges
 from analytics_pipeline.dashboard.lakestate import NOT_CREATED_MESSAGE, not_created_yet
-from analytics_pipeline.dashboard.queries import missing_tables
+from analytics_pipeline.dashboard.queries.shared import missing_tables
 from analytics_pipeline.dashboard.ranges import PRESETS, DayRange
 from analytics_pipeline.settings import ConfigError, Settings, load_settings
 from analytics_pipeline.warehouse import Lake, LakeUnavailableError, LakeVersionError, reading

@@ -1,4 +1,5 @@
-"""What the health page reads outside the lake: Kafka's end offsets and the Dagster instance.
+"""What the health page reads outside the lake: Kafka's end offsets, the journey stream's
+position, and the Dagster instance.
 
 Both are optional: Kafka not answering within a second or two, or no DAGSTER_HOME, makes the
 page say so instead of failing. Nothing here writes anywhere.
@@ -44,6 +45,41 @@ def kafka_end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
         return ends
     finally:
         consumer.close()
+
+
+@dataclass(frozen=True)
+class StreamLag:
+    """How far the journey topic is behind the lake, in DuckLake snapshots (the journeys
+    watermark is one: journeys/derive.py)."""
+
+    topic: str
+    position: int  # the raw snapshot the topic holds everything up to (0: nothing yet)
+    lake_watermark: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.lake_watermark - self.position, 0)
+
+
+def journey_stream_lag(settings: Settings, lake_id: str | None, lake_watermark: int) -> StreamLag:
+    """Read the journey topic's position back from its last committed records, as a
+    publisher does (streams/publisher.py); raises StreamUnavailableError saying why not."""
+    from kafka import KafkaConsumer
+
+    from analytics_pipeline.streams.publisher import read_position, topic_partitions
+
+    config = ConnectionConfig.from_settings(settings).kafka_python(
+        request_timeout_ms=KAFKA_TIMEOUT_MS, bootstrap_timeout_ms=KAFKA_TIMEOUT_MS
+    )
+
+    def make_consumer(**overrides: Any) -> Any:
+        return KafkaConsumer(**{**config, **overrides})
+
+    topic = settings.journey_topic
+    partitions = topic_partitions(make_consumer, topic)
+    # No lake id yet: nothing was published from this lake, so any record there is another's.
+    position, _ = read_position(make_consumer, topic, partitions, lake_id=lake_id or "none")
+    return StreamLag(topic=topic, position=position or 0, lake_watermark=lake_watermark)
 
 
 def warm_up() -> None:

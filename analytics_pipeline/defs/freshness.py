@@ -22,10 +22,14 @@ from datetime import timedelta
 
 import dagster as dg
 
+from analytics_pipeline.defs.loaded import SETTINGS
+
 RAW_TABLES = (dg.AssetKey("raw_clickstream_events"), dg.AssetKey("raw_backend_events"))
 FUNNEL_DAILY = dg.AssetKey("funnel_daily")
 
-RAW_STALE_AFTER = timedelta(minutes=15)
+RAW_STALE_AFTER = timedelta(minutes=SETTINGS.raw_stale_after_minutes)
+# Not settings: the deadline follows the funnel schedule (00:30) and the report (06:00), which
+# are code; they change together. A check a minute is well inside any staleness bound.
 FUNNEL_DEADLINE_CRON = "0 2 * * *"
 SENSOR_INTERVAL_SECONDS = 60
 

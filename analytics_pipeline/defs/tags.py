@@ -5,3 +5,7 @@
 # for another run to be launched.
 AFTER_INGEST_TAG_KEY = "analytics/after_ingest"
 AFTER_INGEST_TAGS = {AFTER_INGEST_TAG_KEY: "true"}
+
+# Assets with this tag run in the funnel job, after the funnel's own assets (the stage stream).
+WITH_FUNNEL_TAG_KEY = "analytics/with_funnel"
+WITH_FUNNEL_TAGS = {WITH_FUNNEL_TAG_KEY: "true"}

@@ -3,7 +3,7 @@
 The rules are data: adding a mapping is one line in `ACTION_RULES`. The first matching rule
 wins, and a raw event yields at most one action (events no rule matches, such as `identify`
 or `resize`, are not journey actions). The warehouse applies the very same table in SQL
-(`analytics_pipeline.warehouse.journeys`); `action_for` is the pure reference used by tests
+(`analytics_pipeline.journeys.derive`); `action_for` is the pure reference used by tests
 and anyone who wants to classify one event in Python.
 """
 

@@ -38,6 +38,7 @@ from analytics_pipeline.ingest.writer import (
     prepare_batch,
     read_ledger,
 )
+from analytics_pipeline.settings import Settings
 from analytics_pipeline.warehouse.connection import retry_conflicts
 from analytics_pipeline.warehouse.partition_locks import PartitionLocks
 
@@ -53,7 +54,6 @@ STAGE_PART = 25_000
 # several columns inside DuckDB: 8 MiB parts of ~900 kB messages ran out of its 256 MB (the
 # validation holds ~30 copies of a part at once), 4 MiB parts did not.
 STAGE_PART_BYTES = 4 * 1024 * 1024
-DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -98,6 +98,29 @@ class StalledPartitionError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class IngestOptions:
+    """How one `ingest_ranges` call reads and stores, handed unchanged to each pass (its
+    arguments, whose defaults are `ingest_ranges`'s)."""
+
+    kind: Kind
+    max_batch: int
+    max_batch_bytes: int
+    topic_ends: Mapping[int, int] | None
+    stall_timeout_s: float
+    commit_offsets: bool
+    progress: Callable[[IngestReport], None] | None
+    warn: Callable[[str], None] | None
+    part_size: int
+    part_bytes: int
+    # The partitions' locks (warehouse/partition_locks.py): each batch holds its partitions'.
+    locks: PartitionLocks
+
+    def __post_init__(self) -> None:
+        if self.max_batch_bytes <= 0:
+            raise ValueError("max_batch_bytes must be positive")
+
+
 def ingest_ranges(
     consumer,  # kafka.KafkaConsumer, already configured; closed by the caller
     conn: duckdb.DuckDBPyConnection,
@@ -106,7 +129,7 @@ def ingest_ranges(
     topic: str,
     ranges: Sequence[OffsetRange],
     max_batch: int,
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+    max_batch_bytes: int = Settings.ingest_max_batch_bytes,
     topic_ends: Mapping[int, int] | None = None,
     stall_timeout_s: float = 30.0,
     commit_offsets: bool = True,
@@ -126,8 +149,6 @@ def ingest_ranges(
     committed before it stay, and what the other writer stored is skipped. `topic_ends` (the
     topic's end offsets, as the caller read them) lets the run notice a recreated topic.
     """
-    if max_batch_bytes <= 0:
-        raise ValueError("max_batch_bytes must be positive")
     report = IngestReport(topic=topic, requested=list(ranges))
     # Bound DuckDB's share of the run's memory while ingesting (a chunk that needs more spills
     # to disk). The setting is the process's, so it is put back afterwards: the journeys step
@@ -138,23 +159,21 @@ def ingest_ranges(
     # a caller that ingests again and again (the live tail) passes its own and closes it.
     own_locks = locks is None
     locks = locks or PartitionLocks.for_connection(conn)
+    options = IngestOptions(
+        kind=kind,
+        max_batch=max_batch,
+        max_batch_bytes=max_batch_bytes,
+        topic_ends=topic_ends,
+        stall_timeout_s=stall_timeout_s,
+        commit_offsets=commit_offsets,
+        progress=progress,
+        warn=warn,
+        part_size=part_size,
+        part_bytes=part_bytes,
+        locks=locks,
+    )
     try:
-        return _ingest(
-            consumer,
-            conn,
-            report,
-            kind=kind,
-            topic_ends=topic_ends,
-            max_batch=max_batch,
-            max_batch_bytes=max_batch_bytes,
-            stall_timeout_s=stall_timeout_s,
-            commit_offsets=commit_offsets,
-            progress=progress,
-            warn=warn,
-            part_size=part_size,
-            part_bytes=part_bytes,
-            locks=locks,
-        )
+        return _ingest(consumer, conn, report, options)
     finally:
         if own_locks:
             locks.close()
@@ -162,29 +181,15 @@ def ingest_ranges(
 
 
 def _ingest(
-    consumer,
-    conn: duckdb.DuckDBPyConnection,
-    report: IngestReport,
-    *,
-    kind: Kind,
-    topic_ends: Mapping[int, int] | None,
-    max_batch: int,
-    max_batch_bytes: int,
-    stall_timeout_s: float,
-    commit_offsets: bool,
-    progress: Callable[[IngestReport], None] | None,
-    warn: Callable[[str], None] | None,
-    part_size: int,
-    part_bytes: int,
-    locks: PartitionLocks,
+    consumer, conn: duckdb.DuckDBPyConnection, report: IngestReport, options: IngestOptions
 ) -> IngestReport:
-    topic = report.topic
+    topic, topic_ends, warn = report.topic, options.topic_ends, options.warn
     # The ledger as committed: read once for the rewind check and the first pass (a rewind,
     # or a pass retried after a commit conflict, reads it again).
     ledger: list[dict[int, int]] = []
     if topic_ends:
         unchanged = retry_conflicts(
-            partial(_rewind_recreated, conn, report, topic_ends, warn, locks),
+            partial(_rewind_recreated, conn, report, topic_ends, warn, options.locks),
             what=f"rewinding the ledger of {topic}",
             on_retry=warn,
         )
@@ -195,20 +200,7 @@ def _ingest(
     def store() -> None:
         attempt[0] += 1
         _read_and_store(
-            consumer,
-            conn,
-            report,
-            ledger=ledger.pop() if ledger else read_ledger(conn, topic),
-            kind=kind,
-            max_batch=max_batch,
-            max_batch_bytes=max_batch_bytes,
-            stall_timeout_s=stall_timeout_s,
-            commit_offsets=commit_offsets,
-            progress=progress,
-            warn=warn,
-            part_size=part_size,
-            part_bytes=part_bytes,
-            locks=locks,
+            consumer, conn, report, ledger.pop() if ledger else read_ledger(conn, topic), options
         )
 
     retry_conflicts(store, what=f"storing a batch of {topic}", on_retry=warn)
@@ -294,21 +286,15 @@ def _read_and_store(
     consumer,
     conn: duckdb.DuckDBPyConnection,
     report: IngestReport,
-    *,
     ledger: Mapping[int, int],
-    kind: Kind,
-    max_batch: int,
-    max_batch_bytes: int,
-    stall_timeout_s: float,
-    commit_offsets: bool,
-    progress: Callable[[IngestReport], None] | None,
-    warn: Callable[[str], None] | None,
-    part_size: int,
-    part_bytes: int,
-    locks: PartitionLocks,
+    options: IngestOptions,
 ) -> None:
     """One pass of `ingest_ranges` from `ledger`, the ledger as committed now."""
     from kafka import TopicPartition
+
+    kind, max_batch, max_batch_bytes = options.kind, options.max_batch, options.max_batch_bytes
+    commit_offsets, progress, warn = options.commit_offsets, options.progress, options.warn
+    stall_timeout_s = options.stall_timeout_s
 
     topic, ranges = report.topic, report.requested
     ledger = dict(ledger)
@@ -351,14 +337,16 @@ def _read_and_store(
         consumer.seek(tp, start)
 
     part: list[RawRecord] = []
-    part_size = min(part_size, max_batch)
-    part_bytes = min(part_bytes, max_batch_bytes)
+    part_size = min(options.part_size, max_batch)
+    part_bytes = min(options.part_bytes, max_batch_bytes)
     held, batch_bytes = 0, 0  # bytes of values in `part`, and in the batch's earlier parts
     seen = [0, 0]  # records and bytes read so far, for the mean record size
 
     def new_writer() -> BatchWriter:
         # Holds the pass's partitions while a batch is open; `ledger` follows its commits.
-        return BatchWriter(conn, kind, _now(), locks=locks, partitions=partitions, expected=ledger)
+        return BatchWriter(
+            conn, kind, _now(), locks=options.locks, partitions=partitions, expected=ledger
+        )
 
     batch, batch_size, writing = BatchResult(topic=topic), 0, new_writer()
     positions = {p: consumer.position(tp) for p, tp in partitions.items()}

@@ -158,14 +158,16 @@ _SUMMARY = """
     SELECT reason, count(*), min(ts), max(ts) FROM validated GROUP BY reason
 """
 
-# One row per partition a batch moved; the ledger is the row with the highest seq of each
-# partition (the `ingest_offsets` view, migrations/0002_ingest_writers.sql). Appending never
-# conflicts with another writer's appends; seq is the partition's own counter, read and
-# written under its lock.
+# One row per partition a batch moved, all in one statement (each lake statement costs ~10
+# catalog round trips, so one per partition cost ~10 more per extra partition in every
+# batch); the ledger is the row with the highest seq of each partition (the `ingest_offsets`
+# view, migrations/0003_ingest_writers.sql). Appending never conflicts with another writer's
+# appends; seq is the partition's own counter, read and written under its lock.
 _APPEND_LEDGER = """
     INSERT INTO ingest_offset_log
         (topic, kafka_partition, next_offset, updated_at, ingest_batch_id, seq)
-    VALUES ($topic, $partition, $next_offset, $now, $batch_id, $seq)
+    SELECT $topic, unnest($partitions::INTEGER[]), unnest($next_offsets::BIGINT[]), $now,
+        $batch_id::BIGINT, unnest($seqs::BIGINT[])
 """
 
 _LEDGER_ROWS = """
@@ -176,7 +178,7 @@ _LEDGER_ROWS = """
 # Batch ids: unique (the millisecond and 20 random bits: BIGINT holds them until the year
 # 2249), and growing with time so the zone maps on ingest_batch_id still find a batch's rows.
 # No counter row is shared by the writers any more; the journeys watermark follows DuckLake's
-# snapshots instead (warehouse/journeys.py).
+# snapshots instead (journeys/derive.py).
 _RANDOM_BITS = 20
 
 
@@ -203,20 +205,22 @@ def append_ledger(
     now: datetime,
     batch_id: int | None,
 ) -> None:
-    """Record `offsets` ({partition: next offset}) in the open transaction; `seqs` holds each
-    partition's last seq as read under its lock (missing: none yet)."""
-    for partition, next_offset in sorted(offsets.items()):
-        conn.execute(
-            _APPEND_LEDGER,
-            {
-                "topic": topic,
-                "partition": partition,
-                "next_offset": next_offset,
-                "now": now,
-                "batch_id": batch_id,
-                "seq": seqs.get(partition, 0) + 1,
-            },
-        )
+    """Record `offsets` ({partition: next offset}) in the open transaction, in one statement;
+    `seqs` holds each partition's last seq as read under its lock (missing: none yet)."""
+    ledger = sorted(offsets.items())
+    if not ledger:
+        return
+    conn.execute(
+        _APPEND_LEDGER,
+        {
+            "topic": topic,
+            "partitions": [partition for partition, _ in ledger],
+            "next_offsets": [next_offset for _, next_offset in ledger],
+            "seqs": [seqs.get(partition, 0) + 1 for partition, _ in ledger],
+            "now": now,
+            "batch_id": batch_id,
+        },
+    )
 
 
 def ledger_rows(

@@ -14,12 +14,20 @@ instance's ref), and each one checked its tables and opened its connections agai
 idle code server's CPU. So the pools are shared by every instance of a process (per database
 and storage), and the tables are checked by the first instance of a process only. A forked
 child starts without them: it never uses its parent's sockets.
+
+Dagster's schedule storage also asks PostgreSQL's catalog whether its tables and secondary
+indexes exist on almost every sensor-tick write (`has_instigators_table`, `has_built_index`:
+two catalog inspections per tick, three for a purge); the daemon's sensor loop spent a quarter of
+its idle CPU there. A table or index, once there, stays: a positive answer is kept for the
+process (a negative one is asked again, so a later `dagster instance migrate` is seen).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from dagster._serdes import ConfigurableClassData
@@ -33,7 +41,9 @@ from dagster_postgres.utils import (
 # Per storage (run, event log, schedule) and process: one connection kept, as the webserver's
 # pooling keeps. Threads querying at once open more, closed after use as before. Every process of
 # a deployment (daemon, code server, each run worker, each test worker) holds up to three, well
-# inside PostgreSQL's default max_connections of 100.
+# inside PostgreSQL's default max_connections of 100. (4 kept saved an idle daemon the ~10 % of
+# its CPU it spends opening connections when its threads overlap, but a daemon then held 10
+# connections, and six pipelines beside a test suite exhausted the 100: not worth it.)
 POOL_SIZE = 1
 MAX_OVERFLOW = 8
 POOL_RECYCLE_S = 3600
@@ -47,6 +57,7 @@ _lock = threading.Lock()
 def _forget_in_child() -> None:
     _engines.clear()
     _tables_checked.clear()
+    _known_true.clear()
 
 
 os.register_at_fork(after_in_child=_forget_in_child)
@@ -73,6 +84,32 @@ def _new_pooled_engine(storage: Any) -> Any:
     )
 
 
+# Schedule-storage checks whose True answer is kept for the process (see the module's doc).
+CACHED_CHECKS = (
+    "has_instigators_table",
+    "_has_instigators_table",
+    "_has_asset_daemon_asset_evaluations_table",
+    "has_secondary_index_table",
+    "has_built_index",
+)
+_known_true: set[tuple] = set()  # (database URL, check, its arguments) answered True
+
+
+def _keep_true(url: str, name: str, check: Callable[..., bool]) -> Callable[..., bool]:
+    @functools.wraps(check)
+    def kept(*args: Any) -> bool:
+        # A connection argument (for `_has_...(conn)`) is not part of what is asked.
+        key = (url, name, *(a for a in args if isinstance(a, str)))
+        if key in _known_true:
+            return True
+        answer = check(*args)
+        if answer:
+            _known_true.add(key)
+        return answer
+
+    return kept
+
+
 class PooledPostgresStorage(DagsterPostgresStorage):
     """DagsterPostgresStorage whose storages keep their connections for the process."""
 
@@ -89,6 +126,9 @@ class PooledPostgresStorage(DagsterPostgresStorage):
         for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             storage._engine.dispose()  # a NullPool: nothing open to lose
             storage._engine = pooled_engine(storage)
+        schedules = self._schedule_storage
+        for name in CACHED_CHECKS:
+            setattr(schedules, name, _keep_true(postgres_url, name, getattr(schedules, name)))
 
     @classmethod
     def from_config_value(  # ty: ignore[invalid-method-override]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from analytics_pipeline.warehouse.funnel import STAGES, FunnelDay
+from analytics_pipeline.funnel.stages import STAGES, FunnelDay
 
 STAGE_TITLES: dict[str, str] = {
     "signed_up": "Signed up",

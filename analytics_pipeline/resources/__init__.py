@@ -20,11 +20,10 @@ def _secret(value: str | None, name: str) -> str | dg.EnvVar | None:
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "analytics": AnalyticsResource(
-            clickstream_topic=settings.clickstream_topic,
-            backend_topic=settings.backend_topic,
             inactive_after_days=settings.inactive_after_days,
             alert_rule_minutes={name: getattr(settings, name) for name in rule_settings()},
             reports_dir=str(settings.reports_dir.resolve()),
+            dead_letter_warn_share=settings.dead_letter_warn_share,
             background_niceness=settings.background_niceness,
         ),
         "warehouse": WarehouseResource(
@@ -47,6 +46,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             sasl_password=_secret(settings.kafka_sasl_password, "KAFKA_SASL_PASSWORD"),
             clickstream_topic=settings.clickstream_topic,
             backend_topic=settings.backend_topic,
+            journey_topic=settings.journey_topic,
+            stage_topic=settings.stage_topic,
             max_batch=settings.ingest_max_batch,
             max_batch_bytes=settings.ingest_max_batch_bytes,
             writers=settings.ingest_writers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
@@ -15,11 +16,9 @@ from analytics_pipeline.clients.kafka import (
 from analytics_pipeline.settings import Settings
 
 CONSUMER_GROUP = "analytics-pipeline"
-DEFAULT_MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 __all__ = [
     "CONSUMER_GROUP",
-    "DEFAULT_MAX_BATCH_BYTES",
     "KafkaResource",
     "KafkaUnavailableError",
     "MissingTopicError",
@@ -27,26 +26,37 @@ __all__ = [
 
 
 class KafkaResource(dg.ConfigurableResource):
-    bootstrap_servers: str = "127.0.0.1:9092"
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None
-    clickstream_topic: str = "portal-clickstream"
-    backend_topic: str = "portal-backend"
-    max_batch: int = 50_000
+    """Kafka clients and the topics, the one place the Dagster layer reads their names.
+
+    Every default is the setting's (analytics_pipeline.settings); build_resources passes the
+    values in effect.
+    """
+
+    bootstrap_servers: str = Settings.kafka_bootstrap_servers
+    security_protocol: str = Settings.kafka_security_protocol
+    sasl_mechanism: str | None = Settings.kafka_sasl_mechanism
+    sasl_username: str | None = Settings.kafka_sasl_username
+    sasl_password: str | None = Settings.kafka_sasl_password  # a secret: given as an EnvVar
+    clickstream_topic: str = Settings.clickstream_topic
+    backend_topic: str = Settings.backend_topic
+    # The streams the pipeline publishes (ANALYTICS_JOURNEY_TOPIC, ANALYTICS_STAGE_TOPIC).
+    # None: that stream is off (the resources built from the settings always name one).
+    journey_topic: str | None = None
+    stage_topic: str | None = None
+    max_batch: int = Settings.ingest_max_batch
     # One batch (one lake transaction) closes at this many bytes of message values too, so a
     # burst of ~1 MiB messages never holds max_batch of them (ANALYTICS_INGEST_MAX_BATCH_BYTES).
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
+    max_batch_bytes: int = Settings.ingest_max_batch_bytes
     # How long one ingest-sensor evaluation waits for new messages before it reports none
     # (ANALYTICS_INGEST_SENSOR_WAIT_SECONDS); 0 is the stock one look per tick.
-    sensor_wait_seconds: int = 0
+    sensor_wait_seconds: int = Settings.ingest_sensor_wait_seconds
     # The live tail of every sensor-launched ingest run (ANALYTICS_INGEST_LIVE_SECONDS and
     # ANALYTICS_INGEST_LIVE_IDLE_SECONDS; ingest/live.py).
     live_seconds: int = Settings.ingest_live_seconds
     live_idle_seconds: int = Settings.ingest_live_idle_seconds
     # ANALYTICS_INGEST_WRITERS: raw-ingest runs that may commit at once (defs/ingest/writers.py).
     writers: int = Settings.ingest_writers
+    # Client timeouts: tuning of the client, not settings a user changes (no variable).
     request_timeout_ms: int = 10_000
     bootstrap_timeout_ms: int = 8_000
 
@@ -62,6 +72,11 @@ class KafkaResource(dg.ConfigurableResource):
             sasl_username=self.sasl_username,
             sasl_password=self.sasl_password,
         )
+
+    @property
+    def journey_topics(self) -> dict[str, str]:
+        """The topic names journeys attribute raw rows to (keyword arguments of their SQL)."""
+        return {"clickstream_topic": self.clickstream_topic, "backend_topic": self.backend_topic}
 
     def client_config(self) -> dict[str, Any]:
         return self.connection().kafka_python(
@@ -103,17 +118,30 @@ class KafkaResource(dg.ConfigurableResource):
         Pass the run's own `consumer` to spare a second client (its connection and metadata
         cost ~0.1 s per ingest step); without one, a short-lived client is used and closed.
         """
+        return self.topics_end_offsets([topic], consumer)[topic]
+
+    def topics_end_offsets(
+        self, topics: Iterable[str], consumer: Any | None = None
+    ) -> dict[str, dict[int, int]]:
+        """{topic: {partition: end offset}} of several topics in one ListOffsets request per
+        broker ({} for a topic that does not exist yet): the long polls ask this several times
+        a second, and a request per topic was most of an idle code server's Kafka traffic."""
         from kafka import TopicPartition
         from kafka.errors import KafkaError
 
         own = consumer is None
         consumer = self.consumer(group_id=None) if own else consumer
         try:
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                return {}
-            ends = consumer.end_offsets([TopicPartition(topic, p) for p in sorted(partitions)])
-            return {tp.partition: offset for tp, offset in ends.items()}
+            ends: dict[str, dict[int, int]] = {}
+            wanted = []
+            for topic in topics:
+                ends[topic] = {}
+                partitions = consumer.partitions_for_topic(topic) or ()
+                wanted += [TopicPartition(topic, p) for p in sorted(partitions)]
+            found = consumer.end_offsets(wanted) if wanted else {}
+            for tp in wanted:  # in partition order, as asked
+                ends[tp.topic][tp.partition] = found[tp]
+            return ends
         except KafkaError as error:
             raise self.unavailable(error) from None
         finally:

@@ -23,6 +23,8 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from analytics_pipeline.settings import Settings
+
 ENABLE_HINT = (
     "Slack is not configured: set SLACK_BOT_TOKEN (a bot token, xoxb-…) and, for a local or "
     "proxy endpoint, SLACK_API_URL; locally `make run` sets both for the Slack stub."
@@ -59,10 +61,11 @@ class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
 class SlackResource(dg.ConfigurableResource):
     """`bot_token` unset means Slack is off: alerts and reports are recorded as skipped."""
 
-    bot_token: str | None = None
-    api_url: str = "https://slack.com/api/"
-    alerts_channel: str = "#portal-alerts"
-    reports_channel: str = "#portal-analytics"
+    bot_token: str | None = Settings.slack_bot_token  # a secret: given as an EnvVar
+    api_url: str = Settings.slack_api_url
+    alerts_channel: str = Settings.slack_alerts_channel
+    reports_channel: str = Settings.slack_reports_channel
+    # The client's timeouts and retries: tuning of the client, not settings (no variable).
     timeout_s: int = 15
     max_rate_limit_wait_s: float = 30.0
     max_rate_limit_retries: int = 3

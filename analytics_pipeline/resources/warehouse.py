@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.settings import DEFAULT_AWS_REGION
+from analytics_pipeline.settings import Settings
 from analytics_pipeline.warehouse import Lake, S3Access, connect, unavailable
 from analytics_pipeline.warehouse.object_store import is_storage_error
 
@@ -19,14 +19,14 @@ class WarehouseResource(dg.ConfigurableResource):
     catalog: str
     data_path: str
     password: str | None = None
-    metadata_schema: str | None = None
-    snapshot_retention_days: float = 7.0
+    metadata_schema: str | None = Settings.lake_metadata_schema
+    snapshot_retention_days: float = float(Settings.lake_retention_days)
     # An s3:// data path only: the AWS SDK's settings (settings.py), secrets as EnvVar.
-    aws_region: str = DEFAULT_AWS_REGION
-    aws_endpoint_url: str | None = None
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
-    aws_session_token: str | None = None
+    aws_region: str = Settings.aws_region
+    aws_endpoint_url: str | None = Settings.aws_endpoint_url
+    aws_access_key_id: str | None = Settings.aws_access_key_id
+    aws_secret_access_key: str | None = Settings.aws_secret_access_key
+    aws_session_token: str | None = Settings.aws_session_token
 
     @property
     def lake(self) -> Lake:

@@ -93,12 +93,18 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     de-duplication keys if they do not match it."""
     try:
         conn = open_cursor(lake)
-        with _ready_lock:
-            if _key(lake) not in _ready:
-                state = ensure_schema(conn, lake)
-                sync_event_keys(conn)
-                ensure_catalog_indexes(conn, lake, state)
-                _ready.add(_key(lake))
+        try:
+            with _ready_lock:
+                if _key(lake) not in _ready:
+                    state = ensure_schema(conn, lake)
+                    sync_event_keys(conn)
+                    ensure_catalog_indexes(conn, lake, state)
+                    _ready.add(_key(lake))
+        except BaseException:
+            # A refused lake (LakeVersionError) leaves a read open on the cursor: left to the
+            # garbage collector, its catalog transaction would hold locks on the lake's tables.
+            conn.close()
+            raise
     except LakeUnavailableError:
         raise
     except duckdb.IOException as error:

@@ -23,8 +23,11 @@ _LINE_COMMENT = re.compile(r"--[^\n]*")
 
 @cache
 def load_statements(filename: str) -> Mapping[str, str]:
-    """The named statements of `analytics_pipeline/warehouse/<filename>`, in file order."""
-    text = (resources.files("analytics_pipeline.warehouse") / filename).read_text("utf-8")
+    """The named statements of `filename`, in file order: `package:name.sql` for a file beside
+    a capability's code (e.g. `analytics_pipeline.journeys:journeys.sql`), a bare name for one
+    in analytics_pipeline/warehouse."""
+    package, _, name = filename.rpartition(":")
+    text = (resources.files(package or "analytics_pipeline.warehouse") / name).read_text("utf-8")
     parts = _NAME_LINE.split(text)
     statements: dict[str, str] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):

@@ -69,10 +69,9 @@ def ingest_definitions(
                     bootstrap_servers=kafka_bootstrap,
                     clickstream_topic=clickstream,
                     backend_topic=backend,
+                    sensor_wait_seconds=0,  # one look per tick, as before the setting existed
                 ),
-                "analytics": AnalyticsResource(
-                    clickstream_topic=clickstream, backend_topic=backend
-                ),
+                "analytics": AnalyticsResource(),
             }
         ),
     )

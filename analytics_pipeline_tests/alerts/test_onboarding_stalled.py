@@ -24,7 +24,7 @@ from analytics_pipeline.alerts.rule_record import ClockRule
 from analytics_pipeline.alerts.rules import RULE_NAMES, rule_named
 from analytics_pipeline.alerts.rules.onboarding_stalled import stalled_users
 from analytics_pipeline.alerts.thresholds import Thresholds
-from analytics_pipeline.dashboard import queries
+from analytics_pipeline.dashboard.queries import alerts as alert_queries
 from analytics_pipeline.events.actions import MEANINGFUL_ACTIONS
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
@@ -115,7 +115,7 @@ def test_the_setting_defaults_to_30_minutes_and_rejects_bad_values() -> None:
 def test_the_rule_is_a_registered_clock_rule_the_dashboard_lists() -> None:
     assert isinstance(rule_named("onboarding_stalled"), ClockRule)
     assert "onboarding_stalled" in RULE_NAMES
-    assert "onboarding_stalled" in queries.ALERT_RULES
+    assert "onboarding_stalled" in alert_queries.ALERT_RULES
 
 
 def test_its_message_is_clear_and_escapes_the_user_id() -> None:

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT / "bench" / "journeys"))
 import bench_journeys as history  # noqa: E402
 from scratch_lake import scratch_lake  # noqa: E402
 
+from analytics_pipeline.funnel.stages import compute_funnel  # noqa: E402
+from analytics_pipeline.journeys.derive import update_journeys  # noqa: E402
 from analytics_pipeline.warehouse import connect, transaction  # noqa: E402
-from analytics_pipeline.warehouse.funnel import compute_funnel  # noqa: E402
-from analytics_pipeline.warehouse.journeys import update_journeys  # noqa: E402
 from analytics_pipeline_tests.dashboard.server import (  # noqa: E402
     open_page,
     start_dashboard,

@@ -282,6 +282,8 @@ def test_health_page_lag_dead_letters_and_staleness(
     )
     assert page.get_by_text("could not be read").count() == 0
     assert page.get_by_text("Latest run of each job").is_visible()
+    stream = page.get_by_text("The journey stream's position is unknown")
+    assert stream.is_visible() and "journeys-absent' does not exist" in stream.inner_text()
     screenshot(page, "health")
 
     open_page(page, f"{dashboard.url}/health?range=7d")

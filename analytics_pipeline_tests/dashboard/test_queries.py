@@ -9,7 +9,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics_pipeline.dashboard import outside, queries, ranges
+from analytics_pipeline.dashboard import outside, ranges
+from analytics_pipeline.dashboard.queries import alerts as alerts_queries
+from analytics_pipeline.dashboard.queries import funnel as funnel_queries
+from analytics_pipeline.dashboard.queries import health as health_queries
+from analytics_pipeline.dashboard.queries import journey as journey_queries
+from analytics_pipeline.dashboard.queries import shared as shared_queries
 from analytics_pipeline.dashboard.ranges import DayRange
 from analytics_pipeline.warehouse import reading
 from analytics_pipeline_tests.dashboard.conftest import SeededLake
@@ -36,7 +41,7 @@ def test_funnel_summary_and_conversion_per_preset(
 ) -> None:
     expected = EXPECTED[name]
     day_range = preset(seeded_lake, name)
-    summary = queries.funnel_summary(ro, day_range)
+    summary = funnel_queries.funnel_summary(ro, day_range)
     assert summary.stages == expected.last_day_stages
     assert (summary.new_signups, summary.newly_activated, summary.newly_inactive) == (
         expected.new_signups,
@@ -45,7 +50,7 @@ def test_funnel_summary_and_conversion_per_preset(
     )
     last = seeded_lake.today - timedelta(days=1) if name == "yesterday" else seeded_lake.today
     assert summary.last_day == last
-    conversion = queries.conversion(ro, day_range, summary.last_day)
+    conversion = funnel_queries.conversion(ro, day_range, summary.last_day)
     assert _percent(conversion.signups_activated, conversion.signups) == (
         expected.signup_conversion
     )
@@ -57,47 +62,51 @@ def test_funnel_summary_and_conversion_per_preset(
 def test_funnel_series_has_one_row_per_computed_day(
     ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake
 ) -> None:
-    series = queries.funnel_series(ro, preset(seeded_lake, "7d"))
+    series = funnel_queries.funnel_series(ro, preset(seeded_lake, "7d"))
     assert len(series) == 7
     assert list(series["new_signups"]) == [0, 1, 0, 1, 0, 1, 1]  # T-5 bob, T-3, T-1, T
-    assert queries.funnel_bounds(ro) == (
+    assert funnel_queries.funnel_bounds(ro) == (
         seeded_lake.today - timedelta(days=40),
         seeded_lake.today,
     )
 
 
 def test_a_range_without_computed_days_is_empty(ro: duckdb.DuckDBPyConnection) -> None:
-    summary = queries.funnel_summary(ro, ranges.custom_range(date(2001, 1, 1), date(2001, 1, 9)))
+    summary = funnel_queries.funnel_summary(
+        ro, ranges.custom_range(date(2001, 1, 1), date(2001, 1, 9))
+    )
     assert (summary.last_day, summary.days, summary.new_signups) == (None, 0, 0)
-    assert summary.stages == dict.fromkeys(queries.STAGES, 0)
+    assert summary.stages == dict.fromkeys(funnel_queries.STAGES, 0)
 
 
 def test_users_in_stage(ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake) -> None:
-    total, users = queries.users_in_stage(ro, seeded_lake.today, "signed_up")
+    total, users = funnel_queries.users_in_stage(ro, seeded_lake.today, "signed_up")
     assert total == 3
     assert list(users["user_id"]) == [SCRIPT_USER, "carol", "frank"]
-    total, users = queries.users_in_stage(ro, seeded_lake.today, "inactive", limit=1)
+    total, users = funnel_queries.users_in_stage(ro, seeded_lake.today, "inactive", limit=1)
     assert total == 2 and list(users["user_id"]) == ["dave"]
     assert list(users["last_meaningful_day"]) == [seeded_lake.today - timedelta(days=38)]
 
 
 def test_find_journey_by_user_anonymous_and_unknown_ids(ro: duckdb.DuckDBPyConnection) -> None:
-    assert queries.find_journey(ro, "ada") == queries.JourneyMatch("user", user_id="ada")
-    assert queries.find_journey(ro, "anon-ada") == queries.JourneyMatch(
+    assert journey_queries.find_journey(ro, "ada") == journey_queries.JourneyMatch(
+        "user", user_id="ada"
+    )
+    assert journey_queries.find_journey(ro, "anon-ada") == journey_queries.JourneyMatch(
         "user", user_id="ada", anonymous_id="anon-ada"
     )
-    assert queries.find_journey(ro, "anon-zz") == queries.JourneyMatch(
+    assert journey_queries.find_journey(ro, "anon-zz") == journey_queries.JourneyMatch(
         "anonymous", anonymous_id="anon-zz"
     )
-    assert queries.find_journey(ro, "nobody").kind == "none"
-    assert queries.similar_user_ids(ro, "AR") == ["carol"]
+    assert journey_queries.find_journey(ro, "nobody").kind == "none"
+    assert journey_queries.similar_user_ids(ro, "AR") == ["carol"]
 
 
 def test_journey_actions_are_time_ordered_with_attribution(
     ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake
 ) -> None:
-    match = queries.find_journey(ro, "ada")
-    total, actions = queries.journey_actions(ro, match, preset(seeded_lake, "all"))
+    match = journey_queries.find_journey(ro, "ada")
+    total, actions = journey_queries.journey_actions(ro, match, preset(seeded_lake, "all"))
     assert total == len(ADA_ACTIONS)
     assert list(actions["action"]) == [action for *_, action, _via in ADA_ACTIONS]
     assert [None if pd.isna(v) else v for v in actions["attributed_via"]] == [
@@ -106,16 +115,16 @@ def test_journey_actions_are_time_ordered_with_attribution(
     assert actions["ts"].is_monotonic_increasing
     assert "image pull failed" in actions["details"].iloc[-1]
     # The 7-day range keeps the two actions of T-2.
-    total, actions = queries.journey_actions(ro, match, preset(seeded_lake, "7d"))
+    total, actions = journey_queries.journey_actions(ro, match, preset(seeded_lake, "7d"))
     assert (total, list(actions["action"])) == (2, ["code_run", "deployment_failed"])
     # A limit keeps the oldest and reports the total.
-    total, actions = queries.journey_actions(ro, match, preset(seeded_lake, "all"), limit=2)
+    total, actions = journey_queries.journey_actions(ro, match, preset(seeded_lake, "all"), limit=2)
     assert (total, list(actions["action"])) == (5, ["page_viewed", "signed_up"])
 
 
 def test_anonymous_visitor_actions(ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake) -> None:
-    match = queries.find_journey(ro, "anon-zz")
-    total, actions = queries.journey_actions(ro, match, preset(seeded_lake, "all"))
+    match = journey_queries.find_journey(ro, "anon-zz")
+    total, actions = journey_queries.journey_actions(ro, match, preset(seeded_lake, "all"))
     assert (total, list(actions["action"])) == (2, ["page_viewed", "page_viewed"])
 
 
@@ -123,7 +132,9 @@ def test_stage_history_as_runs_of_days(
     ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake
 ) -> None:
     today = seeded_lake.today
-    history = queries.stage_history(ro, "ada", preset(seeded_lake, "all"), inactive_after_days=W)
+    history = journey_queries.stage_history(
+        ro, "ada", preset(seeded_lake, "all"), inactive_after_days=W
+    )
     assert [tuple(row) for row in history.itertuples(index=False)] == [
         (today - timedelta(days=10), today - timedelta(days=10), "signed_up", 1),
         (today - timedelta(days=9), today - timedelta(days=3), "activated", 7),
@@ -139,8 +150,8 @@ def test_derived_stage_history_equals_the_stored_stage_rows(
     users = [row[0] for row in ro.execute("SELECT user_id FROM user_journeys").fetchall()]
     assert len(users) == 7
     for user in users:
-        derived = queries.stage_history(ro, user, day_range, inactive_after_days=W)
-        stored = queries.stored_stage_history(ro, user, day_range)
+        derived = journey_queries.stage_history(ro, user, day_range, inactive_after_days=W)
+        stored = journey_queries.stored_stage_history(ro, user, day_range)
         assert derived.to_dict("records") == stored.to_dict("records"), user
 
 
@@ -148,32 +159,37 @@ def test_alerts_counts_filters_and_order(
     ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake
 ) -> None:
     month = preset(seeded_lake, "30d")
-    assert queries.alert_counts(ro, month) == {"pending": 1, "failed": 1, "sent": 2, "skipped": 1}
-    assert queries.alert_counts(ro, preset(seeded_lake, "7d"))["sent"] == 1
-    total, rows = queries.alerts_list(ro, month, [], [])
+    assert alerts_queries.alert_counts(ro, month) == {
+        "pending": 1,
+        "failed": 1,
+        "sent": 2,
+        "skipped": 1,
+    }
+    assert alerts_queries.alert_counts(ro, preset(seeded_lake, "7d"))["sent"] == 1
+    total, rows = alerts_queries.alerts_list(ro, month, [], [])
     assert total == 5
     assert list(rows["status"])[:2] == ["failed", "pending"]  # the ones that need a look first
-    total, rows = queries.alerts_list(ro, month, ["new_signup"], ["skipped", "sent"])
+    total, rows = alerts_queries.alerts_list(ro, month, ["new_signup"], ["skipped", "sent"])
     assert (total, sorted(rows["user_id"])) == (2, [SCRIPT_USER, "frank"])
-    total, rows = queries.alerts_list(ro, month, [], ["failed"])
+    total, rows = alerts_queries.alerts_list(ro, month, [], ["failed"])
     assert (total, list(rows["last_error"]), list(rows["attempts"])) == (
         1,
         ["invalid_blocks"],
         [3],
     )
-    assert "deployment_slow" in queries.alert_rules(ro)
+    assert "deployment_slow" in alerts_queries.alert_rules(ro)
 
 
 def test_dead_letters_by_day_and_safe_sample(
     ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake
 ) -> None:
-    everything = queries.dead_letters_by_day(ro, preset(seeded_lake, "all"))
+    everything = health_queries.dead_letters_by_day(ro, preset(seeded_lake, "all"))
     assert int(everything["dead_letters"].sum()) == 3
-    week = queries.dead_letters_by_day(ro, preset(seeded_lake, "7d"))
+    week = health_queries.dead_letters_by_day(ro, preset(seeded_lake, "7d"))
     assert [(r.day.date(), r.reason, r.dead_letters) for r in week.itertuples()] == [
         (seeded_lake.today - timedelta(days=1), "invalid_json", 2)
     ]
-    sample = queries.dead_letter_sample(ro, preset(seeded_lake, "all"))
+    sample = health_queries.dead_letter_sample(ro, preset(seeded_lake, "all"))
     assert set(sample["raw_value"]) == {
         "{not json",
         "<script>alert(2)</script>",
@@ -182,17 +198,17 @@ def test_dead_letters_by_day_and_safe_sample(
 
 
 def test_raw_values_are_cut_and_invalid_utf8_escaped() -> None:
-    assert queries._raw_text(b"\xff\xfeab", 4) == "\\xff\\xfeab"
-    assert queries._raw_text(b"abc", 10_000) == "abc … (10,000 bytes)"
-    assert queries._raw_text(None, 0) == "(no value)"
+    assert health_queries._raw_text(b"\xff\xfeab", 4) == "\\xff\\xfeab"
+    assert health_queries._raw_text(b"abc", 10_000) == "abc … (10,000 bytes)"
+    assert health_queries._raw_text(None, 0) == "(no value)"
 
 
 def test_no_stale_days_in_a_freshly_computed_lake(
     ro: duckdb.DuckDBPyConnection, seeded_lake: SeededLake
 ) -> None:
     everything = preset(seeded_lake, "all")
-    assert queries.missing_funnel_days(ro, everything).empty
-    assert queries.funnel_days_behind_signups(ro, everything).empty
+    assert health_queries.missing_funnel_days(ro, everything).empty
+    assert health_queries.funnel_days_behind_signups(ro, everything).empty
 
 
 def test_ingest_lag_from_the_ledger_and_kafka(
@@ -200,7 +216,7 @@ def test_ingest_lag_from_the_ledger_and_kafka(
 ) -> None:
     from analytics_pipeline.settings import load_settings
 
-    ledger = queries.ingest_ledger(ro)
+    ledger = health_queries.ingest_ledger(ro)
     settings = load_settings({**seeded_lake.env(), "ANALYTICS_LAKE_PASSWORD": "x"})
     lag = outside.ingest_lag(ledger, outside.kafka_end_offsets(settings))
     rows = {row.topic: (row.end_offset, row.next_offset, row.lag) for row in lag.itertuples()}
@@ -208,7 +224,7 @@ def test_ingest_lag_from_the_ledger_and_kafka(
 
 
 def test_missing_tables_names_what_a_new_lake_lacks(ro: duckdb.DuckDBPyConnection) -> None:
-    assert queries.missing_tables(ro, ["funnel_daily", "no_such_table"]) == ["no_such_table"]
+    assert shared_queries.missing_tables(ro, ["funnel_daily", "no_such_table"]) == ["no_such_table"]
 
 
 # --- ranges (pure) ---------------------------------------------------------------------------

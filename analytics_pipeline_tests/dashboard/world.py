@@ -28,8 +28,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 
-from analytics_pipeline.warehouse.funnel import compute_funnel
-from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.funnel.stages import compute_funnel
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline_tests.journeys.raw_events import (
     RawBatches,
     api,

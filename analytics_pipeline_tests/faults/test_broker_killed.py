@@ -1,6 +1,7 @@
 """One broker of a three-broker cluster killed with SIGKILL while a producer streams and the
-daemon ingests, then started again: every acknowledged message is stored exactly once, and the
-producer and the runs go on with no manual action.
+daemon ingests, then started again: every acknowledged message is stored exactly once, the
+producer and the runs go on with no manual action, and the journey stream the runs publish on
+the same cluster (Kafka transactions) holds every journey action once (SPEC §10).
 
 The cluster is the session's own (`kafka_cluster`, its own ports), so this test never touches
 the shared broker, and runs beside the other tests. Topics have 3 replicas and
@@ -28,6 +29,12 @@ from analytics_pipeline_tests.fixtures.stack import (
     encode_value,
     unique_topic_name,
     wait_until,
+)
+from analytics_pipeline_tests.streams.stream_reader import (
+    action_ids,
+    apply,
+    lake_journey,
+    read_committed,
 )
 
 FIRST = 100  # messages that start the first ingest run
@@ -95,12 +102,14 @@ def test_a_broker_killed_mid_stream_loses_and_doubles_no_acknowledged_message(
     phases = [("start", time.monotonic())]
     # The daemon starts while the cluster does (its first ticks find no topics yet).
     clickstream, backend = unique_topic_name("clickstream"), unique_topic_name("backend")
+    journeys = unique_topic_name("journeys")
     connect(lake).close()  # the lake and its tables exist before the first run
     daemon = dagster_daemon(
         {
             "KAFKA_BOOTSTRAP_SERVERS": kafka_cluster.bootstrap,
             "ANALYTICS_CLICKSTREAM_TOPIC": clickstream,
             "ANALYTICS_BACKEND_TOPIC": backend,
+            "ANALYTICS_JOURNEY_TOPIC": journeys,
             **lake_env,
             "ANALYTICS_REPORTS_DIR": str(tmp_path / "reports"),
             "SLACK_BOT_TOKEN": "",
@@ -111,6 +120,7 @@ def test_a_broker_killed_mid_stream_loses_and_doubles_no_acknowledged_message(
     try:
         kafka_cluster.make_topic(admin, clickstream)
         kafka_cluster.make_topic(admin, backend)
+        kafka_cluster.make_topic(admin, journeys, partitions=3)
         assert len(kafka_cluster.partition(admin, clickstream)["replica_nodes"]) == 3
 
         p = Pipeline(clickstream, backend, lake, daemon, dagster_instance)
@@ -180,6 +190,29 @@ def test_a_broker_killed_mid_stream_loses_and_doubles_no_acknowledged_message(
     assert set(ids) == stream.acked
     assert stored.dead_letters == 0
     phases.append(("settled", time.monotonic()))
+
+    # The journey stream: a publish that met the dead broker waited and was retried by a later
+    # micro-batch or run; one more message makes sure a run publishes whatever is left.
+    with KafkaProducer(
+        **ConnectionConfig(kafka_cluster.bootstrap).kafka_python(**DURABLE_PRODUCER)
+    ) as nudge:
+        nudge.send(clickstream, value=encode_value(page_view("nudge"))).get(timeout=60)
+    p.wait_ledger(total + 1, timeout=240)
+    p.wait_settled(timeout=120)
+    with reading(p.lake) as conn:
+        expected = lake_journey(conn)
+
+    def published() -> list[Any] | None:
+        records = read_committed(kafka_cluster.bootstrap, journeys, timeout_s=60)
+        return records if apply(records) == expected else None
+
+    records = wait_until(
+        published, timeout=120, interval=2, message="the journey stream did not catch up"
+    )
+    stream_ids = action_ids(records)
+    assert len(stream_ids) == len(set(stream_ids)), "a journey action published twice"
+    assert set(stream_ids) == {(topic, event_id) for topic, event_id, *_ in expected}
+    phases.append(("stream", time.monotonic()))
     print(" ".join(f"{name}={at - phases[0][1]:.1f}s" for name, at in phases))
     print(
         f"FAULTS broker SIGKILL: node {victim} (the leader) killed at {acked_at_kill} acks, "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from analytics_pipeline.resources.kafka import DEFAULT_MAX_BATCH_BYTES
+from analytics_pipeline.settings import Settings
 from analytics_pipeline_tests.faults.conftest import page_view, peak_rss
 from analytics_pipeline_tests.fixtures.stack import wait_until
 
@@ -41,7 +41,8 @@ def test_a_burst_of_near_1_mib_messages_is_stored_within_the_memory_bound(pipeli
     p.wait_settled(timeout=240)  # journeys may fail on such payloads, and be retried
 
     assert (stored.rows, stored.distinct_event_ids, stored.dead_letters) == (MESSAGES, MESSAGES, 0)
-    assert MESSAGES * VALUE_BYTES > DEFAULT_MAX_BATCH_BYTES, "the burst must exceed one batch"
+    one_batch_bytes = Settings.ingest_max_batch_bytes
+    assert one_batch_bytes < MESSAGES * VALUE_BYTES, "the burst must exceed one batch"
     transactions = 0
     for run in p.runs():
         for record in p.instance.all_logs(

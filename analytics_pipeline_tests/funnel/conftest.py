@@ -1,4 +1,5 @@
-"""Funnel fixtures: the journeys fixtures, plus a Dagster instance of the funnel tests' own.
+"""Funnel fixtures: the journeys fixtures (lakes already migrated), plus a Dagster instance of
+the funnel tests' own.
 
 The staleness sensor reads the whole event log, so its tests need an instance no other test
 writes funnel materialisations to: a real PostgreSQL-backed instance on a fresh database,
@@ -15,10 +16,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, StackInfo, pg_query
-from analytics_pipeline_tests.journeys.conftest import conn, raw
+from analytics_pipeline_tests.fixtures.stack import (
+    REPO_ROOT,
+    StackInfo,
+    create_test_database,
+    pg_query,
+)
+from analytics_pipeline_tests.journeys.conftest import conn, lake, raw
 
-__all__ = ["conn", "raw"]
+__all__ = ["conn", "lake", "raw"]  # `lake`: a migrated clone, as in journeys/
 
 
 @contextmanager
@@ -27,7 +33,7 @@ def private_dagster_home(stack: StackInfo, home: Path) -> Iterator[Path]:
     from psycopg2 import sql
 
     name = f"dagster_funnel_{uuid.uuid4().hex[:10]}"
-    pg_query(stack, stack.pg_db, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    create_test_database(stack, name)
     config = (REPO_ROOT / "dagster.yaml").read_text(encoding="utf-8")
     assert "db_name: {env: DAGSTER_PG_DB}" in config
     config = config.replace("db_name: {env: DAGSTER_PG_DB}", f"db_name: {name}")

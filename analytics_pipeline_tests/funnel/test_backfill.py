@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
 from analytics_pipeline.defs.funnel.assets import (
     COUNTS_ADD_UP_CHECK,
@@ -18,24 +21,31 @@ from analytics_pipeline.defs.funnel.assets import (
     users_by_activation_stage,
 )
 from analytics_pipeline.defs.funnel.sensors import RANGE_END_TAG, RANGE_START_TAG
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline.resources.analytics import AnalyticsResource
-from analytics_pipeline.warehouse import reading
-from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.warehouse import Lake, connect, reading
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT
 from analytics_pipeline_tests.fixtures.warehouse import lake_environment, warehouse_resource
 from analytics_pipeline_tests.funnel.synthetic import population
 from analytics_pipeline_tests.journeys.conftest import TOPICS
+from analytics_pipeline_tests.journeys.raw_events import RawBatches
 
 FIRST = date(2026, 3, 1)
+DAYS = ("2026-03-14", "2026-03-16")  # the backfill's range
+PARTITIONS = ("2026-03-14", "2026-03-15", "2026-03-16")
 FUNNEL_ASSETS = [users_by_activation_stage, funnel_daily]
 
 
-def materialize(instance, path: Path, *, partition: str | None = None, days=None):
+def materialize(instance, path: Lake, *, partition: str | None = None, days=None):
     tags = {RANGE_START_TAG: days[0], RANGE_END_TAG: days[1]} if days else None
     return dg.materialize(
         FUNNEL_ASSETS,
         instance=instance,
-        resources={"warehouse": warehouse_resource(path), "analytics": AnalyticsResource()},
+        resources={
+            "warehouse": warehouse_resource(path),
+            # In-process runs: background niceness would last for the whole test process.
+            "analytics": AnalyticsResource(background_niceness=0),
+        },
         partition_key=partition,
         tags=tags,
     )
@@ -49,13 +59,39 @@ def funnel_tables(conn: duckdb.DuckDBPyConnection) -> tuple[list, list]:
     return stages, daily
 
 
-def test_a_multi_day_backfill_in_one_run_equals_single_day_runs(conn, raw, lake, funnel_instance):
-    raw.add(population(FIRST, days=20, users=60, seed=11))
-    update_journeys(conn, **TOPICS)
+@pytest.fixture(scope="module")
+def populated(new_module_lake: Callable[..., Lake]) -> Lake:
+    """60 users over 20 days and their journeys, once for the module; tests write to copies."""
+    lake = new_module_lake("populated")
+    with closing(connect(lake)) as conn:
+        RawBatches(conn).add(population(FIRST, days=20, users=60, seed=11))
+        update_journeys(conn, **TOPICS)
+    return lake
 
-    # each Dagster run costs seconds: 6 days through Dagster here; the SQL of longer ranges
-    # is compared with single days in test_range_sql.py
-    result = materialize(funnel_instance, lake, days=("2026-03-14", "2026-03-19"))
+
+@dataclass(frozen=True)
+class Backfill:
+    """One backfill run of DAYS on a copy of `populated` (`lake`, not written to after), and
+    the funnel tables it wrote."""
+
+    lake: Lake
+    result: dg.ExecuteInProcessResult
+    tables: tuple[list, list]
+
+
+@pytest.fixture(scope="module")
+def backfill(new_module_lake: Callable[..., Lake], populated: Lake, funnel_instance) -> Backfill:
+    """The run both tests below check, one for what it wrote, one for what it shows."""
+    lake = new_module_lake("backfill", like=populated)
+    result = materialize(funnel_instance, lake, days=DAYS)
+    with closing(connect(lake)) as conn:
+        return Backfill(lake, result, funnel_tables(conn))
+
+
+def test_a_multi_day_backfill_in_one_run_equals_single_day_runs(
+    backfill, new_lake, populated, funnel_instance
+):
+    result = backfill.result
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {ONE_STAGE_CHECK: True, COUNTS_ADD_UP_CHECK: True, MATCHES_STAGES_CHECK: True}
@@ -64,31 +100,34 @@ def test_a_multi_day_backfill_in_one_run_equals_single_day_runs(conn, raw, lake,
         for m in result.get_asset_materialization_events()
         for m in [m.event_specific_data.materialization]
     }
-    assert len(materialized) == 2 * 6  # every day of both assets, from one run
-    backfilled = funnel_tables(conn)
-    assert len(backfilled[1]) == 6 and len(backfilled[0]) > 6 * 30
+    assert materialized == {
+        (asset, day)
+        for asset in ("users_by_activation_stage", "funnel_daily")
+        for day in PARTITIONS
+    }  # every day of both assets, from one run
+    assert len(backfill.tables[1]) == 3 and len(backfill.tables[0]) > 3 * 30
 
-    conn.execute("DELETE FROM users_by_activation_stage; DELETE FROM funnel_daily")
-    for day in range(14, 20):
-        assert materialize(funnel_instance, lake, partition=f"2026-03-{day:02d}").success
-    assert funnel_tables(conn) == backfilled
+    # each Dagster run costs seconds: 3 days through Dagster here; the SQL of longer ranges
+    # is compared with single days in test_range_sql.py
+    single = new_lake("single_days", like=populated)
+    for day in PARTITIONS:
+        assert materialize(funnel_instance, single, partition=day).success
+    with closing(connect(single)) as conn:
+        assert funnel_tables(conn) == backfill.tables
 
 
-def test_funnel_metadata_shows_the_day_as_markdown_with_changes(conn, raw, lake, funnel_instance):
-    raw.add(population(FIRST, days=5, users=20, seed=3))
-    update_journeys(conn, **TOPICS)
-    result = materialize(funnel_instance, lake, days=("2026-03-01", "2026-03-03"))
-
+def test_funnel_metadata_shows_the_day_as_markdown_with_changes(backfill):
+    result = backfill.result
     by_partition = {
         m.partition: m.metadata
         for e in result.get_asset_materialization_events()
         for m in [e.event_specific_data.materialization]
         if m.asset_key == dg.AssetKey("funnel_daily")
     }
-    assert sorted(by_partition) == ["2026-03-01", "2026-03-02", "2026-03-03"]
-    third, second = by_partition["2026-03-03"], by_partition["2026-03-02"]
+    assert sorted(by_partition) == list(PARTITIONS)
+    first, second, third = (by_partition[day] for day in PARTITIONS)
     table = third["funnel"].value
-    assert table.splitlines()[0] == "| 2026-03-03 | count | change vs previous day |"
+    assert table.splitlines()[0] == f"| {PARTITIONS[2]} | count | change vs previous day |"
     signed_up_change = third["signed_up"].value - second["signed_up"].value
     assert f"| signed_up | {third['signed_up'].value} | " in table
     assert third["signed_up_change"] == dg.MetadataValue.int(signed_up_change)
@@ -96,7 +135,7 @@ def test_funnel_metadata_shows_the_day_as_markdown_with_changes(conn, raw, lake,
     for name in ("new_signups", "signed_up", "activated", "active", "inactive"):
         assert isinstance(third[name], dg.IntMetadataValue), name
         assert isinstance(third[f"{name}_change"], dg.IntMetadataValue), name
-    assert "signed_up_change" not in by_partition["2026-03-01"]  # no day before it
+    assert "signed_up_change" not in first  # no row for the day before it
     # the table as the UI's overview shows it: name, columns, rows
     assert third["dagster/table_name"].value == "analytics.main.funnel_daily"
     assert third["dagster/row_count"] == dg.MetadataValue.int(3)
@@ -110,7 +149,7 @@ def test_funnel_metadata_shows_the_day_as_markdown_with_changes(conn, raw, lake,
         for e in result.get_asset_materialization_events()
         for m in [e.event_specific_data.materialization]
         if m.asset_key == dg.AssetKey("users_by_activation_stage")
-    }["2026-03-03"]
+    }[PARTITIONS[2]]
     per_stage = {s: stages[s].value for s in ("signed_up", "activated", "active", "inactive")}
     assert all(isinstance(stages[s], dg.IntMetadataValue) for s in per_stage)
     assert per_stage == {s: third[s].value for s in per_stage}  # the funnel row agrees
@@ -118,19 +157,18 @@ def test_funnel_metadata_shows_the_day_as_markdown_with_changes(conn, raw, lake,
     assert stages["dagster/partition_row_count"] == stages["users"]
     assert stages["dagster/table_name"].value == "analytics.main.users_by_activation_stage"
     # the stored row is what the metadata says
-    stored = conn.execute(
-        "SELECT new_signups, signed_up FROM funnel_daily WHERE day = '2026-03-03'"
-    ).fetchone()
+    with closing(connect(backfill.lake)) as conn:
+        stored = conn.execute(
+            "SELECT new_signups, signed_up FROM funnel_daily WHERE day = ?", [PARTITIONS[2]]
+        ).fetchone()
     assert stored == (third["new_signups"].value, third["signed_up"].value)
 
 
 def test_the_documented_cli_backfill_command_runs_one_range(
-    conn, raw, lake, funnel_dagster_home, funnel_instance, tmp_path
+    new_lake, populated, funnel_dagster_home, funnel_instance
 ):
-    raw.add(population(FIRST, days=10, users=15, seed=5))
-    update_journeys(conn, **TOPICS)
+    lake = new_lake("cli", like=populated)
     expected_rows = 10
-    conn.close()
 
     env = {
         **os.environ,

@@ -13,8 +13,9 @@ from analytics_pipeline.defs.funnel.sensors import (
     funnel_staleness_sensor,
 )
 from analytics_pipeline.defs.journeys.assets import FUNNEL_STALE_FROM, USER_JOURNEYS, journeys
+from analytics_pipeline.funnel.stages import compute_funnel
 from analytics_pipeline.resources.analytics import AnalyticsResource
-from analytics_pipeline.warehouse.funnel import compute_funnel
+from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline_tests.fixtures.warehouse import warehouse_resource
 from analytics_pipeline_tests.journeys.raw_events import (
     at,
@@ -32,7 +33,12 @@ class Pipeline:
 
     def __init__(self, instance: dg.DagsterInstance, lake) -> None:
         self.instance = instance
-        self.resources = {"warehouse": warehouse_resource(lake), "analytics": AnalyticsResource()}
+        self.resources = {
+            "warehouse": warehouse_resource(lake),
+            "kafka": KafkaResource(),  # the journeys' topic names
+            # In-process runs: background niceness would last for the whole test process.
+            "analytics": AnalyticsResource(background_niceness=0),
+        }
         self.cursor: str | None = None
 
     def journeys(self) -> dict[str, object]:

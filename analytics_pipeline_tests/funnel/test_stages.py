@@ -1,17 +1,26 @@
-"""Every stage boundary of SPEC §6, table-driven, for the day D with W = 15."""
+"""Every stage boundary of SPEC §6, table-driven, for the day D with W = 15.
+
+The cases are users of one lake: each case's events belong to a user (and browsers) of its
+own, so the funnel treats them as it would alone, and one journeys update and one funnel
+computation serve them all (each case in a lake of its own cost ~2.5 CPU-s).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
 
-from analytics_pipeline.warehouse.funnel import compute_funnel, funnel_days
-from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.funnel.stages import STAGES, FunnelDay, compute_funnel, funnel_days
+from analytics_pipeline.journeys.derive import update_journeys
+from analytics_pipeline.warehouse import Lake, connect
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 from analytics_pipeline_tests.journeys.raw_events import (
     Event,
+    RawBatches,
     api,
     at,
     code_run,
@@ -132,37 +141,91 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_stage_of_one_user_on_day_d(conn, raw, case: Case):
-    raw.add(case.events)
-    update_journeys(conn, **TOPICS)
-    [day] = compute_funnel(conn, D, D, inactive_after_days=W)
+FLAGS = (
+    "new_signup",
+    "newly_activated",
+    "newly_inactive",
+    "signup_inferred",
+    "meaningful_days",
+    "last_meaningful_day",
+)
 
-    rows = conn.execute(
-        "SELECT user_id, stage, new_signup, newly_activated, newly_inactive, signup_inferred,"
-        " meaningful_days, last_meaningful_day FROM users_by_activation_stage WHERE day = ?",
-        [D],
-    ).fetchall()
-    if case.stage is None:
-        assert rows == []
-        assert day.signed_up_users == 0
+
+def case_user(name: str) -> str:
+    return f"case-{list(CASES).index(name):02d}"
+
+
+def as_case(events: list[Event], user: str) -> list[Event]:
+    """The case's events with USER and every anonymous id made the case's own."""
+    renamed = []
+    for event in events:
+        event = dict(event)
+        if event.get("user_id") == USER:
+            event["user_id"] = user
+        if "anonymous_id" in event:
+            event["anonymous_id"] = f"{user}/{event['anonymous_id']}"
+        renamed.append(event)
+    return renamed
+
+
+@dataclass(frozen=True)
+class DayD:
+    """Day D of every case's user: their users_by_activation_stage rows, and funnel_daily."""
+
+    rows: dict[str, tuple]  # user -> (stage, *FLAGS)
+    day: FunnelDay
+    lake: Lake
+
+
+@pytest.fixture(scope="module")
+def day_d(new_module_lake: Callable[..., Lake]) -> DayD:
+    """Every case's events in one ingest batch, one journeys update, day D computed once."""
+    lake = new_module_lake("cases")
+    with closing(connect(lake)) as conn:
+        RawBatches(conn).add(
+            [
+                event
+                for name, case in CASES.items()
+                for event in as_case(case.events, case_user(name))
+            ]
+        )
+        update_journeys(conn, **TOPICS)
+        [day] = compute_funnel(conn, D, D, inactive_after_days=W)
+        rows = conn.execute(
+            f"SELECT user_id, stage, {', '.join(FLAGS)} FROM users_by_activation_stage"
+            " WHERE day = ?",
+            [D],
+        ).fetchall()
+    return DayD({user: tuple(values) for user, *values in rows}, day, lake)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASES.keys())
+def test_stage_of_one_user_on_day_d(day_d: DayD, case: str):
+    user, expected = case_user(case), CASES[case]
+    if expected.stage is None:
+        assert user not in day_d.rows
         return
-    [(user_id, stage, *values)] = rows
-    names = (
-        "new_signup",
-        "newly_activated",
-        "newly_inactive",
-        "signup_inferred",
-        "meaningful_days",
-        "last_meaningful_day",
-    )
-    got = dict(zip(names, values, strict=True))
-    assert (user_id, stage) == (USER, case.stage)
-    assert {k: got[k] for k in case.flags} == case.flags
-    assert getattr(day, case.stage) == 1 and day.signed_up_users == 1
-    assert day.new_signups == int(got["new_signup"])
-    assert day.newly_activated == int(got["newly_activated"])
-    assert day.newly_inactive == int(got["newly_inactive"])
+    stage, *values = day_d.rows[user]
+    got = dict(zip(FLAGS, values, strict=True))
+    assert stage == expected.stage
+    assert {k: got[k] for k in expected.flags} == expected.flags
+
+
+def test_day_d_counts_the_cases_users_by_stage_and_flag(day_d: DayD):
+    """funnel_daily of D agrees with the cases: one user per case in its stage, none for the
+    cases outside the funnel, and the day's new/newly counts are the users' flags."""
+    in_funnel = [case for case in CASES.values() if case.stage is not None]
+    assert len(day_d.rows) == len(in_funnel)
+    for stage in STAGES:
+        assert getattr(day_d.day, stage) == sum(1 for c in in_funnel if c.stage == stage), stage
+    assert day_d.day.signed_up_users == len(in_funnel)
+    for column, flag in (
+        ("new_signups", "new_signup"),
+        ("newly_activated", "newly_activated"),
+        ("newly_inactive", "newly_inactive"),
+    ):
+        index = 1 + FLAGS.index(flag)
+        assert getattr(day_d.day, column) == sum(int(row[index]) for row in day_d.rows.values())
 
 
 def test_inactive_after_days_is_the_configured_w(conn, raw):
@@ -184,6 +247,9 @@ def test_recomputing_a_day_replaces_its_rows(conn, raw):
     assert stage_rows == (2,)
 
 
-def test_a_day_without_users_has_a_row_of_zeros(conn):
-    [day] = compute_funnel(conn, D, D, inactive_after_days=W)
+def test_a_day_without_users_has_a_row_of_zeros(day_d: DayD):
+    """A day before every case's first event, in the cases' lake (after day_d was read)."""
+    empty = D - timedelta(days=100)
+    with closing(connect(day_d.lake)) as conn:
+        [day] = compute_funnel(conn, empty, empty, inactive_after_days=W)
     assert day.counts() == dict.fromkeys(day.counts(), 0)

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from analytics_pipeline.defs.ingest.assets import raw_backend_events, raw_clickstream_events
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 
 RAW_ASSETS = {"clickstream": raw_clickstream_events, "backend": raw_backend_events}
@@ -28,7 +29,7 @@ def make_kafka(topics, kafka_bootstrap):
             clickstream_topic=clickstream,
             backend_topic=backend,
             max_batch=max_batch,
-            **fields,
+            **{"sensor_wait_seconds": 0, **fields},  # one look per tick unless a test waits
         )
 
     return make
@@ -55,7 +56,7 @@ def ingest(make_kafka, warehouse, dagster_instance):
         result = dg.materialize(
             [RAW_ASSETS[kind]],
             instance=dagster_instance,
-            resources={"kafka": resource, "warehouse": warehouse},
+            resources={"kafka": resource, "warehouse": warehouse, "analytics": AnalyticsResource()},
             run_config={"ops": {f"raw_{kind}_events": {"config": {"ranges": config}}}},
             raise_on_error=raise_on_error,
         )

@@ -9,10 +9,10 @@ import json
 
 import pytest
 
+from analytics_pipeline.ingest.raw_checks import CheckOutcome
 from analytics_pipeline.ingest.writer import RawRecord
 from analytics_pipeline.warehouse import connect
 from analytics_pipeline.warehouse.connection import forget_schema
-from analytics_pipeline.warehouse.raw_checks import CheckOutcome
 from analytics_pipeline.warehouse.raw_tables import event_key
 from analytics_pipeline_tests.ingest.batches import store_batch
 from analytics_pipeline_tests.ingest.test_ingest import page_view

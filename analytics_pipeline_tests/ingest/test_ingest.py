@@ -16,6 +16,13 @@ from analytics_pipeline.warehouse import connect
 TS = "2026-11-20T10:00:00.250Z"
 
 
+@pytest.fixture
+def lake(migrated_lake):
+    """Each test's lake starts at this release's schema version (a clone, fixtures/warehouse.py);
+    the first run migrating an empty lake is proven in migrations/ and the daemon tests."""
+    return migrated_lake
+
+
 def page_view(event_id: str, **fields) -> dict:
     return {
         "event_id": event_id,

@@ -13,10 +13,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from analytics_pipeline.dashboard.queries import ingest_ledger
+from analytics_pipeline.dashboard.queries.health import ingest_ledger
 from analytics_pipeline.defs.journeys.assets import journeys
 from analytics_pipeline.defs.maintenance.assets import lake_files
 from analytics_pipeline.resources.analytics import AnalyticsResource
+from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.warehouse import Lake, LakeStorageError, connect, reading
 from analytics_pipeline_tests.fixtures.s3 import S3Server, s3_environment
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, wait_until
@@ -74,7 +75,11 @@ def test_ingest_journeys_upkeep_and_sql_work_with_the_lake_on_s3(
     stored = ingest("clickstream", max_batch=200)  # three transactions: three files per table
     assert stored["rows_added"] == 600
     assert ingest("backend")["rows_added"] == 30
-    resources = {"warehouse": warehouse_resource(lake), "analytics": AnalyticsResource()}
+    resources = {
+        "warehouse": warehouse_resource(lake),
+        "analytics": AnalyticsResource(background_niceness=0),
+        "kafka": KafkaResource(clickstream_topic=clickstream, backend_topic=backend),
+    }
     assert dg.materialize([journeys], instance=dagster_instance, resources=resources).success
 
     files = catalog_files(lake)
@@ -120,7 +125,11 @@ def test_wrong_credentials_fail_naming_endpoint_and_bucket_never_the_secret(
     result = dg.materialize(
         [RAW_ASSETS["clickstream"]],
         instance=dagster_instance,
-        resources={"kafka": kafka, "warehouse": warehouse_resource(lake)},
+        resources={
+            "kafka": kafka,
+            "warehouse": warehouse_resource(lake),
+            "analytics": AnalyticsResource(background_niceness=0),
+        },
         raise_on_error=False,
     )
     assert not result.success

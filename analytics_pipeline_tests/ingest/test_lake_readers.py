@@ -1,6 +1,6 @@
 """Readers and long jobs never disturb the stream: through the real daemon, a separate reader
-process runs slow queries and a 90-day funnel backfill runs while events are ingested and
-alerted on."""
+process holds its snapshot open for a second at a time and a 90-day funnel backfill runs while
+events are ingested and alerted on."""
 
 from __future__ import annotations
 
@@ -21,24 +21,29 @@ from analytics_pipeline_tests.alerts.test_alerts_end_to_end import run_failures,
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, wait_until
 from analytics_pipeline_tests.ingest.test_ingest import page_view
 
+# Each transaction reads the table, holds its snapshot open for a second while ingest commits
+# (a sleep: what a slow query does to the lake, without burning a core), then reads it again.
+# It stops when the test creates the stop file; the bound only ends a reader the test forgot
+# (exit 3, so that is never mistaken for success).
 READER = """
 import json, sys, time
+from pathlib import Path
 from analytics_pipeline.settings import load_settings
 from analytics_pipeline.warehouse import Lake, reading
 
-out, seconds = sys.argv[1], float(sys.argv[2])
+out, stop, seconds = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
 deadline = time.monotonic() + seconds
+ROWS = "SELECT count(*), sum(hash(event_id)) FROM raw_clickstream_events"  # reads the files
 with reading(Lake.from_settings(load_settings())) as conn, open(out, "w") as log:
-    while time.monotonic() < deadline:
+    while not stop.exists():
+        if time.monotonic() > deadline:
+            sys.exit(3)
         conn.execute("BEGIN TRANSACTION")
-        before = conn.execute("SELECT count(*) FROM raw_clickstream_events").fetchone()[0]
-        # a slow query over the lake, holding its snapshot for a second or more
-        conn.execute(
-            "SELECT sum(hash(r.event_id || i)) FROM raw_clickstream_events AS r, range(4000) t(i)"
-        ).fetchall()
-        after = conn.execute("SELECT count(*) FROM raw_clickstream_events").fetchone()[0]
+        before = conn.execute(ROWS).fetchone()
+        time.sleep(1.0)
+        after = conn.execute(ROWS).fetchone()
         conn.execute("COMMIT")
-        log.write(json.dumps([before, after]) + "\\n")
+        log.write(json.dumps([before[0], after[0], before[1] == after[1]]) + "\\n")
         log.flush()
 """
 
@@ -57,6 +62,7 @@ def test_a_slow_reader_and_a_backfill_never_fail_or_block_ingest_and_alerts(
     lake,
     lake_env,
     tmp_path,
+    request,
 ):
     clickstream, backend = new_topics(partitions=1)
     env = {
@@ -69,12 +75,13 @@ def test_a_slow_reader_and_a_backfill_never_fail_or_block_ingest_and_alerts(
         "SLACK_ALERTS_CHANNEL": "#portal-alerts",
     }
     connect(lake).close()  # the tables exist before the reader starts
-    reader_log = tmp_path / "reader.jsonl"
+    reader_log, stop_reader = tmp_path / "reader.jsonl", tmp_path / "reader.stop"
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(reader_log), "90"],
+        [sys.executable, "-c", READER, str(reader_log), str(stop_reader), "540"],
         env={**os.environ, **env},
         cwd=REPO_ROOT,
     )
+    request.addfinalizer(reader.kill)  # a failed test does not leave it to its bound
     daemon = dagster_daemon(env)
     started = datetime.now(UTC)
     backfill = subprocess.Popen(
@@ -95,6 +102,14 @@ def test_a_slow_reader_and_a_backfill_never_fail_or_block_ingest_and_alerts(
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+    def reader_saw() -> list[int]:
+        assert reader.poll() is None, f"the reader exited with {reader.returncode}"
+        return [line[0] for line in read_log(reader_log)]
+
+    # Nothing is produced before the reader's first snapshot: it reads from before the first
+    # commit until after the last (below), so every commit happens under open readers.
+    wait_until(reader_saw, timeout=120, message="the reader never finished a transaction")
     users = [f"user-{uuid.uuid4().hex[:6]}" for _ in range(3)]
     for burst, user in enumerate(users):
         produce(clickstream, [page_view(f"c{burst}-{i}") for i in range(300)], partition=0)
@@ -114,8 +129,9 @@ def test_a_slow_reader_and_a_backfill_never_fail_or_block_ingest_and_alerts(
     wait_until(lambda: all(posted().values()), timeout=120, message="a sign-up was not alerted")
     output, _ = backfill.communicate(timeout=300)
     assert backfill.returncode == 0, output[-3000:]
-    reader.wait(timeout=120)
-    assert reader.returncode == 0
+    wait_until(lambda: 900 in reader_saw(), timeout=60, message="the reader never saw it all")
+    stop_reader.touch()
+    assert reader.wait(timeout=60) == 0
 
     failed = dagster_instance.get_run_records(
         RunsFilter(statuses=[DagsterRunStatus.FAILURE], created_after=started)
@@ -139,10 +155,20 @@ def test_a_slow_reader_and_a_backfill_never_fail_or_block_ingest_and_alerts(
     assert stored == (900, 900)
     assert funnel_days == (90,)
     whole_batches = {0, *accumulate(batch_sizes)}
-    seen = [json.loads(line) for line in Path(reader_log).read_text().splitlines()]
-    assert len(seen) >= 3, "the reader ran its slow query several times meanwhile"
-    assert all(before == after for before, after in seen), "a snapshot changed under a reader"
-    assert {before for before, _ in seen} <= whole_batches, "a reader saw part of a batch"
+    seen = read_log(reader_log)
+    assert len(seen) >= 3, "the reader held its snapshot several times meanwhile"
+    assert seen[0][0] == 0, "the reader's first snapshot was before any ingest"
+    assert all(before == after and same for before, after, same in seen), (
+        "a snapshot changed under a reader"
+    )
+    assert {before for before, _, _ in seen} <= whole_batches, "a reader saw part of a batch"
+
+
+def read_log(path: Path) -> list[list]:
+    """The reader's transactions so far: [rows at the start, rows at the end, same rows]
+    (whole lines only: the reader may be writing the next one)."""
+    text = path.read_text() if path.exists() else ""
+    return [json.loads(line) for line in text.split("\n")[:-1]]
 
 
 def reading_count(lake) -> int:

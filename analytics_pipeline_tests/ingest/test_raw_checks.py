@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from analytics_pipeline.ingest.raw_checks import CheckOutcome, run_checks
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.warehouse import connect
-from analytics_pipeline.warehouse.raw_checks import CheckOutcome, run_checks
 from analytics_pipeline_tests.ingest.conftest import RAW_ASSETS
 from analytics_pipeline_tests.ingest.test_ingest import page_view
 
@@ -14,7 +15,7 @@ def materialize(kind, make_kafka, warehouse, dagster_instance) -> dg.ExecuteInPr
     return dg.materialize(
         [RAW_ASSETS[kind]],
         instance=dagster_instance,
-        resources={"kafka": make_kafka(), "warehouse": warehouse},
+        resources={"kafka": make_kafka(), "warehouse": warehouse, "analytics": AnalyticsResource()},
     )
 
 

@@ -4,6 +4,7 @@ missing one is an error."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -24,13 +25,24 @@ from analytics_pipeline.resources.kafka import (
 from analytics_pipeline.resources.warehouse import WarehouseResource
 
 
+@functools.cache
+def no_runs_instance() -> dg.DagsterInstance:
+    """One in-memory instance for every tick that needs one without runs: making one stamps
+    Dagster's storage migrations (~0.4 CPU-s, most of a tick), and a tick adds no run to it
+    (`tick` checks). Tests that add runs make their own."""
+    return dg.DagsterInstance.ephemeral()
+
+
 def tick(kafka: KafkaResource, warehouse: WarehouseResource, cursor=None, instance=None):
     context = dg.build_sensor_context(
         cursor=cursor,
         resources={"kafka": kafka, "warehouse": warehouse},
-        instance=instance or dg.DagsterInstance.ephemeral(),
+        instance=instance or no_runs_instance(),
     )
-    return ingest_sensor(context)
+    result = ingest_sensor(context)
+    if instance is None:
+        assert not no_runs_instance().get_runs(limit=1), "a tick added a run to the shared one"
+    return result
 
 
 def skip_message(result) -> str | None:
@@ -297,13 +309,7 @@ def test_a_recreated_topic_is_reported_and_ingested_from_its_start(
     clickstream, _ = topics
     produce(clickstream, [b"m"] * 2, partition=0)
     cursor = json.dumps({clickstream: {"0": 10}})  # the old topic had reached offset 10
-    context = dg.build_sensor_context(
-        cursor=cursor,
-        resources={"kafka": make_kafka(), "warehouse": warehouse},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
-
-    result = ingest_sensor(context)
+    result = tick(make_kafka(), warehouse, cursor)
 
     [request] = result.run_requests
     assert ranges_of(request) == [(0, 0, 2)]
@@ -328,6 +334,7 @@ def test_a_missing_topic_fails_the_tick_naming_the_topic_and_its_variable(
         bootstrap_servers=kafka_bootstrap,
         clickstream_topic="portal-clikcstream-misspelled",
         backend_topic=backend,
+        sensor_wait_seconds=0,
     )
     with pytest.raises(MissingTopicError) as error:
         tick(kafka, warehouse)
@@ -342,7 +349,10 @@ def test_a_missing_topic_does_not_hold_back_the_other_topic(
     _, backend = topics
     produce(backend, [b"m"] * 2, partition=0)
     kafka = KafkaResource(
-        bootstrap_servers=kafka_bootstrap, clickstream_topic="t-missing-x", backend_topic=backend
+        bootstrap_servers=kafka_bootstrap,
+        clickstream_topic="t-missing-x",
+        backend_topic=backend,
+        sensor_wait_seconds=0,
     )
     [request] = tick(kafka, warehouse).run_requests
     assert request.job_name == "ingest_backend"

@@ -10,7 +10,7 @@ from analytics_pipeline.events.actions import (
     action_for,
     normalise_path,
 )
-from analytics_pipeline.warehouse.journeys import update_journeys
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 from analytics_pipeline_tests.journeys.raw_events import _event, api, at, deployment
 

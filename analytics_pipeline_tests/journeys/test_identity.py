@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from analytics_pipeline.warehouse.journeys import events_without_raw_event, update_journeys
+from analytics_pipeline.journeys.derive import events_without_raw_event, update_journeys
 from analytics_pipeline_tests.journeys.conftest import TOPICS
 from analytics_pipeline_tests.journeys.raw_events import (
     api,

@@ -13,10 +13,11 @@ from typing import Any
 import duckdb
 
 from analytics_pipeline.ingest.writer import BatchWriter, RawRecord, prepare_batch
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline.warehouse import Lake, transaction
-from analytics_pipeline.warehouse.journeys import update_journeys
 from analytics_pipeline.warehouse.lake import _instance_conn, open_cursor
 from analytics_pipeline.warehouse.migrations import FOLDER
+from analytics_pipeline.warehouse.schema_version import load_migrations
 from analytics_pipeline_tests.journeys.raw_events import (
     at,
     code_run,
@@ -44,10 +45,10 @@ DATA_TABLES = (
     "alerts",
     "report_deliveries",
 )
-# Migration 0002 replaces the ledger table by a log and a view, drops the batch counter,
+# Migration 0003 replaces the ledger table by a log and a view, drops the batch counter,
 # moves the watermarks to snapshots and adds committed_snapshot to the journey_events view;
 # every other table keeps its rows as they were (and the view its answers: QUERIES).
-KEPT_BY_0002 = tuple(
+KEPT_BY_0003 = tuple(
     t
     for t in DATA_TABLES
     if t not in ("ingest_offsets", "ingest_batch_counter", "pipeline_watermarks", "journey_events")
@@ -69,7 +70,7 @@ _OLD_LEDGER = """
 
 
 def store_as_before(conn: duckdb.DuckDBPyConnection, kind: str, topic: str, events) -> int:
-    """Store `events` as one batch the way the release before 0002 did: the rows through
+    """Store `events` as one batch the way the releases before 0003 did: the rows through
     today's writer, then the ledger updated in place and the batch counter moved, in the
     batch's transaction; returns the batch id."""
     from datetime import UTC, datetime
@@ -153,6 +154,12 @@ def shape(conn: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {name: conn.execute(f'DESCRIBE "{name}"').fetchall() for name in names}
 
 
+# This release's migrations, and the number a newer release's next one would take.
+SHIPPED_VERSIONS = [(m.version, m.name) for m in load_migrations()]
+LATEST, LATEST_NAME = SHIPPED_VERSIONS[-1]
+NEWER = LATEST + 1
+NEWER_NAME = f"{NEWER:04d}_alert_channel"
+
 NEWER_SQL = """\
 ALTER TABLE alerts ADD COLUMN channel_name VARCHAR;
 CREATE TABLE alert_channel_moves (alert_key VARCHAR NOT NULL, channel_name VARCHAR);
@@ -166,13 +173,13 @@ def migrate(conn):
 
 def newer_release(folder: Path, code: str = NEWER_CODE) -> Path:
     """A migrations folder of a release after this one: this release's migrations, then
-    0003_alert_channel (a new column, a new table, and a data move into both)."""
+    NEWER_NAME (a new column, a new table, and a data move into both)."""
     folder.mkdir(parents=True)
     for path in FOLDER.iterdir():
         if path.suffix in (".sql", ".py") and path.name[0].isdigit():
             shutil.copy(path, folder / path.name)
-    (folder / "0003_alert_channel.sql").write_text(NEWER_SQL)
-    (folder / "0003_alert_channel.py").write_text(code)
+    (folder / f"{NEWER_NAME}.sql").write_text(NEWER_SQL)
+    (folder / f"{NEWER_NAME}.py").write_text(code)
     return folder
 
 

@@ -16,7 +16,13 @@ from analytics_pipeline.warehouse import Lake, LakeUnavailableError, connect
 from analytics_pipeline.warehouse.catalog_db import _lock_key, migration_lock
 from analytics_pipeline_tests.fixtures.stack import StackInfo, pg_query, wait_until
 from analytics_pipeline_tests.fixtures.warehouse import lake_environment
-from analytics_pipeline_tests.migrations.lakes import add_alert, newer_release
+from analytics_pipeline_tests.migrations.lakes import (
+    LATEST,
+    NEWER,
+    NEWER_NAME,
+    add_alert,
+    newer_release,
+)
 
 MIGRATOR = """
 import json, sys
@@ -53,7 +59,7 @@ def waiting_migrators(stack: StackInfo, database: str, lake: Lake) -> int:
 def test_two_processes_migrating_at_once_apply_each_migration_once(
     lake: Lake, tmp_path: Path, stack: StackInfo, lake_catalog_database: str
 ) -> None:
-    conn = connect(lake)  # this release: version 1
+    conn = connect(lake)  # this release: version LATEST
     for n in range(3):
         add_alert(conn, f"new_signup:u{n}", channel=f"C{n}")
     newer = newer_release(tmp_path / "newer")
@@ -81,7 +87,9 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(
                 message="both migrators waiting for the lock",
             )
             assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
-            assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (2,)
+            assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (
+                LATEST,
+            )
         except BaseException:
             for p in processes:
                 p.kill()
@@ -92,12 +100,12 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(
         stdout, stderr = p.communicate(timeout=180)
         assert p.returncode == 0, stderr
         outputs.append(json.loads(stdout.strip().splitlines()[-1]))
-    assert sorted(o["applied"] for o in outputs) == [[], ["0003_alert_channel"]]
-    assert [o["version"] for o in outputs] == [3, 3]
+    assert sorted(o["applied"] for o in outputs) == [[], [NEWER_NAME]]
+    assert [o["version"] for o in outputs] == [NEWER, NEWER]
 
     assert conn.execute(
         "SELECT version, count(*) FROM schema_migrations GROUP BY 1 ORDER BY 1"
-    ).fetchall() == [(1, 1), (2, 1), (3, 1)]
+    ).fetchall() == [(version, 1) for version in range(1, NEWER + 1)]
     assert conn.execute("SELECT count(*) FROM alert_channel_moves").fetchone() == (3,)
     moved = "SELECT count(*) FROM alerts WHERE channel_name IS NOT NULL"
     assert conn.execute(moved).fetchone() == (3,)

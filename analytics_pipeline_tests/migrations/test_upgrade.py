@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline.warehouse import Lake, LakeVersionError, connect, reading, transaction
 from analytics_pipeline.warehouse.connection import ensure_schema, forget_schema
-from analytics_pipeline.warehouse.journeys import update_journeys
 from analytics_pipeline.warehouse.lake import metadata_database, open_cursor
 from analytics_pipeline.warehouse.schema_version import (
     SORT_ORDERS,
@@ -21,9 +21,12 @@ from analytics_pipeline.warehouse.schema_version import (
 )
 from analytics_pipeline_tests.fixtures.stack import StackInfo, pg_query
 from analytics_pipeline_tests.migrations.lakes import (
-    KEPT_BY_0002,
+    KEPT_BY_0003,
     LEDGER,
+    NEWER,
+    NEWER_NAME,
     PENDING_RAW_ROWS,
+    SHIPPED_VERSIONS,
     TOPICS,
     add_alert,
     catalog_queries,
@@ -85,8 +88,8 @@ def test_a_lake_made_before_versions_is_migrated_and_keeps_its_rows(
     conn = connect(old)
     seconds = time.perf_counter() - started
     print(f"first connect of a writer on the pre-versions lake: {seconds:.2f} s")
-    assert versions(conn) == [(1, "0001_initial"), (2, "0002_ingest_writers")]
-    assert contents(conn, KEPT_BY_0002) == {t: rows_before[t] for t in KEPT_BY_0002}
+    assert versions(conn) == SHIPPED_VERSIONS
+    assert contents(conn, KEPT_BY_0003) == {t: rows_before[t] for t in KEPT_BY_0003}
     assert conn.execute(LEDGER).fetchall() == ledger_before
     assert read_version(conn, old, load_migrations()).recorded
 
@@ -116,18 +119,14 @@ def test_a_lake_made_before_versions_is_migrated_and_keeps_its_rows(
 def test_a_newer_release_alters_a_table_moves_data_once_and_then_costs_one_query(
     lake: Lake, tmp_path: Path
 ) -> None:
-    conn = connect(lake)  # this release: version 1
+    conn = connect(lake)  # this release: version LATEST
     for n in range(3):
         add_alert(conn, f"new_signup:u{n}", channel=f"C{n}")
     newer = load_migrations(newer_release(tmp_path / "newer"))
 
     ensure_schema(conn, lake, newer)
 
-    assert versions(conn) == [
-        (1, "0001_initial"),
-        (2, "0002_ingest_writers"),
-        (3, "0003_alert_channel"),
-    ]
+    assert versions(conn) == [*SHIPPED_VERSIONS, (NEWER, NEWER_NAME)]
     assert conn.execute("SELECT alert_key, channel_name FROM alerts ORDER BY 1").fetchall() == [
         (f"new_signup:u{n}", f"C{n}") for n in range(3)
     ]
@@ -144,7 +143,7 @@ def test_a_newer_release_alters_a_table_moves_data_once_and_then_costs_one_query
     ensure_schema(conn, lake, newer)
     elapsed = time.perf_counter() - started
     print(f"schema check on an up-to-date lake: {check} catalog queries, {elapsed * 1000:.1f} ms")
-    assert versions(conn)[-1] == (3, "0003_alert_channel")
+    assert versions(conn)[-1] == (NEWER, NEWER_NAME)
     assert conn.execute("SELECT count(*) FROM alert_channel_moves").fetchone() == (3,)
 
     # a lake reading the version the long way costs far more: the check is not that
@@ -164,7 +163,7 @@ def test_a_failing_migration_leaves_the_lake_at_the_last_version_that_committed(
     with pytest.raises(duckdb.CatalogException, match="no_such_table"):
         ensure_schema(conn, lake, load_migrations(broken))
 
-    assert versions(conn) == [(1, "0001_initial"), (2, "0002_ingest_writers")]
+    assert versions(conn) == SHIPPED_VERSIONS
     columns = [row[0] for row in conn.execute("DESCRIBE alerts").fetchall()]
     assert "channel_name" not in columns  # the DDL of the failed migration rolled back too
     with transaction(conn):  # the lake is still writable
@@ -214,12 +213,8 @@ def test_a_migration_that_conflicts_with_a_writer_is_retried_from_what_is_commit
     with caplog.at_level("WARNING"):
         ensure_schema(conn, lake, newer)
 
-    assert "commit conflict while applying schema migration 0003_alert_channel" in caplog.text
-    assert versions(conn) == [
-        (1, "0001_initial"),
-        (2, "0002_ingest_writers"),
-        (3, "0003_alert_channel"),
-    ]
+    assert f"commit conflict while applying schema migration {NEWER_NAME}" in caplog.text
+    assert versions(conn) == [*SHIPPED_VERSIONS, (NEWER, NEWER_NAME)]
     moved = conn.execute("SELECT * FROM alert_channel_moves ORDER BY 1").fetchall()
     assert moved == [("new_signup:meanwhile", "C-meanwhile"), ("new_signup:u1", "C1")]
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from analytics_pipeline.warehouse import Lake, LakeVersionError, connect, reading
@@ -16,6 +18,10 @@ from analytics_pipeline.warehouse.schema_version import load_migrations
 from analytics_pipeline_tests.fixtures.stack import VENV_BIN, StackInfo, pg_query
 from analytics_pipeline_tests.fixtures.warehouse import lake_environment
 from analytics_pipeline_tests.migrations.lakes import (
+    LATEST,
+    LATEST_NAME,
+    NEWER,
+    NEWER_NAME,
     add_alert,
     make_lake_before_versions,
     newer_release,
@@ -66,11 +72,11 @@ def test_check_then_migrate_a_lake_made_before_versions(
     migrated = cli(lake, "migrate")
     assert migrated.returncode == 0, migrated
     assert "applied 0001_initial in" in migrated.stdout
-    assert "to version 2 (0002_ingest_writers)" in migrated.stdout
+    assert f"to version {LATEST} ({LATEST_NAME})" in migrated.stdout
 
     again = cli(lake, "migrate", "--check")
     assert again.returncode == 0, again
-    up_to_date = "is at schema version 2 (0002_ingest_writers), the latest this release knows"
+    up_to_date = f"is at schema version {LATEST} ({LATEST_NAME}), the latest this release knows"
     assert f"{up_to_date}: nothing to run" in again.stdout
     read = cli(lake, "sql", "SELECT count(*) AS alerts FROM alerts", "--format", "csv")
     assert (read.returncode, read.stdout) == (0, "alerts\n1\n"), read
@@ -81,12 +87,26 @@ def test_check_on_a_lake_not_created_yet_creates_nothing(new_lake) -> None:
     check = cli(lake, "migrate", "--check")
     assert check.returncode == 1, check
     assert "does not exist yet" in check.stdout
-    assert "create it at schema version 2 (0002_ingest_writers)" in check.stdout
+    assert f"create it at schema version {LATEST} ({LATEST_NAME})" in check.stdout
     assert not lake_exists(lake)
 
 
-def test_an_older_release_refuses_a_newer_lake(lake: Lake, tmp_path: Path) -> None:
-    conn = connect(lake)
+def test_an_older_release_refuses_a_newer_lake(
+    lake: Lake, tmp_path: Path, stack: StackInfo, lake_catalog_database: str
+) -> None:
+    with closing(connect(lake)) as conn:
+        newer_lake_refused(conn, lake, tmp_path)
+    # A refusal leaves no catalog transaction open (connect() closes its cursor): one would
+    # hold the lake's tables, and DROP SCHEMA at teardown wait out its 30 s lock timeout.
+    assert not pg_query(
+        stack,
+        lake_catalog_database,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND state LIKE 'idle in transaction%%'",
+    )
+
+
+def newer_lake_refused(conn: duckdb.DuckDBPyConnection, lake: Lake, tmp_path: Path) -> None:
     add_alert(conn, "new_signup:u1", channel="C1")
     ensure_schema(conn, lake, load_migrations(newer_release(tmp_path / "newer")))
     forget_schema(lake)  # this process now behaves as a new process of this (older) release
@@ -94,8 +114,8 @@ def test_an_older_release_refuses_a_newer_lake(lake: Lake, tmp_path: Path) -> No
     with pytest.raises(LakeVersionError) as refused:
         connect(lake)
     message = str(refused.value)
-    assert "is at schema version 3 (0003_alert_channel)" in message
-    assert "up to version 2, 0002_ingest_writers" in message
+    assert f"is at schema version {NEWER} ({NEWER_NAME})" in message
+    assert f"up to version {LATEST}, {LATEST_NAME}" in message
     assert "upgrade analytics_pipeline on this host" in message
 
     with (
@@ -107,7 +127,7 @@ def test_an_older_release_refuses_a_newer_lake(lake: Lake, tmp_path: Path) -> No
     for args in (("migrate",), ("migrate", "--check"), ("sql", "SELECT 1")):
         result = cli(lake, *args)
         assert result.returncode == 2, result
-        assert "schema version 3 (0003_alert_channel)" in result.stderr, result
-        assert "up to version 2, 0002_ingest_writers" in result.stderr, result
+        assert f"schema version {NEWER} ({NEWER_NAME})" in result.stderr, result
+        assert f"up to version {LATEST}, {LATEST_NAME}" in result.stderr, result
 
-    assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (3,)
+    assert conn.execute("SELECT max(version) FROM schema_migrations").fetchone() == (NEWER,)

@@ -96,6 +96,13 @@ def reports_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def lake(migrated_lake: Lake) -> Lake:
+    """Every lake here starts at this release's schema version, a clone of a lake migrated once
+    per session (fixtures/warehouse.py): no test here is about migrating one."""
+    return migrated_lake
+
+
+@pytest.fixture
 def seed(lake: Lake) -> Callable[..., dict]:
     """Write a report day into the test's warehouse file; returns that day's funnel row."""
 
@@ -133,7 +140,8 @@ def run_report(
             resources={
                 "warehouse": warehouse,
                 "slack": slack,
-                "analytics": AnalyticsResource(reports_dir=str(reports_dir)),
+                # In-process runs: niceness would last for the whole test process.
+                "analytics": AnalyticsResource(reports_dir=str(reports_dir), background_niceness=0),
             },
             run_config=run_config,
             tags=tags,

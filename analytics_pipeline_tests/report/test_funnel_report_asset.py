@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from analytics_pipeline.defs.report.assets import FUNNEL_REPORT
 from analytics_pipeline.report.model import STAGES
@@ -54,9 +53,13 @@ def failure_message(result) -> str:
     return event.step_failure_data.error.message
 
 
-def test_report_posts_four_stage_messages_with_their_pdfs_and_journeys_in_each_thread(
+def test_a_day_is_posted_with_pdfs_and_journeys_once_kept_on_rerun_and_posted_again_on_redeliver(
     seed, run_report, slack_stub, slack_resource, lake
 ):
+    """One day through three runs, each checked as a reader would: the first posts it, the
+    second (a re-materialisation) re-renders without posting and still reports the day's
+    deliveries, the third (`redeliver`) posts it again. (Four tests once, each paying for the
+    same first run, ~3.5 CPU-s.)"""
     seed()
     assert run_report(slack_resource).success
 
@@ -82,10 +85,48 @@ def test_report_posts_four_stage_messages_with_their_pdfs_and_journeys_in_each_t
         assert uploaded["sha256"] == hashlib.sha256(local).hexdigest()
         assert uploaded["name"] == Path(row["pdf_path"]).name
 
+    # Re-materialising a delivered day re-renders but does not post again ...
+    first = deliveries(lake)
+    posted = len(slack_stub.messages())
+    result = run_report(slack_resource)
+    assert result.success
+    assert len(slack_stub.messages()) == posted
+    again = deliveries(lake)
+    for stage in STAGES:
+        assert again[stage]["status"] == "sent"
+        assert again[stage]["slack_ts"] == first[stage]["slack_ts"]
+        assert again[stage]["rendered_at"] > first[stage]["rendered_at"]
+    [report] = [m for m in materializations(result) if m.asset_key == FUNNEL_REPORT]
+    table = report.metadata["deliveries"]
+    assert "kept (already delivered)" in table.value
 
-def test_thread_replies_are_twenty_users_new_in_the_stage_first_then_most_recently_active(
-    seed, run_report, slack_stub, slack_resource
-):
+    # ... and each report run, this one too, shows the day's deliveries as a materialisation
+    # of the table.
+    [deliveries_event] = [
+        m for m in materializations(result) if m.asset_key.to_user_string() == ("report_deliveries")
+    ]
+    metadata = deliveries_event.metadata
+    assert deliveries_event.partition == DAY.isoformat()
+    assert metadata["dagster/table_name"].value == "analytics.main.report_deliveries"
+    assert metadata["dagster/row_count"] == dg.MetadataValue.int(len(STAGES))
+    assert metadata["dagster/partition_row_count"] == dg.MetadataValue.int(len(STAGES))
+    columns = [c.name for c in metadata["dagster/column_schema"].value.columns]
+    assert columns[:6] == ["day", "stage", "status", "pdf_path", "slack_ts", "delivered_at"]
+    assert metadata["stages_sent"] == dg.MetadataValue.int(len(STAGES))
+    assert metadata["stages_failed"] == dg.MetadataValue.int(0)
+    assert set(deliveries(lake)) == set(STAGES)
+
+    # The redeliver config posts the day again.
+    assert run_report(slack_resource, config={"redeliver": True}).success
+    tops = headers(slack_stub.messages())
+    assert [header_stage(m) for m in tops] == STAGE_TITLES_IN_ORDER * 2
+    redelivered = deliveries(lake)
+    assert {redelivered[stage]["slack_ts"] for stage in STAGES} == {m["ts"] for m in tops[4:]}
+    assert all(redelivered[stage]["slack_ts"] != first[stage]["slack_ts"] for stage in STAGES)
+
+
+def twenty_five_active_users() -> list[SeedUser]:
+    """25 users active on DAY, the latest active last; three of them new in the stage."""
     users = []
     for n in range(25):
         entered = n in (7, 13, 21)
@@ -101,57 +142,15 @@ def test_thread_replies_are_twenty_users_new_in_the_stage_first_then_most_recent
                 ],
             )
         )
-    seed(users)
-    assert run_report(slack_resource).success
-
-    messages = slack_stub.messages()
-    (active,) = [m for m in headers(messages) if header_stage(m) == "Active"]
-    journeys = [m for m in thread(messages, active) if m["kind"] == "message"]
-    listed = [m["text"].split(" (")[0] for m in journeys]
-    assert len(listed) == 20
-    assert listed[:3] == ["user-21", "user-13", "user-07"]  # new in the stage, latest first
-    assert listed[3:] == [f"user-{n:02d}" for n in range(24, -1, -1) if n not in (7, 13, 21)][:17]
-    assert "new in this stage on 2026-03-04" in journeys[0]["text"]
-
-
-def test_rematerialising_a_delivered_day_rerenders_but_does_not_post_again(
-    seed, run_report, slack_stub, slack_resource, lake
-):
-    seed()
-    assert run_report(slack_resource).success
-    first = deliveries(lake)
-    posted = len(slack_stub.messages())
-
-    result = run_report(slack_resource)
-    assert result.success
-    assert len(slack_stub.messages()) == posted
-    again = deliveries(lake)
-    for stage in STAGES:
-        assert again[stage]["status"] == "sent"
-        assert again[stage]["slack_ts"] == first[stage]["slack_ts"]
-        assert again[stage]["rendered_at"] > first[stage]["rendered_at"]
-    [report] = [m for m in materializations(result) if m.asset_key == FUNNEL_REPORT]
-    table = report.metadata["deliveries"]
-    assert "kept (already delivered)" in table.value
-
-
-def test_redeliver_config_posts_the_day_again(seed, run_report, slack_stub, slack_resource, lake):
-    seed()
-    assert run_report(slack_resource).success
-    first = deliveries(lake)
-
-    assert run_report(slack_resource, config={"redeliver": True}).success
-    tops = headers(slack_stub.messages())
-    assert [header_stage(m) for m in tops] == STAGE_TITLES_IN_ORDER * 2
-    again = deliveries(lake)
-    assert {again[stage]["slack_ts"] for stage in STAGES} == {m["ts"] for m in tops[4:]}
-    assert all(again[stage]["slack_ts"] != first[stage]["slack_ts"] for stage in STAGES)
+    return users
 
 
 def test_backfill_runs_render_without_posting_unless_the_config_asks(
     seed, run_report, slack_stub, slack_resource, lake
 ):
-    seed()
+    """Then the delivering run's threads: thread replies are twenty users, new in the stage
+    first, then the most recently active. (A test of its own once, paying a run for it.)"""
+    seed(twenty_five_active_users())
     backfill = {"dagster/backfill": "test-backfill"}
     assert run_report(slack_resource, tags=backfill).success
     assert slack_stub.messages() == []
@@ -161,35 +160,24 @@ def test_backfill_runs_render_without_posting_unless_the_config_asks(
     assert all(Path(row["pdf_path"]).exists() for row in rows.values())
 
     assert run_report(slack_resource, tags=backfill, config={"deliver_in_backfill": True}).success
-    assert len(headers(slack_stub.messages())) == 4
+    messages = slack_stub.messages()
+    assert len(headers(messages)) == 4
     assert {row["status"] for row in deliveries(lake).values()} == {"sent"}
 
-
-def test_without_a_slack_token_every_stage_is_recorded_skipped(seed, run_report, slack_off, lake):
-    seed()
-    result = run_report(slack_off)
-    assert result.success
-    rows = deliveries(lake)
-    assert {row["status"] for row in rows.values()} == {"skipped"}
-    assert all("SLACK_BOT_TOKEN" in row["detail"] for row in rows.values())
-    assert all(row["slack_ts"] is None for row in rows.values())
+    (active,) = [m for m in headers(messages) if header_stage(m) == "Active"]
+    journeys = [m for m in thread(messages, active) if m["kind"] == "message"]
+    listed = [m["text"].split(" (")[0] for m in journeys]
+    assert len(listed) == 20
+    assert listed[:3] == ["user-21", "user-13", "user-07"]  # new in the stage, latest first
+    assert listed[3:] == [f"user-{n:02d}" for n in range(24, -1, -1) if n not in (7, 13, 21)][:17]
+    assert "new in this stage on 2026-03-04" in journeys[0]["text"]
 
 
-@pytest.mark.parametrize(
-    ("method", "calls_before_failure"),
-    [
-        ("chat.postMessage", 4),  # signed_up (header + 2 replies), activated header; 1st reply
-        ("files.completeUploadExternal", 2),  # the third stage's PDF
-    ],
-)
-def test_a_slack_failure_midway_leaves_the_rest_retryable_without_duplicates(
-    method, calls_before_failure, seed, run_report, slack_stub, slack_resource, lake
-):
-    seed()
-    slack_stub.fail(method, [{"delay": 0}] * calls_before_failure + [{"status": 500}])
-    failed = run_report(slack_resource, raise_on_error=False)
-    assert not failed.success
-    message = failure_message(failed)
+def failed_run_statuses(result: dg.ExecuteInProcessResult, lake) -> list[str]:
+    """The stages' statuses after a run that Slack failed midway, checked for what a
+    failure leaves: the stages before it sent, the failed one, the ones after it pending."""
+    assert not result.success
+    message = failure_message(result)
     assert "Slack answered internal_error (HTTP 500)" in message
     assert "re-materialise partition 2026-03-04" in message
     rows = deliveries(lake)
@@ -197,6 +185,24 @@ def test_a_slack_failure_midway_leaves_the_rest_retryable_without_duplicates(
     failed_at = statuses.index("failed")
     assert statuses[:failed_at] == ["sent"] * failed_at
     assert statuses[failed_at + 1 :] == ["pending"] * (3 - failed_at)
+    return statuses
+
+
+def test_slack_failures_midway_leave_the_rest_retryable_without_duplicates(
+    seed, run_report, slack_stub, slack_resource, lake
+):
+    """A message that fails, then (in the retry) a PDF upload that fails, then a retry that
+    delivers the rest: nothing posted twice. (Two tests of two runs each once, one per kind of
+    call failing on a first run; a resumed run failing too proves as much in one run less.)"""
+    seed()
+    # signed_up (header + 2 replies), activated header; its 1st reply fails
+    slack_stub.fail("chat.postMessage", [{"delay": 0}] * 4 + [{"status": 500}])
+    statuses = failed_run_statuses(run_report(slack_resource, raise_on_error=False), lake)
+    assert statuses == ["sent", "failed", "pending", "pending"]
+    # the retry finishes activated (its PDF was uploaded), then the third stage's PDF fails
+    slack_stub.fail("files.completeUploadExternal", [{"status": 500}])
+    statuses = failed_run_statuses(run_report(slack_resource, raise_on_error=False), lake)
+    assert statuses == ["sent", "sent", "failed", "pending"]
 
     assert run_report(slack_resource).success
     messages = slack_stub.messages()
@@ -225,11 +231,20 @@ def test_a_rejected_token_fails_the_run_without_revealing_it(seed, run_report, s
     assert deliveries(lake)["signed_up"]["status"] == "failed"
 
 
-def test_materialisation_shows_pdf_paths_page_counts_and_the_funnel_as_a_table(
-    seed, run_report, slack_off, reports_dir
+def test_without_a_slack_token_stages_are_skipped_and_the_materialisation_shows_the_pdfs(
+    seed, run_report, slack_off, reports_dir, lake
 ):
+    """One run without Slack, checked for what it records (every stage skipped, saying why)
+    and what its materialisation shows (PDF paths, page counts, the funnel as a table). Two
+    tests once, with the same run."""
     seed()
     result = run_report(slack_off)
+    assert result.success
+    rows = deliveries(lake)
+    assert {row["status"] for row in rows.values()} == {"skipped"}
+    assert all("SLACK_BOT_TOKEN" in row["detail"] for row in rows.values())
+    assert all(row["slack_ts"] is None for row in rows.values())
+
     by_key = {m.asset_key.to_user_string(): m for m in materializations(result)}
     assert set(by_key) == {"funnel_report", "report_deliveries"}
     materialisation = by_key["funnel_report"]
@@ -250,27 +265,6 @@ def test_materialisation_shows_pdf_paths_page_counts_and_the_funnel_as_a_table(
     assert "| Signed up | 2 | +0 | 1 |" in funnel
     assert "| Inactive | 3 | +1 | 1 |" in funnel
     assert "**9**" in funnel
-
-
-def test_each_report_run_shows_the_days_deliveries_as_a_materialisation_of_the_table(
-    seed, run_report, slack_stub, slack_resource, lake
-):
-    seed()
-    assert run_report(slack_resource).success
-    result = run_report(slack_resource)  # delivered already: nothing posted, still reported
-    [deliveries_event] = [
-        m for m in materializations(result) if m.asset_key.to_user_string() == ("report_deliveries")
-    ]
-    metadata = deliveries_event.metadata
-    assert deliveries_event.partition == DAY.isoformat()
-    assert metadata["dagster/table_name"].value == "analytics.main.report_deliveries"
-    assert metadata["dagster/row_count"] == dg.MetadataValue.int(len(STAGES))
-    assert metadata["dagster/partition_row_count"] == dg.MetadataValue.int(len(STAGES))
-    columns = [c.name for c in metadata["dagster/column_schema"].value.columns]
-    assert columns[:6] == ["day", "stage", "status", "pdf_path", "slack_ts", "delivered_at"]
-    assert metadata["stages_sent"] == dg.MetadataValue.int(len(STAGES))
-    assert metadata["stages_failed"] == dg.MetadataValue.int(0)
-    assert set(deliveries(lake)) == set(STAGES)
 
 
 def test_report_of_a_day_without_funnel_fails_saying_what_to_materialise(run_report, slack_off):

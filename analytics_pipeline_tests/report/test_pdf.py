@@ -22,19 +22,38 @@ from analytics_pipeline.report.model import STAGE_TITLES, STAGES, ReportData
 from analytics_pipeline.report.pdf import NetworkAccessRefused, html_to_pdf, stage_html
 from analytics_pipeline.report.queries import FunnelNotMaterialised, load_report_data
 from analytics_pipeline.warehouse import Lake, connect
-from analytics_pipeline_tests.report.conftest import DAY
-from analytics_pipeline_tests.report.seed import at, events_table
+from analytics_pipeline_tests.fixtures.stack import StackInfo
+from analytics_pipeline_tests.fixtures.warehouse import clone_lake, release_lake
+from analytics_pipeline_tests.report.conftest import DAY, small_population
+from analytics_pipeline_tests.report.seed import at, events_table, seed_report_day
 
 
 def pdf_text(path: Path) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(path).pages)
 
 
-@pytest.fixture
-def report(seed, lake: Lake, tmp_path: Path) -> tuple[ReportData, RenderedReport]:
-    seed()
-    conn = connect(lake)
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pdf-report")
+
+
+@pytest.fixture(scope="module")
+def report_lake(
+    stack: StackInfo, lake_catalog_database: str, lake_template: Lake, report_dir: Path
+) -> Iterator[Lake]:
+    """The lake the module's one report is rendered from (a migrated clone); read-only after."""
+    lake = clone_lake(stack, lake_catalog_database, lake_template, report_dir / "lake")
+    yield lake
+    release_lake(stack, lake_catalog_database, lake)
+
+
+@pytest.fixture(scope="module")
+def report(report_lake: Lake, report_dir: Path) -> tuple[ReportData, RenderedReport]:
+    """The small population's report, seeded and rendered once for the module (rendering is
+    ~3 CPU-s); the tests below only read it, each checking another side of it."""
+    conn = connect(report_lake)
     try:
+        seed_report_day(conn, DAY, small_population(DAY))
         # An action after the report day: a report is as of its day, so it must not show.
         conn.execute(
             f"INSERT INTO {events_table(conn)} (source_topic, event_id, user_id, ts, action, "
@@ -44,7 +63,7 @@ def report(seed, lake: Lake, tmp_path: Path) -> tuple[ReportData, RenderedReport
         data = load_report_data(conn, DAY, inactive_after_days=15)
     finally:
         conn.close()
-    return data, render_report(data, tmp_path / "reports")
+    return data, render_report(data, report_dir / "reports")
 
 
 def _stage_users(lake: Lake) -> dict[str, list[str]]:
@@ -61,9 +80,9 @@ def _stage_users(lake: Lake) -> dict[str, list[str]]:
     return users
 
 
-def test_pdfs_are_written_under_the_reports_dir_by_day(report, tmp_path):
+def test_pdfs_are_written_under_the_reports_dir_by_day(report, report_dir):
     _, rendered = report
-    folder = tmp_path / "reports" / DAY.isoformat()
+    folder = report_dir / "reports" / DAY.isoformat()
     assert {pdf.path.parent for pdf in rendered.all().values()} == {folder}
     assert sorted(p.name for p in folder.iterdir()) == [
         "funnel-2026-03-04-activated.pdf",
@@ -74,9 +93,9 @@ def test_pdfs_are_written_under_the_reports_dir_by_day(report, tmp_path):
     ]
 
 
-def test_overview_counts_equal_funnel_daily(report, lake):
+def test_overview_counts_equal_funnel_daily(report, report_lake):
     _, rendered = report
-    conn = connect(lake)
+    conn = connect(report_lake)
     try:
         counts = conn.execute(
             "SELECT signed_up, activated, active, inactive FROM funnel_daily WHERE day = ?", [DAY]
@@ -91,9 +110,9 @@ def test_overview_counts_equal_funnel_daily(report, lake):
     assert re.search(rf"users {sum(counts)} ", text)
 
 
-def test_each_stage_pdf_states_its_count_and_lists_every_user(report, lake):
+def test_each_stage_pdf_states_its_count_and_lists_every_user(report, report_lake):
     data, rendered = report
-    users = _stage_users(lake)
+    users = _stage_users(report_lake)
     for stage in STAGES:
         text = pdf_text(rendered.stages[stage].path)
         count = data.funnel.count(stage)

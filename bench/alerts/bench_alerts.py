@@ -350,6 +350,51 @@ class StoredWatcher:
         self._thread.join(timeout=10)
 
 
+class JourneyWatcher:
+    """Reads the journey topic as a read_committed consumer and notes when each sign-up's
+    `signed_up` action arrives (produce -> journey topic, beside produce -> Slack)."""
+
+    def __init__(self, topic: str, signups: list[Signup]) -> None:
+        import threading
+
+        self.topic, self.signups = topic, signups
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(
+            self.topic,
+            bootstrap_servers=setting("KAFKA_BOOTSTRAP_SERVERS"),
+            group_id=None,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
+        try:
+            while not self._stop.is_set():
+                for batch in consumer.poll(timeout_ms=100).values():
+                    now = time.time()
+                    by_event = {s.event_id: s for s in list(self.signups)}
+                    for record in batch:
+                        value = json.loads(record.value)
+                        signup = by_event.get(value.get("source_event_id"))
+                        if signup is not None and signup.streamed_at is None:
+                            signup.streamed_at = now
+        finally:
+            consumer.close()
+
+    def wait_all(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(s.streamed_at is None for s in self.signups):
+            time.sleep(0.2)
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 # -- measuring -------------------------------------------------------------------------
 
 
@@ -359,6 +404,7 @@ class Signup:
     produced_at: float  # just before producer.send
     event_id: str = ""
     stored_at: float | None = None  # its raw row was visible to a reader of the lake
+    streamed_at: float | None = None  # its action reached the journey topic (read_committed)
     acked_at: float = 0.0
     received_at: float | None = None  # the stub stored the message
     stages: dict[str, float] = field(default_factory=dict)
@@ -586,6 +632,7 @@ def main() -> int:
     database = f"dagster_bench_{run_id}"
     topics = [f"bench-alerts-{run_id}-clickstream", f"bench-alerts-{run_id}-backend"]
     floor_topic = f"bench-alerts-{run_id}-floor"
+    journey_topic = f"bench-alerts-{run_id}-journeys"  # the journey stream (SPEC §10)
     sys.path.insert(0, str(HERE.parent))
     sys.path.insert(0, str(REPO))
     from cpu_meter import CpuMeter
@@ -621,7 +668,7 @@ def main() -> int:
 
     pg_execute(f'CREATE DATABASE "{database}"')
     pg_execute(f'CREATE DATABASE "{floor_database}"')
-    create_topics([*topics, floor_topic])
+    create_topics([*topics, floor_topic, journey_topic])
     stub, stub_url = start_stub(work / "slack")
     env = {
         **os.environ,
@@ -635,6 +682,7 @@ def main() -> int:
         "KAFKA_BOOTSTRAP_SERVERS": setting("KAFKA_BOOTSTRAP_SERVERS"),
         "ANALYTICS_CLICKSTREAM_TOPIC": topics[0],
         "ANALYTICS_BACKEND_TOPIC": topics[1],
+        "ANALYTICS_JOURNEY_TOPIC": journey_topic,
         **lake_environment(lake),
         "ANALYTICS_REPORTS_DIR": str(work / "reports"),
         "SLACK_BOT_TOKEN": TOKEN,
@@ -715,6 +763,8 @@ def main() -> int:
             load = start_load(env, work)
         watcher = StoredWatcher(lake, signups)
         watcher.start()
+        stream_watcher = JourneyWatcher(journey_topic, signups)
+        stream_watcher.start()
 
         def wait_arrived(sent: list[Signup], by: subprocess.Popen) -> None:
             users = {s.user for s in sent}
@@ -747,6 +797,7 @@ def main() -> int:
             )
             cpu_phases.append(measure_cpu(meter, "idle", lambda: time.sleep(args.idle_seconds)))
         watcher.wait_all(timeout=60)
+        stream_watcher.wait_all(timeout=60)
         if args.floor:
             # A phase of its own: our daemon stops first, so neither takes the other's cores.
             print("\nthe floor ...", file=sys.stderr)
@@ -790,12 +841,13 @@ def main() -> int:
         if meter is not None:
             meter.close()
         if not measured and not args.keep:
-            cleanup([database, floor_database], [*topics, floor_topic], work)
+            cleanup([database, floor_database], [*topics, floor_topic, journey_topic], work)
             lake_context.__exit__(None, None, None)
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("DAGSTER_")})
     breakdown(signups, floors, floor_home, floor_database, lake)
     stored = [s.stored_at - s.produced_at for s in signups if s.stored_at is not None]
+    streamed = [s.streamed_at - s.produced_at for s in signups if s.streamed_at is not None]
     latencies = [s.latency for s in signups if s.latency is not None]
     missing = len(signups) - len(latencies)
     if missing:  # not there within the timeout: they count as the slowest
@@ -845,6 +897,9 @@ def main() -> int:
         "stored_p50_s": statistics.median(stored) if stored else float("nan"),
         "stored_p95_s": percentile(stored, 95) if stored else float("nan"),
         "stored_missing": len(signups) - len(stored),
+        "streamed_p50_s": statistics.median(streamed) if streamed else float("nan"),
+        "streamed_p95_s": percentile(streamed, 95) if streamed else float("nan"),
+        "streamed_missing": len(signups) - len(streamed),
         "slack_call_median_s": call_s,
         "latencies_s": latencies,
         "per_signup": [
@@ -876,7 +931,7 @@ def main() -> int:
         )
 
     if not args.keep:
-        cleanup([database, floor_database], [*topics, floor_topic], work)
+        cleanup([database, floor_database], [*topics, floor_topic, journey_topic], work)
     lake_context.__exit__(None, None, None)
     return 0
 
@@ -914,6 +969,10 @@ def markdown_summary(
         "",
         f"Ours, produce -> stored (visible to a lake reader): p50 {result['stored_p50_s']:.1f} s, "
         f"p95 {result['stored_p95_s']:.1f} s.",
+        "",
+        f"Ours, produce -> journey topic (the `signed_up` action, read_committed): p50 "
+        f"{result['streamed_p50_s']:.1f} s, p95 {result['streamed_p95_s']:.1f} s, not arrived: "
+        f"{result['streamed_missing']}.",
         "",
         "| stage (median) | ours, s | the floor, s |",
         "|---|---:|---:|",

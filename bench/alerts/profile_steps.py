@@ -212,11 +212,11 @@ def one_run(ctx: dict[str, Any], index: int) -> dict[str, float]:
         Thresholds,
     )
     from analytics_pipeline.defs.table_metadata import table_metadata, tables_metadata
+    from analytics_pipeline.ingest import raw_checks
     from analytics_pipeline.ingest.loop import ingest_ranges
     from analytics_pipeline.ingest.ranges import OffsetRange
     from analytics_pipeline.ingest.writer import read_ledger
-    from analytics_pipeline.warehouse import raw_checks
-    from analytics_pipeline.warehouse.journeys import (
+    from analytics_pipeline.journeys.derive import (
         events_without_raw_event,
         mark_stale_reported,
         update_journeys,

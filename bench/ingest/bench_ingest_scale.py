@@ -67,7 +67,7 @@ def _replay(kafka, conn, topic: str, partition: int, start: int, size: int) -> f
 
 
 def _checks(conn, topic: str) -> float:
-    from analytics_pipeline.warehouse import raw_checks
+    from analytics_pipeline.ingest import raw_checks
 
     last = conn.execute("SELECT max(ingest_batch_id) FROM raw_clickstream_events").fetchone()
     started = time.perf_counter()

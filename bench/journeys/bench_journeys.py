@@ -33,15 +33,15 @@ from pathlib import Path
 
 import duckdb
 
-from analytics_pipeline.ingest.writer import next_batch_id
-from analytics_pipeline.warehouse import Lake, connect, transaction
-from analytics_pipeline.warehouse.funnel import (
+from analytics_pipeline.funnel.stages import (
     compute_funnel,
     days_where_daily_differs_from_stages,
     days_with_wrong_stage_rows,
     days_with_wrong_stage_total,
 )
-from analytics_pipeline.warehouse.journeys import rebuild_journeys, update_journeys
+from analytics_pipeline.ingest.writer import next_batch_id
+from analytics_pipeline.journeys.derive import rebuild_journeys, update_journeys
+from analytics_pipeline.warehouse import Lake, connect, transaction
 from analytics_pipeline.warehouse.maintenance import lake_files, maintain
 from analytics_pipeline.warehouse.named_sql import execute
 

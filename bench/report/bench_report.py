@@ -197,7 +197,10 @@ def one_run_on(lake, users: int) -> dict:
         resources = {
             "warehouse": warehouse_resource(lake),
             "slack": SlackResource(bot_token=stub.token, api_url=stub.api_url),
-            "analytics": AnalyticsResource(reports_dir=str(work / "reports")),
+            # In-process runs: niceness would last for the whole benchmark process.
+            "analytics": AnalyticsResource(
+                reports_dir=str(work / "reports"), background_niceness=0
+            ),
         }
         instance = dg.DagsterInstance.ephemeral()
         baseline = PeakRss()._sample()

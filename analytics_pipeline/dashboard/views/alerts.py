@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics_pipeline.dashboard import queries
 from analytics_pipeline.dashboard.common import lake_connection
+from analytics_pipeline.dashboard.queries import alerts as queries
 from analytics_pipeline.dashboard.ranges import DayRange
 
 STATUS_STYLE = {

@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from analytics_pipeline.dashboard import queries
 from analytics_pipeline.dashboard.common import RUN_HINT, EmptyLakeError, lake_connection
+from analytics_pipeline.dashboard.queries import funnel as queries
 from analytics_pipeline.dashboard.ranges import DayRange
 from analytics_pipeline.dashboard.views import charts
 

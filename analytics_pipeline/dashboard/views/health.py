@@ -1,16 +1,23 @@
-"""Pipeline health: ingest lag per partition, dead letters, the latest run of each job, and
-stale funnel days."""
+"""Pipeline health: ingest lag per partition, the journey stream's lag, dead letters, the
+latest run of each job, and stale funnel days."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from analytics_pipeline.dashboard import outside, queries
+from analytics_pipeline.dashboard import outside
 from analytics_pipeline.dashboard.common import lake_connection, md, settings
+from analytics_pipeline.dashboard.queries import health as queries
 from analytics_pipeline.dashboard.ranges import DayRange
 from analytics_pipeline.dashboard.views import charts
 
-TABLES = ("ingest_offsets", "dead_letter_events", "funnel_daily", "user_journeys")
+TABLES = (
+    "ingest_offsets",
+    "dead_letter_events",
+    "funnel_daily",
+    "user_journeys",
+    "pipeline_watermarks",
+)
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -21,6 +28,14 @@ def _kafka_ends() -> tuple[dict[tuple[str, int], int], str | None]:
         return outside.kafka_end_offsets(settings()), None
     except Exception as error:  # any failure: show the ledger alone
         return {}, str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _stream_lag(lake_id: str | None, watermark: int) -> tuple[outside.StreamLag | None, str | None]:
+    try:
+        return outside.journey_stream_lag(settings(), lake_id, watermark), None
+    except Exception as error:  # a missing topic, Kafka down: say so, show the rest
+        return None, str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 @st.cache_data(ttl=15, show_spinner=False)
@@ -40,6 +55,7 @@ def render(day_range: DayRange) -> None:
         sample = queries.dead_letter_sample(conn, day_range)
         missing = queries.missing_funnel_days(conn, day_range)
         behind = queries.funnel_days_behind_signups(conn, day_range)
+        lake_id, journeys_watermark = queries.stream_lake_state(conn)
 
     st.subheader("Ingest lag per partition")
     ends, kafka_error = _kafka_ends()
@@ -57,6 +73,23 @@ def render(day_range: DayRange) -> None:
             "offset ledger alone: the next offset the pipeline will read per partition."
         )
         st.dataframe(ledger, hide_index=True, width="stretch")
+
+    st.subheader("Journey stream")
+    stream, stream_error = _stream_lag(lake_id, journeys_watermark)
+    if stream is None:
+        st.warning(
+            f"The journey stream's position is unknown: {md(stream_error or '')}. Ingest, "
+            "journeys and alerts go on; the stream catches up once it can publish."
+        )
+    else:
+        st.metric("Journey stream lag (lake snapshots)", f"{stream.lag:,}")
+        st.caption(
+            f"Topic {md(stream.topic)} holds every journey action derived from the raw rows "
+            f"committed up to lake snapshot {stream.position:,}; the journeys have derived up "
+            f"to snapshot {stream.lake_watermark:,}. Snapshots count every commit to the lake, "
+            "not only raw batches. The live ingest run publishes each micro-batch right after "
+            "its journeys."
+        )
 
     st.subheader("Dead letters")
     total = int(dead_by_day["dead_letters"].sum()) if len(dead_by_day) else 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics_pipeline.dashboard import queries
 from analytics_pipeline.dashboard.common import lake_connection, md, settings
+from analytics_pipeline.dashboard.queries import journey as queries
 from analytics_pipeline.dashboard.ranges import DayRange
 
 TABLES = (

@@ -175,7 +175,6 @@ def alerts(
                 planned_topics=config.live_topics,
                 idle_seconds=config.live_idle_seconds,
                 kafka=kafka,
-                analytics=analytics,
                 slack=slack,
                 thresholds=thresholds,
                 clock=clock,

@@ -27,7 +27,13 @@ from analytics_pipeline.alerts.thresholds import RETRY_DELAY_SECONDS
 from analytics_pipeline.defs.alerts import signals
 from analytics_pipeline.defs.alerts.send import SEND_ALERTS_JOB, send_alerts_job
 
-SENSOR_INTERVAL_SECONDS = 2
+# New alerts are posted by the ingest run that stored them; this sensor is for what that post
+# left (Slack failures, retried after RETRY_DELAY_SECONDS = 60 s anyway) and for the clock
+# rules, whose thresholds are minutes (ANALYTICS_DEPLOY_SLOW_MINUTES, _STALLED_AFTER_MINUTES).
+# Every 15 s, not every 5 s daemon pass: it was two thirds of an idle pipeline's sensor ticks
+# (each a tick row written, a gRPC call and an instance in the code server), for a clock alert
+# at most 15 s later on a 10-minute threshold.
+SENSOR_INTERVAL_SECONDS = 15
 NOT_STARTED = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,

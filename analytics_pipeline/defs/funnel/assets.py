@@ -9,16 +9,16 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from analytics_pipeline.defs.loaded import daily_partitions
 from analytics_pipeline.defs.table_metadata import (
     OWNERS,
     PARTITION_ROW_COUNT_KEY,
     definition_metadata,
     table_metadata,
 )
+from analytics_pipeline.funnel import stages as sql
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.settings import load_settings
-from analytics_pipeline.warehouse import funnel as sql
 
 USERS_BY_ACTIVATION_STAGE = dg.AssetKey("users_by_activation_stage")
 FUNNEL_DAILY = dg.AssetKey("funnel_daily")
@@ -27,8 +27,6 @@ FUNNEL_KEYS = (USERS_BY_ACTIVATION_STAGE, FUNNEL_DAILY)
 ONE_STAGE_CHECK = "one_stage_per_signed_up_user_and_day"
 COUNTS_ADD_UP_CHECK = "stage_counts_add_up_to_signed_up_users"
 MATCHES_STAGES_CHECK = "equals_aggregation_of_users_by_activation_stage"
-
-funnel_partitions = dg.DailyPartitionsDefinition(start_date=load_settings().funnel_start_date)
 
 
 def day_range(context: dg.AssetExecutionContext) -> tuple[date, date]:
@@ -46,7 +44,7 @@ def _failures_metadata(rows: list, first: date, last: date) -> dict[str, object]
 
 
 @dg.asset(
-    partitions_def=funnel_partitions,
+    partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetKey("user_journeys"), dg.AssetKey("journey_events")],
     group_name="funnel",
@@ -100,7 +98,7 @@ def users_by_activation_stage(
 
 
 @dg.asset(
-    partitions_def=funnel_partitions,
+    partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[USERS_BY_ACTIVATION_STAGE],
     group_name="funnel",

@@ -24,16 +24,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from analytics_pipeline.defs.funnel.assets import FUNNEL_KEYS, funnel_partitions
+from analytics_pipeline.defs.funnel.assets import FUNNEL_KEYS
 from analytics_pipeline.defs.funnel.jobs import funnel_job
 from analytics_pipeline.defs.funnel.sensors import (
+    FUNNEL_SENSOR_INTERVAL_SECONDS,
     RANGE_END_TAG,
     RANGE_START_TAG,
     latest_materialisations,
     stale_from_events,
 )
+from analytics_pipeline.defs.loaded import SETTINGS, daily_partitions
 
-CATCH_UP_DAYS = 31  # the simulator's default history is 30 days
+CATCH_UP_DAYS = SETTINGS.funnel_catch_up_days  # ANALYTICS_FUNNEL_CATCH_UP_DAYS
 DUE_AFTER = timedelta(hours=1)  # the funnel schedule computes yesterday at 00:30 UTC
 PARTITION_TAG = "dagster/partition"
 IN_FLIGHT = [
@@ -78,7 +80,7 @@ def due_days(first_day: str, now: datetime) -> list[str]:
     start = max(
         date.fromisoformat(first_day),
         last - timedelta(days=CATCH_UP_DAYS - 1),
-        date.fromisoformat(funnel_partitions.start.strftime("%Y-%m-%d")),
+        date.fromisoformat(daily_partitions.start.strftime("%Y-%m-%d")),
     )
     return [(start + timedelta(days=n)).isoformat() for n in range((last - start).days + 1)]
 
@@ -120,12 +122,13 @@ def missing_days(instance: dg.DagsterInstance, first_day: str, now: datetime) ->
 @dg.sensor(
     name="funnel_catch_up_sensor",
     job=funnel_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=FUNNEL_SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Computes funnel days never computed (the journeys' history, days missed while the "
-        "pipeline was down), up to the last 31, in one run; yesterday is left to the 00:30 "
-        "schedule for its first hour, re-computing changed days to funnel_staleness_sensor."
+        f"pipeline was down), up to the last {CATCH_UP_DAYS}, in one run; yesterday is left to "
+        "the 00:30 schedule for its first hour, re-computing changed days to "
+        "funnel_staleness_sensor."
     ),
 )
 def funnel_catch_up_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:

@@ -3,11 +3,17 @@
 import dagster as dg
 
 from analytics_pipeline.defs.funnel.assets import funnel_daily, users_by_activation_stage
+from analytics_pipeline.defs.tags import WITH_FUNNEL_TAG_KEY
 
 funnel_job = dg.define_asset_job(
     name="funnel",
-    selection=dg.AssetSelection.assets(users_by_activation_stage, funnel_daily),
-    description="users_by_activation_stage then funnel_daily for one day or a range of days.",
+    # Tagged assets (the stage stream, defs/streams/stages.py) run in the funnel run too.
+    selection=dg.AssetSelection.assets(users_by_activation_stage, funnel_daily)
+    | dg.AssetSelection.tag(WITH_FUNNEL_TAG_KEY, "true"),
+    description=(
+        "users_by_activation_stage then funnel_daily, and the stage stream, for one day or a "
+        "range of days."
+    ),
 )
 
 # Yesterday's partition every day at 00:30 UTC; the report schedule (06:00) reads it.

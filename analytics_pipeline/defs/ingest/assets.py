@@ -9,15 +9,15 @@ from analytics_pipeline.defs.table_metadata import (
     tables_metadata,
 )
 from analytics_pipeline.events.wire import Kind
+from analytics_pipeline.ingest import raw_checks
 from analytics_pipeline.ingest.loop import IngestReport, ingest_ranges
 from analytics_pipeline.ingest.ranges import OffsetRange
 from analytics_pipeline.ingest.writer import read_ledger
+from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.warehouse import raw_checks
 from analytics_pipeline.warehouse.raw_tables import RAW_TABLES
 
-DEAD_LETTER_WARN_SHARE = 0.05
 DEAD_LETTER_EVENTS = dg.AssetKey("dead_letter_events")
 
 # Written by both raw assets, in the transaction of their rows; each ingest run reports a
@@ -115,6 +115,7 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
         config: IngestConfig,
         kafka: KafkaResource,
         warehouse: WarehouseResource,
+        analytics: AnalyticsResource,
     ) -> dg.MaterializeResult:
         topic = config.topic or getattr(kafka, topic_attr)
         consumer = kafka.consumer()
@@ -158,7 +159,7 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
                     conn,
                     kind=kind,
                     topic=topic,
-                    warn_share=DEAD_LETTER_WARN_SHARE,
+                    warn_share=analytics.dead_letter_warn_share,
                     batch_ids=report.batch_ids,
                     lost_by_partition=report.lost_by_partition,
                 )

@@ -53,18 +53,19 @@ from analytics_pipeline.resources.kafka import KafkaResource
 
 # The tick wait is part of every alert's latency (issue 4). dagster-daemon evaluates sensors
 # once per 5 s pass (MIN_INTERVAL_LOOP_TIME), so 2 s means: on every pass. A tick costs one
-# end_offsets() call per topic, and when no ingest run is in flight one committed-offset look-up
-# per partition.
+# end-offsets request for both topics, and when no ingest run is in flight one committed-offset
+# look-up per partition.
 SENSOR_INTERVAL_SECONDS = 2
 # The long poll (issue 12): with nothing new, an evaluation keeps asking Kafka for the end
 # offsets every POLL_INTERVAL_S and returns as soon as one moves, so a message waits ~0.1 s for
 # its tick instead of up to a whole 5 s pass. The wait ends DAEMON_PASS_MARGIN_S before a
 # daemon pass boundary, so the next evaluation starts at that pass instead of ~2.5 s later.
-# It is what an idle pipeline spends most on (two ListOffsets requests per poll), and it only
-# serves the first message after a quiet spell (a live run takes the rest): 0.25 s, not 0.1.
+# It is what an idle pipeline spends most on (one ListOffsets request per poll), and it only
+# serves the first message after a quiet spell of ANALYTICS_INGEST_LIVE_IDLE_SECONDS (a live
+# run takes the rest; at a sign-up every 1-5 s the tail never idles out): 0.5 s, not 0.1.
 DAEMON_PASS_S = 5
 DAEMON_PASS_MARGIN_S = 1.0
-POLL_INTERVAL_S = 0.25
+POLL_INTERVAL_S = 0.5
 SENSOR_NAME = "ingest_sensor"
 INGEST_TAG = "analytics/ingest"
 TOPICS_TAG = "analytics/topics"
@@ -327,7 +328,7 @@ def build_ingest_sensor(
         busy = ingest_busy(context.instance, topic_of, in_flight)
         consumer = kafka.consumer()  # in the group, to read its offsets; never joins it
         try:
-            ends = {topic_of[kind]: kafka.end_offsets(topic_of[kind], consumer) for kind in KINDS}
+            ends = kafka.topics_end_offsets([topic_of[kind] for kind in KINDS], consumer)
             committed = {t: kafka.committed_offsets(t, e, consumer) for t, e in ends.items() if e}
             state.offsets = {
                 **state.offsets,
@@ -335,9 +336,9 @@ def build_ingest_sensor(
             }
             quiet = all(ends.values()) and not ends_moved(ends, state.offsets)
             if quiet and (busy or not unstored_ranges(state.offsets, committed, ends)):
-                while time.monotonic() + POLL_INTERVAL_S < deadline:
-                    time.sleep(POLL_INTERVAL_S)
-                    ends = {topic: kafka.end_offsets(topic, consumer) for topic in ends}
+                while (remaining := deadline - time.monotonic()) > 0:
+                    time.sleep(min(POLL_INTERVAL_S, remaining))
+                    ends = kafka.topics_end_offsets(list(ends), consumer)
                     if ends_moved(ends, state.offsets):
                         break
         finally:

@@ -14,15 +14,15 @@ from pydantic import Field
 
 from analytics_pipeline.defs.table_metadata import OWNERS, definition_metadata, tables_metadata
 from analytics_pipeline.defs.tags import AFTER_INGEST_TAGS
-from analytics_pipeline.resources.analytics import AnalyticsResource
-from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.warehouse.journeys import (
+from analytics_pipeline.journeys.derive import (
     JourneysResult,
     events_without_raw_event,
     mark_stale_reported,
     rebuild_journeys,
     update_journeys,
 )
+from analytics_pipeline.resources.kafka import KafkaResource
+from analytics_pipeline.resources.warehouse import WarehouseResource
 
 RAW_CLICKSTREAM = dg.AssetKey("raw_clickstream_events")
 RAW_BACKEND = dg.AssetKey("raw_backend_events")
@@ -56,7 +56,7 @@ def _metadata(
 ) -> dict[str, dict[str, object]]:
     watermark = dg.MetadataValue.int(result.watermark)
     # Durable: the earliest day changed by this run or by an earlier one that died before its
-    # materialisation was logged (warehouse.journeys keeps the marks in the lake).
+    # materialisation was logged (journeys.derive keeps the marks in the lake).
     stale_from = (
         {FUNNEL_STALE_FROM: dg.MetadataValue.text(result.unreported_stale_from.isoformat())}
         if result.unreported_stale_from
@@ -153,10 +153,10 @@ def journeys(
     context: dg.AssetExecutionContext,
     config: JourneysConfig,
     warehouse: WarehouseResource,
-    analytics: AnalyticsResource,
+    kafka: KafkaResource,
 ):
     """Process raw rows above the "journeys" watermark in one transaction."""
-    topics = analytics.topics
+    topics = kafka.journey_topics
     step = rebuild_journeys if config.rebuild else update_journeys
     with warehouse.connect() as conn:
         result = step(conn, **topics)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
+from analytics_pipeline.defs.loaded import daily_partitions
 from analytics_pipeline.defs.table_metadata import (
     OWNERS,
     PARTITION_ROW_COUNT_KEY,
@@ -18,13 +19,9 @@ from analytics_pipeline.report.queries import FunnelNotMaterialised
 from analytics_pipeline.resources.analytics import AnalyticsResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
-from analytics_pipeline.settings import load_settings
 
 if TYPE_CHECKING:
     from analytics_pipeline.report.daily import DailyReport
-
-# The funnel's partitions (built from the same setting as analytics_pipeline.defs.funnel).
-report_partitions = dg.DailyPartitionsDefinition(start_date=load_settings().funnel_start_date)
 
 BACKFILL_TAG = "dagster/backfill"
 FUNNEL_REPORT = dg.AssetKey("funnel_report")
@@ -38,7 +35,7 @@ report_deliveries = dg.AssetSpec(
     group_name="report",
     kinds={"duckdb"},
     owners=OWNERS,
-    partitions_def=report_partitions,
+    partitions_def=daily_partitions,
     metadata=definition_metadata("report_deliveries"),
     description=(
         "Table report_deliveries, one row per day and stage: what funnel_report rendered "
@@ -144,7 +141,7 @@ def deliveries_materialization(
 
 
 @dg.asset(
-    partitions_def=report_partitions,
+    partitions_def=daily_partitions,
     deps=[dg.AssetKey("funnel_daily"), dg.AssetKey("users_by_activation_stage")],
     pool="report",
     group_name="report",

@@ -18,7 +18,7 @@
 -- ingest_batch_id orders everything one ingest transaction wrote; downstream steps keep
 -- their own watermark on it (pipeline_watermarks) to process only what is new.
 -- The lake has no sequences and no PRIMARY KEY / UNIQUE constraints: the keys named in SPEC
--- §9 hold by construction and are verified by asset checks (warehouse/raw_checks.py).
+-- §9 hold by construction and are verified by asset checks (ingest/raw_checks.py).
 --
 -- ingest_batch_counter holds the last batch id. Every ingest transaction increments it, so
 -- two ingest transactions that overlap in time conflict at commit (DuckLake rejects the
@@ -99,7 +99,7 @@ CREATE TABLE IF NOT EXISTS pipeline_watermarks (
 
 -- ==== was schema/020_journeys.sql ====
 -- Journeys (SPEC §5): identity links, one row per attributed action, one row per user.
--- Written only by analytics_pipeline.warehouse.journeys, incrementally from the raw tables
+-- Written only by analytics_pipeline.journeys.derive, incrementally from the raw tables
 -- (watermark "journeys" in pipeline_watermarks). The event tables are append-mostly: no
 -- UPDATE of scattered rows (DuckDB rewrites whole column segments for those at checkpoint,
 -- seconds at 20M rows). Their key (source_topic, event_id) holds by construction (each raw
@@ -192,7 +192,7 @@ CREATE TABLE IF NOT EXISTS funnel_stale_marks (
 
 -- ==== was schema/030_funnel.sql ====
 -- The daily funnel (SPEC §6), one partition per UTC day, rewritten per day by
--- analytics_pipeline.warehouse.funnel (delete + insert of the days in one transaction).
+-- analytics_pipeline.funnel.stages (delete + insert of the days in one transaction).
 -- (day, user_id) is the key of users_by_activation_stage; it is not declared as a PRIMARY
 -- KEY because an index over tens of millions of rows would make every partition write
 -- several times slower. The asset checks verify it instead ("one stage per user and day").

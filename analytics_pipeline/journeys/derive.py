@@ -28,23 +28,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
 
 from analytics_pipeline.events.actions import ACTION_RULES, MEANINGFUL_ACTIONS, ActionRule
 from analytics_pipeline.warehouse.connection import transaction
-from analytics_pipeline.warehouse.named_sql import load_statements, run
+from analytics_pipeline.warehouse.named_sql import execute, load_statements, run
+from analytics_pipeline.warehouse.snapshots import inserted_since
 
-SQL_FILE = "journeys.sql"
-WATERMARK_NAME = "journeys_snapshot"  # a snapshot id (migration 0002)
+SQL_FILE = "analytics_pipeline.journeys:journeys.sql"
+WATERMARK_NAME = "journeys_snapshot"  # a snapshot id (migration 0003)
+# How long a journeys transaction may take to commit, for the funnel marks (see below).
+_COMMIT_MARGIN = timedelta(minutes=10)
+
+# The raw tables by kind, each with the statement that reads its rows of the batch.
+RAW_TABLES = {"clickstream": "raw_clickstream_events", "backend": "raw_backend_events"}
+_RAW_ROWS = {"clickstream": "raw_clickstream_rows", "backend": "raw_backend_rows"}
 
 # Batch statements in execution order (the classification runs between the first two groups).
 # A statement that reads or writes a lake table costs catalog round trips even when it has
 # nothing to do, so steps whose input is empty (counted in the batch's temp tables, which
 # costs nothing) are left out, or replaced by an empty temp table of the same shape.
-_STEPS_BEFORE_CLASSIFY = ("batch_raw",)
 _STEPS_LINK = ("batch_ids", "batch_links")
 # Only when the batch links some browser to a user.
 _STEPS_IDENTITY = ("identity_changes", "upsert_identities")
@@ -99,17 +105,34 @@ def update_journeys(
     clickstream_topic: str,
     backend_topic: str,
     now: datetime | None = None,
+    report_stale: bool = True,
 ) -> JourneysResult:
-    """Process every raw row above the watermark, in one transaction with the watermark."""
+    """Process every raw row committed after the watermark, in one transaction with it.
+
+    What is new comes from the catalog's change log (warehouse/snapshots.py): the newest
+    snapshot that inserted into each raw table, so neither table is scanned for its newest
+    snapshot and a table without new rows is not read at all (each costs tens of catalog
+    round trips; the live tail's micro-batch often fills one topic only). Whoever committed
+    them, one writer or several side by side, it is all there; when the log cannot answer
+    (its oldest snapshots expired) both tables are scanned instead.
+    `report_stale=False` skips the look-up of unreported funnel marks (None in the result):
+    a caller that reports them once at its end (the live tail) need not pay it per update.
+    """
     now = now or datetime.now(UTC)
     with transaction(conn):
         after = _fetch_one(conn, "watermark", {"name": WATERMARK_NAME})
-        upto = _fetch_one(conn, "newest_batch", {"after": after})
+        inserted = inserted_since(conn, after, list(RAW_TABLES.values()))
+        if inserted is not None:
+            kinds = tuple(kind for kind, table in RAW_TABLES.items() if table in inserted)
+            upto = max(inserted.values(), default=None)
+        else:
+            kinds = tuple(RAW_TABLES)
+            upto = _fetch_one(conn, "newest_batch", {"after": after})
         if upto is None:
             return JourneysResult(
                 watermark_before=after,
                 watermark=after,
-                unreported_stale_from=unreported_stale_from(conn, after),
+                unreported_stale_from=unreported_stale_from(conn, after) if report_stale else None,
             )
         params: dict[str, Any] = {
             "name": WATERMARK_NAME,
@@ -120,8 +143,14 @@ def update_journeys(
             "backend_topic": backend_topic,
             "meaningful": sorted(MEANINGFUL_ACTIONS),
         }
-        for step in _STEPS_BEFORE_CLASSIFY:
-            run(conn, SQL_FILE, step, params)
+        statements = load_statements(SQL_FILE)
+        execute(
+            conn,
+            "CREATE OR REPLACE TEMP TABLE _jb_raw AS\n"
+            + "\nUNION ALL\n".join(statements[_RAW_ROWS[kind]] for kind in kinds),
+            params,
+            label=f"{SQL_FILE}:batch_raw({','.join(kinds)})",
+        )
         sql, values = classify_statement(ACTION_RULES)
         conn.execute(sql, values)
         _run_all(conn, _STEPS_LINK, params)
@@ -155,14 +184,14 @@ def update_journeys(
         row = cursor.fetchone()
         assert row is not None
         summary = dict(zip([column[0] for column in cursor.description], row, strict=True))
-        if summary["earliest_funnel_day"] is not None:
+        if _may_be_materialised(summary["earliest_funnel_day"]):
             conn.execute(
                 "INSERT INTO funnel_stale_marks VALUES ($day, $upto, $now, NULL)",
                 {"day": summary["earliest_funnel_day"], "upto": upto, "now": now},
             )
         run(conn, SQL_FILE, "set_watermark", params)
         conn.execute(load_statements(SQL_FILE)["drop_batch"])
-        unreported = unreported_stale_from(conn, upto)
+        unreported = unreported_stale_from(conn, upto) if report_stale else None
     return JourneysResult(
         watermark_before=after,
         watermark=upto,
@@ -178,6 +207,18 @@ def update_journeys(
         earliest_funnel_day=summary["earliest_funnel_day"],
         unreported_stale_from=unreported,
     )
+
+
+def _may_be_materialised(day: date | None) -> bool:
+    """Whether the funnel partition of `day` (or a later one) may already be materialised, so
+    a change from `day` on must be marked stale. A daily partition exists only once its UTC
+    day has ended, so a change of today's (or a later) funnel needs no mark: live traffic
+    changes today in every micro-batch. The real clock, not the caller's (tests freeze that
+    one), with a margin: the mark must not be left out by a transaction that commits after
+    midnight."""
+    if day is None:
+        return False
+    return day < (datetime.now(UTC) + _COMMIT_MARGIN).date()
 
 
 def unreported_stale_from(conn: duckdb.DuckDBPyConnection, upto: int) -> date | None:

@@ -21,7 +21,7 @@ import duckdb
 from analytics_pipeline.warehouse.connection import transaction
 from analytics_pipeline.warehouse.named_sql import run
 
-SQL_FILE = "funnel.sql"
+SQL_FILE = "analytics_pipeline.funnel:funnel.sql"
 CHUNK_DAYS = 7  # a long range is written a week at a time (see insert_stages_range)
 STAGES: tuple[str, ...] = ("signed_up", "activated", "active", "inactive")
 

@@ -1,4 +1,4 @@
--- Incremental journeys step (see journeys.py for the order and the transaction).
+-- Incremental journeys step (see derive.py for the order and the transaction).
 -- Temp tables _jb_* hold one batch: the raw rows committed in DuckLake snapshots
 -- $after < snapshot_id <= $upto (the watermark is a snapshot id: raw writers commit side by
 -- side, so batch ids no longer follow commit order, but snapshots do).
@@ -20,9 +20,10 @@ SELECT greatest(
     (SELECT max(snapshot_id) FROM raw_backend_events WHERE snapshot_id > $after)
 );
 
--- name: batch_raw
+-- name: raw_clickstream_rows
+-- The batch's rows of one raw table; derive.py unions the tables that hold new batches into
+-- _jb_raw (reading a table costs catalog round trips even when none of its rows is new).
 -- source_topic is the raw row's Kafka topic (the configured topic for rows stored without it).
-CREATE OR REPLACE TEMP TABLE _jb_raw AS
 SELECT
     'clickstream' AS source,
     coalesce(kafka_topic, $clickstream_topic) AS source_topic,
@@ -42,20 +43,21 @@ SELECT
     ) AS details,
     ingest_batch_id
 FROM raw_clickstream_events
-WHERE snapshot_id > $after AND snapshot_id <= $upto
-UNION ALL
+WHERE snapshot_id > $after AND snapshot_id <= $upto;
+
+-- name: raw_backend_rows
 SELECT
-    'backend',
-    coalesce(kafka_topic, $backend_topic),
+    'backend' AS source,
+    coalesce(kafka_topic, $backend_topic) AS source_topic,
     event_id,
     type,
     ts,
-    NULL,
+    NULL::VARCHAR AS anonymous_id,
     user_id,
-    upper(method),
+    upper(method) AS method,
     -- same as events.actions.normalise_path: drop ?query / #fragment and a trailing slash
-    coalesce(nullif(rtrim(regexp_replace(path, '[?#].*$', ''), '/'), ''), '/'),
-    status,
+    coalesce(nullif(rtrim(regexp_replace(path, '[?#].*$', ''), '/'), ''), '/') AS path,
+    status::INTEGER AS status,
     deployment_status,
     CASE type
         WHEN 'deployment' THEN json_object(
@@ -71,7 +73,7 @@ SELECT
             'error_code', error_code,
             'error_message', error_message
         )
-    END,
+    END AS details,
     ingest_batch_id
 FROM raw_backend_events
 WHERE snapshot_id > $after AND snapshot_id <= $upto;

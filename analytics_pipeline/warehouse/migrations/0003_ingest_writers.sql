@@ -7,7 +7,7 @@
 --   `ingest_offsets` is now a view of each partition's latest row, with SPEC §9's columns;
 -- * ingest_batch_counter goes: batch ids are taken without a shared row (ingest/writer.py),
 --   and the journeys watermark is a DuckLake snapshot id instead of a batch id
---   (warehouse/journeys.py; 0002_ingest_writers.py moves it).
+--   (journeys/derive.py; 0003_ingest_writers.py moves it).
 CREATE TABLE IF NOT EXISTS ingest_offset_log (
     topic VARCHAR NOT NULL,
     kafka_partition INTEGER NOT NULL,

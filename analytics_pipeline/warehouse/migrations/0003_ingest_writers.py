@@ -1,6 +1,6 @@
-"""Migration 0002, the data half: the journeys watermark moves from a batch id to a snapshot.
+"""Migration 0003, the data half: the journeys watermark moves from a batch id to a snapshot.
 
-Before 0002, batches committed one at a time in the order of their ids, so every raw row of
+Before 0003, batches committed one at a time in the order of their ids, so every raw row of
 a batch above the old watermark was committed after every row below it: the new watermark is
 the snapshot just before the first such row (or the lake's snapshot when there is none). The
 funnel marks not reported yet are re-stamped with it, so `unreported_stale_from` still finds

@@ -1,0 +1,1 @@
+"""Streams the pipeline publishes to Kafka (SPEC §10): records, and their exactly-once publisher."""
