@@ -9,7 +9,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from analytics_pipeline.journeys.derive import events_without_raw_event, update_journeys
 from dagster._core.utils import make_new_run_id
 
 from analytics_pipeline.alerts.evaluation import evaluate_rules
@@ -18,6 +17,7 @@ from analytics_pipeline.defs.ingest import ingest_sensor
 from analytics_pipeline.defs.ingest.writers import WRITER_TAG, writer_of
 from analytics_pipeline.ingest.loop import ingest_ranges
 from analytics_pipeline.ingest.ranges import OffsetRange
+from analytics_pipeline.journeys.derive import events_without_raw_event, update_journeys
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.warehouse import connect, reading
 from analytics_pipeline_tests.journeys.raw_events import code_run, identify, page_view, signup
