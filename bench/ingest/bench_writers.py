@@ -35,6 +35,17 @@ PARTITIONS = 6
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
 
+def delete_topics(topics: tuple[str, str]) -> None:
+    """The bench's own two topics go when it ends (they hold `--events` messages each run)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    try:
+        admin.delete_topics(list(topics))
+    finally:
+        admin.close()
+
+
 def fill_topics(events: int) -> tuple[str, str]:
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
@@ -183,10 +194,13 @@ def main() -> None:
         return
     topics = fill_topics(args.events)
     results: dict[int, list[dict]] = {1: [], 2: [], 3: []}
-    for _ in range(args.repeats):
-        for n in results:  # interleaved, so load on the machine spreads over all of them
-            results[n].append(measure(n, topics, args.events))
-            print(results[n][-1], flush=True)
+    try:
+        for _ in range(args.repeats):
+            for n in results:  # interleaved, so load on the machine spreads over all of them
+                results[n].append(measure(n, topics, args.events))
+                print(results[n][-1], flush=True)
+    finally:
+        delete_topics(topics)
     lines = [
         "# Ingest writers side by side: 1, 2 and 3 writers over 6 partitions per topic",
         "",
