@@ -1,8 +1,10 @@
 """The cost of publishing the journey stream: ingest throughput with the stream on against off
 (issue 20).
 
-Usage: .venv/bin/python bench/streams/bench_stream_cost.py [--events 30000]
-           [--batches 1000,10000] [--rounds 5] [--broker-pid PID]
+Usage: .venv/bin/python bench/streams/bench_stream_cost.py [--events 10000]
+           [--batches 1000,5000] [--rounds 3] [--broker-pid PID]
+
+(The defaults take about 6 minutes on a busy 2-core machine.)
 
 The same N simulator events (bench/ingest's topics for N, filled once by its `prepare`)
 go through the live tail's path (defs/ingest/live.py) in micro-batches of B messages: each
@@ -231,11 +233,9 @@ def load() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=30_000)
-    parser.add_argument(
-        "--batches", default="1000,10000", help="micro-batch sizes, comma-separated"
-    )
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--batches", default="1000,5000", help="micro-batch sizes, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--broker-pid", type=int, default=None)
     parser.add_argument("--child", choices=("on", "off"))
     parser.add_argument("--no-write-results", action="store_true")
