@@ -113,10 +113,12 @@ fetch_jars() {
 # Node $1's server.properties, from the template, on stdout.
 rendered_config() {
     local node="$1" dir replicas=1 min_isr=1
+    local authorizer=org.apache.kafka.metadata.authorizer.StandardAuthorizer
     dir="$(node_dir "$node")"
     if ((KAFKA_BROKERS > 1)); then
         replicas=$((KAFKA_BROKERS < 3 ? KAFKA_BROKERS : 3))
         min_isr=$((replicas - 1))
+        authorizer=""  # see the template: a cluster's quorum cannot start with it on PLAINTEXT
     fi
     sed -e "s|@NODE_ID@|${node}|g" \
         -e "s|@QUORUM@|$(quorum)|g" \
@@ -125,6 +127,7 @@ rendered_config() {
         -e "s|@DATA_DIR@|${dir}/data|g" \
         -e "s|@REPLICAS@|${replicas}|g" \
         -e "s|@MIN_ISR@|${min_isr}|g" \
+        -e "s|@AUTHORIZER@|${authorizer}|g" \
         "${DEVSTACK_REPO}/devstack/kafka/server.properties.template"
 }
 
@@ -135,13 +138,17 @@ render_config() {
     rendered_config "$node" >"${dir}/server.properties"
 }
 
-# A node that runs keeps the configuration it started with: say so when the template has
-# changed since (e.g. the ACL authorizer the stream tests need), rather than fail a test later.
+# The settings of a server.properties on stdin, without comments and blank lines.
+settings_only() { grep -Ev '^[[:space:]]*(#|$)' || true; }
+
+# A node that runs keeps the configuration it started with: say so when the template's
+# settings have changed since (e.g. the ACL authorizer the stream tests need), rather than fail
+# a test later.
 warn_if_config_changed() {
     local node="$1" file
     file="$(node_dir "$node")/server.properties"
     [[ -f "$file" ]] || return 0
-    if ! cmp -s "$file" <(rendered_config "$node"); then
+    if ! cmp -s <(settings_only <"$file") <(rendered_config "$node" | settings_only); then
         devstack_warn "kafka: node ${node} runs with an older configuration than devstack/kafka/server.properties.template; restart it to apply the template (make down && make up)"
     fi
 }

@@ -2,9 +2,10 @@
 Kafka still become journeys and Slack alerts, the stream's check fails naming the principal,
 the ACL and the topic, and once the ACL is gone the next run publishes every action once.
 
-It needs a broker with an authorizer: the devstack's (devstack/kafka/server.properties.template)
-has one that allows everything a resource has no ACL for, so this test's ACLs on its own topic
-are the only ones. On PLAINTEXT the pipeline's principal is User:ANONYMOUS.
+It needs a broker with an authorizer: the devstack's single node (devstack/kafka/
+server.properties.template; not a DEVSTACK_KAFKA_BROKERS=3 cluster, see there) has one that
+allows everything a resource has no ACL for, so this test's ACLs on its own topic are the only
+ones. On PLAINTEXT the pipeline's principal is User:ANONYMOUS.
 """
 
 from __future__ import annotations
@@ -67,14 +68,15 @@ class TopicAcls:
         )
         try:
             result = self.admin.create_acls([acl])
-        except Exception as error:  # kafka-python raises for a broker without an authorizer
+        except Exception as error:  # a failure may be raised rather than listed
             result = {"failed": [(acl, error)]}
         if result["failed"]:
             pytest.fail(
                 f"the broker refused to add an ACL ({result['failed']!r}). It needs an "
-                "authorizer (authorizer.class.name in devstack/kafka/server.properties.template); "
-                "a broker started before that line was added has none: restart it with "
-                "`make down && make up`.",
+                "authorizer: the devstack's single-node broker has one "
+                "(devstack/kafka/server.properties.template), a DEVSTACK_KAFKA_BROKERS cluster "
+                "has none, and a broker started before that line was added has none either: "
+                "restart it with `make down && make up`.",
                 pytrace=False,
             )
 
