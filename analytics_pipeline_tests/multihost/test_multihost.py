@@ -1,0 +1,172 @@
+"""The pipeline spread over hosts on a real network (network namespaces on one bridge): the
+store, three brokers, the daemon's host and two run workers (cluster.py). Traffic comes from the
+simulator on a host of its own; every message is stored once, every alert posted once, every
+run's process is on a worker host, every lake file on S3. Then the worker host running a run
+dies in its middle (every process on it at once; worker1 when it holds one, else worker2: Celery
+hands a run to either), and a broker after it: with nobody's help the run fails, is retried on
+the other worker, and the counts are exact again, with a batch produced while the broker is
+down."""
+
+from __future__ import annotations
+
+import random
+import socket
+import subprocess
+import time
+from collections import Counter
+
+import dagster as dg
+import pytest
+
+from analytics_pipeline_tests.fixtures.stack import VENV_BIN
+from analytics_pipeline_tests.multihost.checks import (
+    RunHosts,
+    lake_alerts,
+    lake_files,
+    posted_alert_keys,
+    produced,
+    stored,
+)
+from analytics_pipeline_tests.multihost.cluster import ALERTS_CHANNEL, Cluster
+from analytics_pipeline_tests.multihost.processes import wait_for
+from analytics_pipeline_tests.multihost.store import PG_PORT, REDIS_PORT, S3_PORT, SLACK_PORT
+
+USERS = 20  # ~400 messages a batch, 2 % of them invalid
+AUTO_RETRY_TAG = "dagster/auto_retry_run_id"
+KILLED_BROKER = "kafka1"  # the first of every client's bootstrap list
+
+
+def assert_services_on_their_hosts(cluster: Cluster) -> None:
+    # The store's services answered `client` (wait_ready); its loopback has none of them.
+    for port in (PG_PORT, S3_PORT, REDIS_PORT, SLACK_PORT):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, port
+    for process in cluster.store.processes:
+        assert cluster.net.host_of(process.pid) == "store", process.name
+    for node, process in cluster.brokers.processes.items():
+        assert cluster.net.host_of(process.pid) == node
+    assert cluster.orch.daemon and cluster.net.host_of(cluster.orch.daemon.pid) == "orch"
+
+
+def simulate(cluster: Cluster, seed: int) -> None:
+    """A day of history for USERS people, from the `client` host, through every broker."""
+    argv = [str(VENV_BIN / "analytics-pipeline"), "simulate", "--users", str(USERS)]
+    argv += ["--days", "1", "--seed", str(seed), "--malformed-fraction", "0.02"]
+    argv += ["--bootstrap-servers", cluster.brokers.bootstrap]
+    result = subprocess.run(
+        cluster.net.command("client", argv),
+        cwd=cluster.logs,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"simulate failed:\n{result.stdout}\n{result.stderr}"
+
+
+def wait_exact(cluster: Cluster, runs: RunHosts, timeout: float) -> tuple[int, int]:
+    """Until every produced message is consumed and every alert of the lake posted; then
+    assert each was stored once and posted once. Returns (messages, alerts)."""
+    lake, slack = cluster.lake, cluster.store.slack
+    expected = produced(cluster.brokers)
+    seen: dict[str, object] = {}
+
+    def settled() -> tuple[int, int] | None:
+        cluster.orch.daemon.check()
+        runs.record()
+        posted = posted_alert_keys(slack.messages(ALERTS_CHANNEL))
+        twice = {key: n for key, n in posted.items() if n > 1}
+        assert not twice, f"alerts posted more than once: {twice}"
+        seen["stored"] = now = stored(lake)
+        alerts = lake_alerts(lake)
+        sent = {key for key, status in alerts.items() if status == "sent"}
+        seen["alerts"] = Counter(alerts.values())
+        seen["posted, not sent"] = set(posted) - sent
+        seen["sent, not posted"] = sent - set(posted)
+        seen["runs"] = Counter(f"{r.job_name} {r.status.value}" for r in runs.instance.get_runs())
+        if now.ledger < expected or not alerts or len(sent) < len(alerts) or set(posted) != sent:
+            return None
+        return expected, len(sent)
+
+    try:
+        messages, alerts = wait_for(
+            "every message stored, every alert posted", settled, timeout, interval=1
+        )
+    except AssertionError as error:
+        raise AssertionError(f"{error}; {expected} produced; last seen {seen}") from None
+    now = stored(lake)
+    assert now.ledger == messages, now
+    assert now.total == messages, f"{now} for {messages} produced"
+    assert now.rows == now.distinct_event_ids, now
+    assert now.dead_letters == now.distinct_dead_offsets > 0, now
+    return messages, alerts
+
+
+def started_run(cluster: Cluster, runs: RunHosts) -> tuple[dg.DagsterRun, str] | None:
+    """A run in progress whose process is on a worker host, and that host."""
+    cluster.orch.daemon.check()
+    runs.record()
+    started = runs.instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    placed = [(run, runs.hosts.get(run.run_id)) for run in started]
+    placed = sorted((p for p in placed if p[1] in ("worker1", "worker2")), key=lambda p: p[1])
+    return placed[0] if placed else None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(720)  # 358 s measured at load average 40 on 2 cores
+def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
+    cluster = multihost
+    began = time.monotonic()
+    assert_services_on_their_hosts(cluster)
+    runs = RunHosts(cluster.net, cluster.instance())
+
+    simulate(cluster, seed=1)
+    messages, alerts = wait_exact(cluster, runs, timeout=240)
+    assert not runs.unplaced(), runs.unplaced()
+    assert set(runs.hosts.values()) <= {"worker1", "worker2"}
+    files = lake_files(cluster.lake)
+    assert files and all(path.startswith(cluster.lake.data_path) for path in files), files
+    phase_one = time.monotonic() - began
+
+    # A worker host dies in the middle of a run (every process on it at once), then a broker.
+    simulate(cluster, seed=2)
+    run, victim = wait_for("a run started on a worker", lambda: started_run(cluster, runs), 180)
+    time.sleep(random.uniform(0.0, 1.0))  # a random point of the run
+    runs.record()  # its process, identified while alive
+    killed = cluster.net.kill(victim)
+    killed_at, killed_wall = time.monotonic(), time.time()
+    cluster.net.kill(KILLED_BROKER)
+    simulate(cluster, seed=3)  # producing goes on with a broker down
+
+    messages, alerts = wait_exact(cluster, runs, timeout=240)
+    recovered = time.monotonic() - killed_at
+    record = runs.instance.get_run_record_by_id(run.run_id)
+    failed = record.dagster_run
+    assert failed.status == dg.DagsterRunStatus.FAILURE, failed.status
+    noticed = record.end_time - killed_wall
+    retry_id = failed.tags.get(AUTO_RETRY_TAG)
+    assert retry_id, f"the run killed with {victim} was not retried"
+    retry = wait_for(
+        "the retry to finish",
+        lambda: (r := runs.instance.get_run_by_id(retry_id)).is_finished and r,
+        120,
+    )
+    assert retry.status == dg.DagsterRunStatus.SUCCESS, retry.status
+    survivor = ({"worker1", "worker2"} - {victim}).pop()
+    runs.record()
+    assert runs.hosts.get(retry_id) == survivor, runs.hosts.get(retry_id)
+    assert not runs.unplaced(), runs.unplaced()
+    assert not cluster.net.pids(victim) and not cluster.net.pids(KILLED_BROKER)
+    files = lake_files(cluster.lake)
+    assert all(path.startswith(cluster.lake.data_path) for path in files), files
+    print(
+        f"MULTIHOST after killing {victim} ({len(killed)} processes) and {KILLED_BROKER}: "
+        f"run {run.run_id} failed {noticed:.1f} s after, its retry succeeded on {survivor}; "
+        f"{messages} messages, {alerts} alerts, exact {recovered:.1f} s after the kill"
+    )
+    print(
+        f"MULTIHOST {messages} messages, {alerts} alerts, {len(runs.hosts)} runs on "
+        f"{sorted(set(runs.hosts.values()))}, {len(files)} lake files on S3; "
+        f"setup {cluster.timings}, first phase {phase_one:.1f} s, "
+        f"test {time.monotonic() - began:.1f} s"
+    )
