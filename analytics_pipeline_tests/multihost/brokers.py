@@ -1,7 +1,8 @@
 """Hosts `kafka1`-`kafka3` of the multi-host test: one KRaft node each (broker and controller),
 on port 9092 (controller 9093) of its host's address, from devstack/kafka's template and the
 jars `make up` fetched (.devstack/kafka/libs). The three format and start side by side; topics
-get 3 replicas, of which 2 must hold a message, so one broker may die.
+(made by the agent, agent.py) get 3 replicas, of which 2 must hold a message, so one broker
+may die.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import base64
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT
+from analytics_pipeline_tests.multihost.agent import Agent
 from analytics_pipeline_tests.multihost.network import Network
 from analytics_pipeline_tests.multihost.processes import HostProcess, spawn, wait_for
 
@@ -103,55 +104,13 @@ class Brokers:
         )
         return spawn(self.net, node, node, ["bash", "-c", script], self.logs)
 
-    def admin(self) -> Any:
-        from kafka.admin import KafkaAdminClient
-
-        return KafkaAdminClient(
-            bootstrap_servers=self.bootstrap,
-            client_id="multihost-admin",
-            request_timeout_ms=10_000,
+    def wait_ready(self, agent: Agent, nodes: int = len(NODES)) -> None:
+        """The cluster lists `nodes` brokers, as the agent on another host sees it."""
+        watch = [*(p for p in self.processes.values() if p.alive()), agent]  # not one killed
+        wait_for(
+            f"{nodes} Kafka brokers",
+            lambda: agent.call("brokers_listed") >= nodes,
+            READY_TIMEOUT_S,
+            watch,
+            interval=0.5,
         )
-
-    def wait_ready(self, nodes: int = len(NODES)) -> None:
-        """The cluster lists `nodes` brokers (call it from another host)."""
-
-        def listed() -> bool:
-            admin = self.admin()
-            try:
-                return len(admin.describe_cluster()["brokers"]) >= nodes
-            finally:
-                admin.close()
-
-        watch = [p for p in self.processes.values() if p.alive()]  # not one killed on purpose
-        wait_for(f"{nodes} Kafka brokers", listed, READY_TIMEOUT_S, watch, interval=0.5)
-
-    def make_topics(self, names: list[str], partitions: int) -> None:
-        admin = self.admin()
-        try:
-            admin.create_topics([_new_topic(n, partitions) for n in names], timeout_ms=30_000)
-        finally:
-            admin.close()
-
-    def end_offsets(self, topic: str) -> int:
-        """How many messages the topic holds (the sum of its partitions' end offsets)."""
-        from kafka import KafkaConsumer, TopicPartition
-
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, client_id="multihost-count")
-        try:
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
-            return sum(consumer.end_offsets(partitions).values())
-        finally:
-            consumer.close()
-
-
-def _new_topic(name: str, partitions: int) -> Any:
-    from kafka.admin import NewTopic
-
-    return NewTopic(
-        name,
-        num_partitions=partitions,
-        replication_factor=3,
-        topic_configs={"min.insync.replicas": "2"},
-    )

@@ -6,10 +6,14 @@
     orch     10.231.7.30    dagster-daemon (sensors, queue, run monitoring, retries)
     worker1  10.231.7.41    a Celery run worker
     worker2  10.231.7.42    a Celery run worker
-    client   10.231.7.50    the test itself (its main thread) and the traffic simulator
+    client   10.231.7.50    the agent (every network call of the test) and the simulator
 
-Start order, to overlap the slow parts: the workers (imports) and the brokers (JVMs) first,
-then the store; the daemon once PostgreSQL answers; the topics and the lake once Kafka and S3 do.
+The test process itself stays in the machine's namespace and opens no connection to a host: it
+starts processes on the hosts, kills them, and asks the agent (agent.py) for every figure.
+
+Start order, to overlap the slow parts: the workers and the agent (imports) and the brokers
+(JVMs) first, then the store; the daemon once PostgreSQL answers; the topics and the lake once
+Kafka and S3 do.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from analytics_pipeline.warehouse import Lake, connect
+from analytics_pipeline.warehouse import Lake
 from analytics_pipeline_tests.fixtures.s3 import s3_environment
 from analytics_pipeline_tests.fixtures.slack import STUB_TOKEN
+from analytics_pipeline_tests.multihost.agent import Agent
 from analytics_pipeline_tests.multihost.brokers import Brokers
 from analytics_pipeline_tests.multihost.network import Network, remove_stale
 from analytics_pipeline_tests.multihost.orchestration import WORKER_HOSTS, Orchestration
@@ -58,12 +62,15 @@ class Cluster:
     store: Store = field(init=False)
     brokers: Brokers = field(init=False)
     orch: Orchestration = field(init=False)
+    agent: Agent = field(init=False)
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.store = Store(self.net, self.root, self.logs)
         self.brokers = Brokers(self.net, self.root, self.logs)
         self.orch = Orchestration(self.net, self.root, self.logs, self.env())
+        slack = {"MULTIHOST_SLACK_URL": self.store.slack.url}
+        self.agent = Agent(self.net, self.logs, {**self.env(), **slack})
 
     @property
     def lake(self) -> Lake:
@@ -104,17 +111,18 @@ class Cluster:
         self.orch.prepare_home()
         for host in WORKER_HOSTS:
             self.orch.start_worker(host)
+        self.agent.start()
         self.brokers.start()
         self.store.start()
-        self.store.wait_ready()
+        self.store.wait_ready(self.agent)
         mark("store_ready_s")
         self.orch.start_daemon()
-        self.brokers.wait_ready()
+        self.brokers.wait_ready(self.agent)
         mark("brokers_ready_s")
-        self.brokers.make_topics(list(TOPICS), PARTITIONS)
-        connect(self.lake).close()  # the lake's tables, on S3, before the first run
+        self.agent.call("make_topics", list(TOPICS), PARTITIONS)
+        self.agent.call("connect_lake")  # the lake's tables, on S3, before the first run
         mark("lake_ready_s")
-        self.orch.wait_workers()
+        self.orch.wait_workers(self.agent)
         mark("workers_ready_s")
 
     def log_tails(self) -> list[tuple[str, str]]:
@@ -123,34 +131,29 @@ class Cluster:
         processes += [
             *self.orch.workers.values(),
             *([self.orch.daemon] if self.orch.daemon else []),
+            self.agent,
         ]
         return [(f"{p.name} on {p.host} ({p.log})", p.log_tail()) for p in processes]
 
-    def instance(self) -> dg.DagsterInstance:
-        """The Dagster instance the daemon and workers share, on the store's PostgreSQL."""
-        return dg.DagsterInstance.from_config(str(self.orch.home))
-
 
 @pytest.fixture
-def multihost(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Cluster]:
-    """The hosts, up; the test's thread runs on `client` until teardown."""
+def multihost(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """The hosts, up, with the agent on `client`; all taken down afterwards."""
     remove_stale()
     net = Network(HOSTS)
     root = Path(tempfile.mkdtemp(prefix=f"{net.tag}-", dir="/tmp"))
     root.chmod(0o755)  # the postgres user keeps its cluster under it
     began = time.monotonic()
+    cluster: Cluster | None = None
     try:
         net.create()
-        with net.entered("client"):
-            cluster = Cluster(net, root, tmp_path)
-            request.node.stash[CLUSTER_KEY] = cluster
-            for name, value in cluster.env().items():  # for the test's own DagsterInstance
-                monkeypatch.setenv(name, value)
-            cluster.start()
-            cluster.timings["setup_s"] = round(time.monotonic() - began, 1)
-            yield cluster
+        cluster = Cluster(net, root, tmp_path)
+        request.node.stash[CLUSTER_KEY] = cluster
+        cluster.start()
+        cluster.timings["setup_s"] = round(time.monotonic() - began, 1)
+        yield cluster
     finally:
+        if cluster is not None:
+            cluster.agent.stop()
         net.delete()
         shutil.rmtree(root, ignore_errors=True)

@@ -2,8 +2,12 @@
 
 Each host is a namespace `<tag>-<host>` with one interface, `eth0`, holding its own address on
 SUBNET. The other end of every host's veth pair, and the bridge joining them, live in one more
-namespace, `<tag>-net`: nothing is added to the machine's own namespace, and no namespace has a
-route off this /24, so no traffic can leave the machine (or even reach its loopback).
+namespace, `<tag>-net`: no namespace has a route off this /24, so no traffic can leave the
+machine (or even reach its loopback). The machine's own namespace gets one route while the
+network exists, `unreachable SUBNET/24 metric <pid>`: a connection to a host's address made
+from outside the hosts (a thread of the test process, say) fails at once with "no route to
+host" instead of going to the default gateway, off the machine. Each session's route has its
+own metric, so sessions side by side add and remove theirs alone.
 
 `tag` is `mh<pid of the test process>`, so two test sessions never collide, and a session that
 died without its teardown is recognised by its dead pid and removed by the next one
@@ -13,21 +17,20 @@ died without its teardown is recognised by its dead pid and removed by the next 
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NETNS_DIR = Path("/run/netns")
 SUBNET = "10.231.7"
 PREFIX_LENGTH = 24
-CLONE_NEWNET = 0x40000000
+GUARDED = f"{SUBNET}.0/{PREFIX_LENGTH}"
 _STALE = re.compile(r"^mh(\d+)-")
 
 
@@ -68,10 +71,31 @@ def delete_namespace(name: str) -> None:
         ip("netns", "delete", name)
 
 
+def guard_metrics() -> list[int]:
+    """The metrics of the `unreachable SUBNET/24` routes in the machine's namespace."""
+    routes = json.loads(ip("-j", "route", "show", "type", "unreachable") or "[]")
+    return [route.get("metric", 0) for route in routes if route.get("dst") == GUARDED]
+
+
+def add_guard(metric: int) -> None:
+    """No route off the machine for the hosts' addresses, from the machine's namespace."""
+    if metric not in guard_metrics():  # else left by a dead session whose pid we now have
+        ip("route", "add", "unreachable", GUARDED, "metric", str(metric))
+
+
+def remove_guard(metric: int) -> None:
+    with contextlib.suppress(RuntimeError):
+        ip("route", "del", "unreachable", GUARDED, "metric", str(metric))
+
+
 def remove_stale(scratch: Path = Path("/tmp")) -> list[str]:
-    """Delete the namespaces (and their processes) of multi-host sessions that are gone, and
-    their scratch folders (`<scratch>/mh<pid>-*`)."""
+    """Delete the namespaces (and their processes) of multi-host sessions that are gone, their
+    scratch folders (`<scratch>/mh<pid>-*`) and their guard routes (metric <pid>)."""
     removed = []
+    for metric in guard_metrics():
+        if metric and not Path(f"/proc/{metric}").exists():
+            remove_guard(metric)
+            removed.append(f"unreachable {GUARDED} metric {metric}")
     for name in namespaces():
         match = _STALE.match(name)
         if match and not Path(f"/proc/{match.group(1)}").exists():
@@ -100,6 +124,7 @@ class Network:
     hosts: Mapping[str, int]
     tag: str = field(default_factory=lambda: f"mh{os.getpid()}")
     created: list[str] = field(default_factory=list)
+    guard: int | None = None  # the metric of our route in the machine's namespace
 
     def ns(self, host: str) -> str:
         return f"{self.tag}-{host}"
@@ -120,7 +145,10 @@ class Network:
         return None
 
     def create(self) -> None:
-        """The bridge's namespace, then one namespace per host, plugged in and addressed."""
+        """The guard route, the bridge's namespace, then one namespace per host, plugged in
+        and addressed."""
+        add_guard(os.getpid())
+        self.guard = os.getpid()
         self._add(self.switch)
         ip("-n", self.switch, "link", "set", "lo", "up")
         ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
@@ -139,10 +167,14 @@ class Network:
         self.created.append(ns)
 
     def delete(self) -> None:
-        """Kill every process on every host, then delete the namespaces (bridge last)."""
+        """Kill every process on every host, then delete the namespaces (bridge last), then
+        the guard route."""
         for ns in reversed(self.created):
             delete_namespace(ns)
         self.created.clear()
+        if self.guard is not None:
+            remove_guard(self.guard)
+            self.guard = None
 
     def command(self, host: str, argv: Sequence[str]) -> list[str]:
         """`argv` run on `host`."""
@@ -156,17 +188,3 @@ class Network:
         pids = self.pids(host)
         kill_namespace(self.ns(host))
         return pids
-
-    @contextlib.contextmanager
-    def entered(self, host: str) -> Iterator[None]:
-        """Put the calling thread on `host` (sockets it opens meanwhile stay there; processes
-        it starts are there too), and back where it was afterwards."""
-        libc = ctypes.CDLL(None, use_errno=True)
-        with open("/proc/thread-self/ns/net", "rb") as back, open(NETNS_DIR / self.ns(host)) as to:
-            if libc.setns(to.fileno(), CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), f"setns into {self.ns(host)} failed")
-            try:
-                yield
-            finally:
-                if libc.setns(back.fileno(), CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), "setns back failed")

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT, VENV_BIN
-from analytics_pipeline_tests.fixtures.workers import CELERY_YAML, WORKER_APP, worker_answers
+from analytics_pipeline_tests.fixtures.workers import CELERY_YAML, WORKER_APP
+from analytics_pipeline_tests.multihost.agent import Agent
 from analytics_pipeline_tests.multihost.network import Network
 from analytics_pipeline_tests.multihost.processes import HostProcess, spawn, wait_for
 
@@ -61,14 +62,13 @@ class Orchestration:
         self.daemon = spawn(self.net, "orch", "dagster-daemon", argv, self.logs, self.env)
         return self.daemon
 
-    def wait_workers(self, hosts: tuple[str, ...] = WORKER_HOSTS) -> None:
-        """Each worker answers a ping through Redis (call it from another host)."""
-        broker = self.env["DAGSTER_CELERY_BROKER_URL"]
+    def wait_workers(self, agent: Agent, hosts: tuple[str, ...] = WORKER_HOSTS) -> None:
+        """Each worker answers a ping through Redis, asked by the agent on another host."""
         for host in hosts:
             wait_for(
                 f"the Celery worker on {host}",
-                lambda host=host: worker_answers(broker, self.nodename(host)),
+                lambda host=host: agent.call("worker_answers", self.nodename(host)),
                 WORKER_READY_TIMEOUT_S,
-                [self.workers[host]],
+                [self.workers[host], agent],
                 interval=0.5,
             )

@@ -8,12 +8,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from analytics_pipeline_tests.fixtures.stack import terminate_with_parent
 from analytics_pipeline_tests.multihost.network import Network
 
 T = TypeVar("T")
+
+
+class Checked(Protocol):
+    """A process `wait_for` watches: `check()` fails if it has exited."""
+
+    def check(self) -> None: ...
 
 
 @dataclass
@@ -77,7 +83,7 @@ def wait_for(
     what: str,
     predicate: Callable[[], T],
     timeout: float,
-    watch: Sequence[HostProcess] = (),
+    watch: Sequence[Checked] = (),
     interval: float = 0.2,
 ) -> T:
     """Poll `predicate` (exceptions count as "not yet") until truthy; fail at once if a watched

@@ -4,24 +4,23 @@ each bound to the host's address (none on loopback), as devstack/*.sh runs them.
 PostgreSQL is a cluster of the test's own (initdb as the postgres user, into a folder it can
 reach): Dagster's storage (database `dagster`) and the lake's catalog (`analytics_lake`, English
 server messages as DuckLake's retry needs). Its throwaway data is written without fsync.
-`start()` only launches; `wait_ready()` (called from a thread on another host) waits for all.
+`start()` only launches; `wait_ready(agent)` waits for all, asking the agent on `client`.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from analytics_pipeline.warehouse import S3Access
 from analytics_pipeline_tests.fixtures.slack import STUB_SCRIPT, STUB_TOKEN, SlackStub
 from analytics_pipeline_tests.fixtures.stack import REPO_ROOT
+from analytics_pipeline_tests.multihost.agent import Agent
 from analytics_pipeline_tests.multihost.network import SUBNET, Network
 from analytics_pipeline_tests.multihost.processes import HostProcess, spawn, wait_for
 
@@ -148,61 +147,26 @@ class Store:
     def slack(self) -> SlackStub:
         return SlackStub(f"http://{self.host}:{SLACK_PORT}", STUB_TOKEN, self.root / "slack")
 
-    # --- readiness, from another host --------------------------------------------------------
+    # --- readiness, asked of the agent on another host ----------------------------------------
 
-    def wait_ready(self) -> None:
-        """Every service answers on the store's address (call it from another host)."""
-        watch = self.processes
-        wait_for("PostgreSQL on store", self._pg_databases, READY_TIMEOUT_S, watch)
-        wait_for("Redis on store", self._redis_pong, READY_TIMEOUT_S, watch)
-        wait_for("the Slack stub on store", lambda: self.slack.health(), READY_TIMEOUT_S, watch)
-        wait_for("S3 on store", self._bucket_listed, READY_TIMEOUT_S, watch, interval=0.5)
-
-    def pg_connect(self, db: str) -> Any:
-        """An autocommit psycopg2 connection as the superuser the cluster was made with."""
-        import psycopg2
-
-        conn = psycopg2.connect(
-            host=self.host,
-            port=PG_PORT,
-            user=PG_USER,
-            password=self.pg_password,
-            dbname=db,
-            connect_timeout=5,
+    def wait_ready(self, agent: Agent) -> None:
+        """Every service answers on the store's address, as seen from the agent's host."""
+        watch = [*self.processes, agent]
+        databases = ["dagster", "analytics_lake"]
+        wait_for(
+            "PostgreSQL on store",
+            lambda: agent.call("pg_databases", databases),
+            READY_TIMEOUT_S,
+            watch,
         )
-        conn.autocommit = True
-        return conn
-
-    def _pg_databases(self) -> bool:
-        conn = self.pg_connect("postgres")
-        try:
-            with conn.cursor() as cursor:
-                for db in ("dagster", "analytics_lake"):
-                    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
-                    if not cursor.fetchone():
-                        cursor.execute(f"CREATE DATABASE {db}")
-                cursor.execute("ALTER DATABASE analytics_lake SET lc_messages = 'C'")
-        finally:
-            conn.close()
-        return True
-
-    def _redis_pong(self) -> bool:
-        with socket.create_connection((self.host, REDIS_PORT), timeout=2) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-
-    def _bucket_listed(self) -> bool:
-        import duckdb
-
-        from analytics_pipeline.warehouse import object_store
-        from analytics_pipeline.warehouse.lake import S3_EXTENSIONS, load_extensions
-
-        conn = duckdb.connect(config={"autoinstall_known_extensions": False})
-        try:
-            load_extensions(conn, S3_EXTENSIONS)
-            url = f"s3://{BUCKET}/"
-            conn.execute(object_store.secret_sql("multihost_check", self.s3_access(), url))
-            object_store.probe(conn, url)
-        finally:
-            conn.close()
-        return True
+        wait_for("Redis on store", lambda: agent.call("redis_pong"), READY_TIMEOUT_S, watch)
+        wait_for(
+            "the Slack stub on store", lambda: agent.call("slack_health"), READY_TIMEOUT_S, watch
+        )
+        wait_for(
+            "S3 on store",
+            lambda: agent.call("bucket_listed"),
+            READY_TIMEOUT_S,
+            watch,
+            interval=0.5,
+        )

@@ -10,12 +10,11 @@ down."""
 from __future__ import annotations
 
 import random
-import socket
 import subprocess
 import time
 from collections import Counter
+from typing import Any
 
-import dagster as dg
 import pytest
 
 from analytics_pipeline_tests.fixtures.stack import VENV_BIN
@@ -25,6 +24,7 @@ from analytics_pipeline_tests.multihost.checks import (
     lake_files,
     posted_alert_keys,
     produced,
+    runs,
     stored,
 )
 from analytics_pipeline_tests.multihost.cluster import ALERTS_CHANNEL, Cluster
@@ -38,9 +38,9 @@ KILLED_BROKER = "kafka1"  # the first of every client's bootstrap list
 
 def assert_services_on_their_hosts(cluster: Cluster) -> None:
     # The store's services answered `client` (wait_ready); its loopback has none of them.
-    for port in (PG_PORT, S3_PORT, REDIS_PORT, SLACK_PORT):
-        with socket.socket() as probe:
-            assert probe.connect_ex(("127.0.0.1", port)) != 0, port
+    ports = [PG_PORT, S3_PORT, REDIS_PORT, SLACK_PORT]
+    assert cluster.agent.call("loopback_open", ports) == []
+    assert cluster.net.host_of(cluster.agent.pid) == "client"
     for process in cluster.store.processes:
         assert cluster.net.host_of(process.pid) == "store", process.name
     for node, process in cluster.brokers.processes.items():
@@ -64,37 +64,41 @@ def simulate(cluster: Cluster, seed: int) -> None:
     assert result.returncode == 0, f"simulate failed:\n{result.stdout}\n{result.stderr}"
 
 
-def wait_exact(cluster: Cluster, runs: RunHosts, timeout: float) -> tuple[int, int]:
+def wait_exact(cluster: Cluster, hosts: RunHosts, timeout: float) -> tuple[int, int]:
     """Until every produced message is consumed and every alert of the lake posted; then
     assert each was stored once and posted once. Returns (messages, alerts)."""
-    lake, slack = cluster.lake, cluster.store.slack
-    expected = produced(cluster.brokers)
+    agent = cluster.agent
+    expected = produced(agent)
     seen: dict[str, object] = {}
 
     def settled() -> tuple[int, int] | None:
         cluster.orch.daemon.check()
-        runs.record()
-        posted = posted_alert_keys(slack.messages(ALERTS_CHANNEL))
+        hosts.record()
+        posted = posted_alert_keys(agent, ALERTS_CHANNEL)
         twice = {key: n for key, n in posted.items() if n > 1}
         assert not twice, f"alerts posted more than once: {twice}"
-        seen["stored"] = now = stored(lake)
-        alerts = lake_alerts(lake)
+        seen["stored"] = now = stored(agent)
+        alerts = lake_alerts(agent)
         sent = {key for key, status in alerts.items() if status == "sent"}
         seen["alerts"] = Counter(alerts.values())
         seen["posted, not sent"] = set(posted) - sent
         seen["sent, not posted"] = sent - set(posted)
-        seen["runs"] = Counter(f"{r.job_name} {r.status.value}" for r in runs.instance.get_runs())
+        seen["runs"] = Counter(f"{r['job_name']} {r['status']}" for r in runs(agent))
         if now.ledger < expected or not alerts or len(sent) < len(alerts) or set(posted) != sent:
             return None
         return expected, len(sent)
 
     try:
         messages, alerts = wait_for(
-            "every message stored, every alert posted", settled, timeout, interval=1
+            "every message stored, every alert posted",
+            settled,
+            timeout,
+            watch=[agent],
+            interval=1,
         )
     except AssertionError as error:
         raise AssertionError(f"{error}; {expected} produced; last seen {seen}") from None
-    now = stored(lake)
+    now = stored(agent)
     assert now.ledger == messages, now
     assert now.total == messages, f"{now} for {messages} produced"
     assert now.rows == now.distinct_event_ids, now
@@ -102,14 +106,19 @@ def wait_exact(cluster: Cluster, runs: RunHosts, timeout: float) -> tuple[int, i
     return messages, alerts
 
 
-def started_run(cluster: Cluster, runs: RunHosts) -> tuple[dg.DagsterRun, str] | None:
-    """A run in progress whose process is on a worker host, and that host."""
+def started_run(cluster: Cluster, hosts: RunHosts) -> tuple[str, str] | None:
+    """The id of a run in progress whose process is on a worker host, and that host."""
     cluster.orch.daemon.check()
-    runs.record()
-    started = runs.instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
-    placed = [(run, runs.hosts.get(run.run_id)) for run in started]
+    hosts.record()
+    started = runs(cluster.agent, ["STARTED"])
+    placed = [(run["run_id"], hosts.hosts.get(run["run_id"])) for run in started]
     placed = sorted((p for p in placed if p[1] in ("worker1", "worker2")), key=lambda p: p[1])
     return placed[0] if placed else None
+
+
+def finished_run(cluster: Cluster, run_id: str) -> dict[str, Any] | None:
+    record = cluster.agent.call("run_record", run_id)
+    return record if record and record["finished"] else None
 
 
 @pytest.mark.slow
@@ -118,55 +127,54 @@ def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     cluster = multihost
     began = time.monotonic()
     assert_services_on_their_hosts(cluster)
-    runs = RunHosts(cluster.net, cluster.instance())
+    hosts = RunHosts(cluster.net, cluster.agent)
 
     simulate(cluster, seed=1)
-    messages, alerts = wait_exact(cluster, runs, timeout=240)
-    assert not runs.unplaced(), runs.unplaced()
-    assert set(runs.hosts.values()) <= {"worker1", "worker2"}
-    files = lake_files(cluster.lake)
+    messages, alerts = wait_exact(cluster, hosts, timeout=240)
+    assert not hosts.unplaced(), hosts.unplaced()
+    assert set(hosts.hosts.values()) <= {"worker1", "worker2"}
+    files = lake_files(cluster.agent)
     assert files and all(path.startswith(cluster.lake.data_path) for path in files), files
     phase_one = time.monotonic() - began
 
     # A worker host dies in the middle of a run (every process on it at once), then a broker.
     simulate(cluster, seed=2)
-    run, victim = wait_for("a run started on a worker", lambda: started_run(cluster, runs), 180)
+    run_id, victim = wait_for(
+        "a run started on a worker", lambda: started_run(cluster, hosts), 180, [cluster.agent]
+    )
     time.sleep(random.uniform(0.0, 1.0))  # a random point of the run
-    runs.record()  # its process, identified while alive
+    hosts.record()  # its process, identified while alive
     killed = cluster.net.kill(victim)
     killed_at, killed_wall = time.monotonic(), time.time()
     cluster.net.kill(KILLED_BROKER)
     simulate(cluster, seed=3)  # producing goes on with a broker down
 
-    messages, alerts = wait_exact(cluster, runs, timeout=240)
+    messages, alerts = wait_exact(cluster, hosts, timeout=240)
     recovered = time.monotonic() - killed_at
-    record = runs.instance.get_run_record_by_id(run.run_id)
-    failed = record.dagster_run
-    assert failed.status == dg.DagsterRunStatus.FAILURE, failed.status
-    noticed = record.end_time - killed_wall
-    retry_id = failed.tags.get(AUTO_RETRY_TAG)
+    failed = cluster.agent.call("run_record", run_id)
+    assert failed["status"] == "FAILURE", failed["status"]
+    noticed = failed["end_time"] - killed_wall
+    retry_id = failed["tags"].get(AUTO_RETRY_TAG)
     assert retry_id, f"the run killed with {victim} was not retried"
     retry = wait_for(
-        "the retry to finish",
-        lambda: (r := runs.instance.get_run_by_id(retry_id)).is_finished and r,
-        120,
+        "the retry to finish", lambda: finished_run(cluster, retry_id), 120, [cluster.agent]
     )
-    assert retry.status == dg.DagsterRunStatus.SUCCESS, retry.status
+    assert retry["status"] == "SUCCESS", retry["status"]
     survivor = ({"worker1", "worker2"} - {victim}).pop()
-    runs.record()
-    assert runs.hosts.get(retry_id) == survivor, runs.hosts.get(retry_id)
-    assert not runs.unplaced(), runs.unplaced()
+    hosts.record()
+    assert hosts.hosts.get(retry_id) == survivor, hosts.hosts.get(retry_id)
+    assert not hosts.unplaced(), hosts.unplaced()
     assert not cluster.net.pids(victim) and not cluster.net.pids(KILLED_BROKER)
-    files = lake_files(cluster.lake)
+    files = lake_files(cluster.agent)
     assert all(path.startswith(cluster.lake.data_path) for path in files), files
     print(
         f"MULTIHOST after killing {victim} ({len(killed)} processes) and {KILLED_BROKER}: "
-        f"run {run.run_id} failed {noticed:.1f} s after, its retry succeeded on {survivor}; "
+        f"run {run_id} failed {noticed:.1f} s after, its retry succeeded on {survivor}; "
         f"{messages} messages, {alerts} alerts, exact {recovered:.1f} s after the kill"
     )
     print(
-        f"MULTIHOST {messages} messages, {alerts} alerts, {len(runs.hosts)} runs on "
-        f"{sorted(set(runs.hosts.values()))}, {len(files)} lake files on S3; "
+        f"MULTIHOST {messages} messages, {alerts} alerts, {len(hosts.hosts)} runs on "
+        f"{sorted(set(hosts.hosts.values()))}, {len(files)} lake files on S3; "
         f"setup {cluster.timings}, first phase {phase_one:.1f} s, "
         f"test {time.monotonic() - began:.1f} s"
     )
