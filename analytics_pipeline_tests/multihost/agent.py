@@ -35,7 +35,6 @@ from urllib.parse import urlparse
 from analytics_pipeline_tests.multihost.network import Network
 
 CALL_TIMEOUT_S = 120.0  # the first call waits for the agent's imports, on a loaded machine
-PG_SUPERUSER_VARS = ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USERNAME")
 
 
 # --- the agent, on `client` ----------------------------------------------------------------
@@ -113,8 +112,10 @@ class Operations:
     def slack_health(self) -> bool:
         return bool(self._slack().health())
 
-    def bucket_listed(self) -> bool:
-        """The lake's bucket answers a listing with the lake's keys."""
+    def bucket_writable(self) -> bool:
+        """The lake's bucket answers a listing, a write and a read with the lake's keys (a
+        listing alone answers before the volume server has registered, and writes fail
+        until it has)."""
         import duckdb
 
         from analytics_pipeline.warehouse import object_store
@@ -127,9 +128,12 @@ class Operations:
             url = f"s3://{bucket}/"
             conn.execute(object_store.secret_sql("multihost_check", self.lake.s3, url))
             object_store.probe(conn, url)
+            probe = f"{url}multihost-ready.csv"
+            conn.execute(f"COPY (SELECT 42 AS answer) TO '{probe}' (FORMAT csv, HEADER)")
+            (answer,) = conn.execute(f"SELECT answer FROM read_csv('{probe}')").fetchone()
         finally:
             conn.close()
-        return True
+        return answer == 42
 
     def _admin(self) -> Any:
         from kafka.admin import KafkaAdminClient

@@ -33,7 +33,7 @@ from analytics_pipeline_tests.fixtures.s3 import s3_environment
 from analytics_pipeline_tests.fixtures.slack import STUB_TOKEN
 from analytics_pipeline_tests.multihost.agent import Agent
 from analytics_pipeline_tests.multihost.brokers import Brokers
-from analytics_pipeline_tests.multihost.network import Network, remove_stale
+from analytics_pipeline_tests.multihost.network import SCRATCH, Network, remove_stale
 from analytics_pipeline_tests.multihost.orchestration import WORKER_HOSTS, Orchestration
 from analytics_pipeline_tests.multihost.store import BUCKET, Store
 
@@ -141,7 +141,7 @@ def multihost(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluste
     """The hosts, up, with the agent on `client`; all taken down afterwards."""
     remove_stale()
     net = Network(HOSTS)
-    root = Path(tempfile.mkdtemp(prefix=f"{net.tag}-", dir="/tmp"))
+    root = Path(tempfile.mkdtemp(prefix=f"{net.tag}-", dir=SCRATCH))
     root.chmod(0o755)  # the postgres user keeps its cluster under it
     began = time.monotonic()
     cluster: Cluster | None = None

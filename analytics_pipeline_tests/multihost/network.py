@@ -31,6 +31,8 @@ from pathlib import Path
 SUBNET = "10.231.7"
 PREFIX_LENGTH = 24
 GUARDED = f"{SUBNET}.0/{PREFIX_LENGTH}"
+# The hosts' scratch folders: not under /tmp, which the S3 server's host replaces (store.py).
+SCRATCH = Path("/var/tmp")
 _STALE = re.compile(r"^mh(\d+)-")
 
 
@@ -88,7 +90,7 @@ def remove_guard(metric: int) -> None:
         ip("route", "del", "unreachable", GUARDED, "metric", str(metric))
 
 
-def remove_stale(scratch: Path = Path("/tmp")) -> list[str]:
+def remove_stale(scratch: Path = SCRATCH) -> list[str]:
     """Delete the namespaces (and their processes) of multi-host sessions that are gone, their
     scratch folders (`<scratch>/mh<pid>-*`) and their guard routes (metric <pid>)."""
     removed = []

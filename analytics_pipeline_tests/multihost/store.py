@@ -26,9 +26,11 @@ from analytics_pipeline_tests.multihost.processes import HostProcess, spawn, wai
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 WEED = REPO_ROOT / ".venv" / "bin" / "weed"
-# S3 off the local stack's 8333..8338: SeaweedFS names its local sockets after its ports in
-# /tmp (/tmp/seaweedfs-filer-8336.sock, not moved by TMPDIR), and a socket on a path crosses
-# network namespaces: on the same ports the stack's S3 gateway talked to this test's filer.
+# S3 off the local stack's 8333..8338 and 18333..18338, and off the tests' S3 servers (free
+# ports of the ephemeral range). SeaweedFS also names local sockets after its ports in /tmp
+# (/tmp/seaweedfs-filer-8336.sock, not moved by TMPDIR), and a socket on a path crosses network
+# namespaces: on the same ports the stack's S3 gateway once talked to this test's filer. So
+# `weed` runs with a /tmp of its own too (Store._s3), and no socket of it is in the machine's.
 PG_PORT, S3_PORT, REDIS_PORT, SLACK_PORT = 5432, 8433, 6390, 8765
 PG_USER = "dagster"
 BUCKET = "lake"
@@ -100,7 +102,11 @@ class Store:
         argv += ["-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false"]
         argv += ["-master.telemetry=false", "-s3.autoCreateBucket=false"]
         argv += [f"-s3.config={home / 's3.json'}", f"-bucket={BUCKET}"]
-        return spawn(self.net, "store", "s3", argv, self.logs)
+        # `ip netns exec` gives the process a mount namespace of its own (a slave of the
+        # machine's), so this tmpfs on /tmp is seen by weed alone and goes away with it.
+        # (The cluster's root is not under /tmp: network.SCRATCH.)
+        script = 'set -e; mount -t tmpfs -o size=16m,mode=1777 multihost-s3 /tmp; exec "$@"'
+        return spawn(self.net, "store", "s3", ["bash", "-c", script, "s3", *argv], self.logs)
 
     def _redis(self) -> HostProcess:
         argv = ["redis-server", "--bind", self.host, "--port", str(REDIS_PORT)]
@@ -165,7 +171,7 @@ class Store:
         )
         wait_for(
             "S3 on store",
-            lambda: agent.call("bucket_listed"),
+            lambda: agent.call("bucket_writable"),
             READY_TIMEOUT_S,
             watch,
             interval=0.5,
