@@ -1,11 +1,11 @@
 """The pipeline spread over hosts on a real network (network namespaces on one bridge): the
 store, three brokers, the daemon's host and two run workers (cluster.py). Traffic comes from the
 simulator on a host of its own; every message is stored once, every alert posted once, every
-run's process is on a worker host, every lake file on S3. Then the worker host running a run
-dies in its middle (every process on it at once; worker1 when it holds one, else worker2: Celery
-hands a run to either), and a broker after it: with nobody's help the run fails, is retried on
-the other worker, and the counts are exact again, with a batch produced while the broker is
-down."""
+run's process is on a worker host, every lake file on S3. Then the worker host running an
+ingest run dies in its middle (every process on it at once; worker1 when it holds one, else
+worker2: Celery hands a run to either), and a broker after it: with nobody's help the run
+fails, is retried on the other worker, and the counts are exact again, with a batch produced
+while the broker is down. Every connection to a host is made by the agent on `client`."""
 
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def wait_exact(cluster: Cluster, hosts: RunHosts, timeout: float) -> tuple[int, 
     """Until every produced message is consumed and every alert of the lake posted; then
     assert each was stored once and posted once. Returns (messages, alerts)."""
     agent = cluster.agent
-    expected = produced(agent)
+    # (a broker may have just died: the client's metadata may need a retry)
+    expected = wait_for("the topics' end offsets", lambda: produced(agent), 60, [agent])
     seen: dict[str, object] = {}
 
     def settled() -> tuple[int, int] | None:
@@ -108,10 +109,12 @@ def wait_exact(cluster: Cluster, hosts: RunHosts, timeout: float) -> tuple[int, 
 
 
 def started_run(cluster: Cluster, hosts: RunHosts) -> tuple[str, str] | None:
-    """The id of a run in progress whose process is on a worker host, and that host."""
+    """The id of an ingest run in progress whose process is on a worker host, and that host.
+    Ingest only: its live tail runs until the topics have been quiet for 5 s, so it is still
+    running after the random pause before the kill (a freshness check lasts about a second)."""
     cluster.orch.daemon.check()
     hosts.record()
-    started = runs(cluster.agent, ["STARTED"])
+    started = [r for r in runs(cluster.agent, ["STARTED"]) if r["job_name"].startswith("ingest")]
     placed = [(run["run_id"], hosts.hosts.get(run["run_id"])) for run in started]
     placed = sorted((p for p in placed if p[1] in ("worker1", "worker2")), key=lambda p: p[1])
     return placed[0] if placed else None
