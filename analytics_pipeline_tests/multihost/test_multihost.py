@@ -35,6 +35,10 @@ USERS = 20  # ~400 messages a batch, 2 % of them invalid
 AUTO_RETRY_TAG = "dagster/auto_retry_run_id"
 KILLED_BROKER = "kafka1"  # the first of every client's bootstrap list
 RETRY_TIMEOUT_S = 60  # the retry daemon ticks every few seconds
+# Each poll of the counts is a dozen catalog and run-storage queries through the agent: every
+# 2 s, not every second, to spare the shared cores. A run's pool process outlives its run (no
+# max tasks per child), so RunHosts still identifies every run's host.
+POLL_S = 2.0
 
 
 def assert_services_on_their_hosts(cluster: Cluster) -> None:
@@ -96,7 +100,7 @@ def wait_exact(cluster: Cluster, hosts: RunHosts, timeout: float) -> tuple[int, 
             settled,
             timeout,
             watch=[agent],
-            interval=1,
+            interval=POLL_S,
         )
     except AssertionError as error:
         raise AssertionError(f"{error}; {expected} produced; last seen {seen}") from None
@@ -151,7 +155,11 @@ def test_the_pipeline_runs_across_hosts(multihost: Cluster) -> None:
     # A worker host dies in the middle of a run (every process on it at once), then a broker.
     simulate(cluster, seed=2)
     run_id, victim = wait_for(
-        "a run started on a worker", lambda: started_run(cluster, hosts), 180, [cluster.agent]
+        "an ingest run started on a worker",
+        lambda: started_run(cluster, hosts),
+        180,
+        [cluster.agent],
+        interval=0.5,
     )
     time.sleep(random.uniform(0.0, 1.0))  # a random point of the run
     hosts.record()  # its process, identified while alive
