@@ -83,6 +83,7 @@ class Brokers:
             "@DATA_DIR@": str(home / "data"),
             "@REPLICAS@": "3",
             "@MIN_ISR@": "2",
+            "@AUTHORIZER@": "",  # as devstack/kafka.sh renders a cluster: see the template
         }.items():
             text = text.replace(key, value)
         config = home / "server.properties"
