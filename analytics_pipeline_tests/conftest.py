@@ -35,6 +35,10 @@ DAEMON_GROUPS = {
     "analytics_pipeline_tests/ingest/test_end_to_end.py": "daemon-1",
     "analytics_pipeline_tests/ingest/test_end_to_end_s3.py": "daemon-1",
     "analytics_pipeline_tests/devstack/test_stack.py": "daemon-1",
+    # Shares no service, port or database with any test (all on its own hosts), but runs a
+    # daemon with run workers and three brokers: with the other broker cluster and Celery
+    # tests, so it never overlaps them.
+    "analytics_pipeline_tests/multihost/test_multihost.py": "daemon-1",
     "analytics_pipeline_tests/ingest/test_lake_readers.py": "daemon-2",
     "analytics_pipeline_tests/alerts/test_alerts_end_to_end.py": "daemon-2",
     "analytics_pipeline_tests/faults/test_quiet_partition.py": "daemon-2",

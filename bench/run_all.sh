@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 py=.venv/bin/python
 for script in bench/ingest/bench_ingest.py bench/ingest/bench_ingest_scale.py \
     bench/journeys/bench_journeys.py \
-    bench/alerts/bench_alerts.py bench/report/bench_report.py; do
+    bench/alerts/bench_alerts.py bench/streams/bench_stream_cost.py bench/report/bench_report.py; do
     echo "=== ${script}"
     "$py" "$script"
 done

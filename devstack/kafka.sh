@@ -110,14 +110,16 @@ fetch_jars() {
     touch "${KAFKA_LIBS}/.complete"
 }
 
-render_config() {
+# Node $1's server.properties, from the template, on stdout.
+rendered_config() {
     local node="$1" dir replicas=1 min_isr=1
+    local authorizer=org.apache.kafka.metadata.authorizer.StandardAuthorizer
     dir="$(node_dir "$node")"
     if ((KAFKA_BROKERS > 1)); then
         replicas=$((KAFKA_BROKERS < 3 ? KAFKA_BROKERS : 3))
         min_isr=$((replicas - 1))
+        authorizer=""  # see the template: a cluster's quorum cannot start with it on PLAINTEXT
     fi
-    mkdir -p "${dir}/data" "$(node_log_dir "$node")"
     sed -e "s|@NODE_ID@|${node}|g" \
         -e "s|@QUORUM@|$(quorum)|g" \
         -e "s|@BROKER_PORT@|$(broker_port "$node")|g" \
@@ -125,7 +127,30 @@ render_config() {
         -e "s|@DATA_DIR@|${dir}/data|g" \
         -e "s|@REPLICAS@|${replicas}|g" \
         -e "s|@MIN_ISR@|${min_isr}|g" \
-        "${DEVSTACK_REPO}/devstack/kafka/server.properties.template" >"${dir}/server.properties"
+        -e "s|@AUTHORIZER@|${authorizer}|g" \
+        "${DEVSTACK_REPO}/devstack/kafka/server.properties.template"
+}
+
+render_config() {
+    local node="$1" dir
+    dir="$(node_dir "$node")"
+    mkdir -p "${dir}/data" "$(node_log_dir "$node")"
+    rendered_config "$node" >"${dir}/server.properties"
+}
+
+# The settings of a server.properties on stdin, without comments and blank lines.
+settings_only() { grep -Ev '^[[:space:]]*(#|$)' || true; }
+
+# A node that runs keeps the configuration it started with: say so when the template's
+# settings have changed since (e.g. the ACL authorizer the stream tests need), rather than fail
+# a test later.
+warn_if_config_changed() {
+    local node="$1" file
+    file="$(node_dir "$node")/server.properties"
+    [[ -f "$file" ]] || return 0
+    if ! cmp -s <(settings_only <"$file") <(rendered_config "$node" | settings_only); then
+        devstack_warn "kafka: node ${node} runs with an older configuration than devstack/kafka/server.properties.template; restart it to apply the template (make down && make up)"
+    fi
 }
 
 java_cmd() {
@@ -253,7 +278,12 @@ start() {
     fi
     local node pid ours=0 missing=()
     for ((node = 1; node <= KAFKA_BROKERS; node++)); do
-        if node_alive "$node" >/dev/null; then ours=$((ours + 1)); else missing+=("$node"); fi
+        if node_alive "$node" >/dev/null; then
+            ours=$((ours + 1))
+            warn_if_config_changed "$node"
+        else
+            missing+=("$node")
+        fi
     done
     if ((ours == 0)) && devstack_port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
         if kafka_answers 10; then

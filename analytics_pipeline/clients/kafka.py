@@ -70,6 +70,17 @@ class ConnectionConfig:
             )
         return {**config, **overrides}
 
+    @property
+    def principal(self) -> str:
+        """Who the brokers' ACLs see, for messages that say which ACL to add (no secret): the
+        SASL user, or User:ANONYMOUS on PLAINTEXT. With TLS client certificates Kafka takes the
+        certificate's distinguished name, which this configuration does not know."""
+        if self.sasl_mechanism and self.sasl_username:
+            return f"User:{self.sasl_username}"
+        if self.security_protocol.upper() == "SSL":
+            return "User:<your client certificate's distinguished name>"
+        return "User:ANONYMOUS"
+
     def librdkafka(self, **overrides: Any) -> dict[str, Any]:
         """A configuration dict for confluent-kafka (librdkafka's dotted names)."""
         config: dict[str, Any] = {

@@ -112,6 +112,22 @@ class KafkaResource(dg.ConfigurableResource):
         except KafkaError as error:
             raise self.unavailable(error) from None
 
+    def admin(self, **overrides: Any):  # -> kafka.admin.KafkaAdminClient
+        """An admin client; the stream publisher asks it whether a topic it cannot see is
+        missing or hidden from it by an ACL (a consumer cannot tell the two apart)."""
+        from kafka.admin import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        try:
+            return KafkaAdminClient(**{**self.client_config(), **overrides})
+        except KafkaError as error:
+            raise self.unavailable(error) from None
+
+    @property
+    def principal(self) -> str:
+        """The principal the brokers' ACLs see for this client (ConnectionConfig.principal)."""
+        return self.connection().principal
+
     def end_offsets(self, topic: str, consumer: Any | None = None) -> dict[int, int]:
         """{partition: end offset} of `topic`; {} when the topic does not exist yet.
 

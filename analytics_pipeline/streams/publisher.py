@@ -14,7 +14,9 @@ what the lake has beyond it, one transaction per publish. Hence:
   it (nothing twice); a transaction left open is aborted by the fencing.
 
 A topic that is missing or refuses writes never raises: the report says why it waits, and the
-next call tries again (a missing topic is looked up again at most every `recheck_s`).
+next call tries again (a missing topic is looked up again at most every `recheck_s`). A refusal
+by the brokers' ACLs says which principal needs which ACL on what, since an operator cannot
+read that off a bare TopicAuthorizationFailedError.
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ class StreamPublisher:
     `read_pending(after)` returns the next publish beyond lake position `after`;
     `make_producer(**config)` and `make_consumer(**config)` build kafka-python clients;
     `on_step(name)` is told "sent" (records sent, not committed) and "committed";
-    `unavailable_errors`: more exceptions that mean "Kafka cannot be reached" (not raised).
+    `unavailable_errors`: more exceptions that mean "Kafka cannot be reached" (not raised);
+    `principal`: who the brokers' ACLs see (named in the message when they refuse it);
+    `make_admin(**config)`: a kafka-python admin client, to tell a missing topic from one an
+    ACL hides from this client (without it, the message names both).
     """
 
     def __init__(
@@ -92,6 +97,8 @@ class StreamPublisher:
         on_step: Callable[[str], None] | None = None,
         unavailable_errors: tuple[type[BaseException], ...] = (),
         clock: Callable[[], float] = time.monotonic,
+        principal: str = "this client's principal",
+        make_admin: Callable[..., Any] | None = None,
     ) -> None:
         self.topic = topic
         self.transactional_id = transactional_id
@@ -104,6 +111,10 @@ class StreamPublisher:
         self._on_step = on_step or (lambda _name: None)
         self._unavailable_errors = unavailable_errors
         self._clock = clock
+        self.principal = principal
+        self._make_admin = make_admin
+        # What the publisher does to the topic now, for the message when an ACL refuses it.
+        self._operation = "DESCRIBE"
         self._producer: Any = None
         self._position: int | None = None
         self._missing_since: float | None = None
@@ -223,6 +234,7 @@ class StreamPublisher:
     ) -> None:
         producer = self._producer
         producer.begin_transaction()
+        self._operation = "WRITE"
         try:
             offsets = _send_all(producer, self.topic, records, header, self._max_block_ms)
             self._on_step("sent")
@@ -235,10 +247,12 @@ class StreamPublisher:
         self._on_step("committed")
 
     def _partitions(self) -> list[int]:
-        return topic_partitions(self._make_consumer, self.topic)
+        self._operation = "DESCRIBE"
+        return topic_partitions(self._make_consumer, self.topic, make_admin=self._make_admin)
 
     def _read_position(self, partitions: list[int]) -> int | None:
         """The highest position header among the last committed records of the partitions."""
+        self._operation = "READ"
         found, last_offsets = read_position(
             self._make_consumer, self.topic, partitions, lake_id=self.lake_id
         )
@@ -246,27 +260,87 @@ class StreamPublisher:
         return found
 
     def _waiting(self, error: BaseException) -> str:
+        from kafka.errors import AuthorizationError
+
+        if isinstance(error, AuthorizationError):
+            return self._refused(error)
         text = str(error) or type(error).__name__
         return (
             f"cannot publish to Kafka topic {self.topic!r}: {type(error).__name__}: {text}. "
             f"Create the topic (3 partitions, cleanup.policy=delete; `make up` does it locally), "
-            f"and on a secured Kafka allow this client to write it and to use transactional id "
-            f"{self.transactional_id!r} (ACLs: WRITE and DESCRIBE on the topic, WRITE and "
-            "DESCRIBE on the transactional id, IDEMPOTENT_WRITE on the cluster). Publishing "
-            "catches up by itself once it can."
+            f"and on a secured Kafka allow {self.principal} to write it and to use "
+            f"transactional id {self.transactional_id!r} (ACLs: READ, WRITE and DESCRIBE on "
+            "the topic, WRITE and DESCRIBE on the transactional id, IDEMPOTENT_WRITE on the "
+            "cluster). Publishing catches up by itself once it can."
+        )
+
+    def _refused(self, error: BaseException) -> str:
+        """What to do when the brokers' ACLs refuse this client: the principal, the ACL it
+        lacks and a kafka-acls command that grants it (the error alone names only a topic)."""
+        from kafka.errors import (
+            ClusterAuthorizationFailedError,
+            TransactionalIdAuthorizationFailedError,
+        )
+
+        tid = self.transactional_id
+        if isinstance(error, TransactionalIdAuthorizationFailedError):
+            refused = f"WRITE on transactional id {tid!r}"
+            grant = f"--transactional-id {tid} --operation Write --operation Describe"
+        elif isinstance(error, ClusterAuthorizationFailedError):
+            refused = "IDEMPOTENT_WRITE on the cluster"
+            grant = "--cluster --operation IdempotentWrite"
+        else:
+            refused = f"{self._operation} on topic {self.topic!r}"
+            grant = f"--topic {self.topic} --operation Write --operation Describe --operation Read"
+        return (
+            f"Kafka refuses {self.principal} {refused} ({type(error).__name__}), so the stream "
+            f"waits; ingest, journeys and alerts go on. Allow it, or remove the DENY ACL that "
+            f"matches it: kafka-acls.sh --bootstrap-server <broker> --add --allow-principal "
+            f"{self.principal} {grant}. The publisher needs READ, WRITE and DESCRIBE on topic "
+            f"{self.topic!r}, WRITE and DESCRIBE on transactional id {tid!r} and "
+            "IDEMPOTENT_WRITE on the cluster. Publishing catches up by itself once it may, "
+            "nothing missing and nothing twice."
         )
 
 
-def topic_partitions(make_consumer: Callable[..., Any], topic: str) -> list[int]:
-    """The topic's partitions; StreamUnavailableError when it does not exist."""
+def topic_partitions(
+    make_consumer: Callable[..., Any],
+    topic: str,
+    *,
+    make_admin: Callable[..., Any] | None = None,
+) -> list[int]:
+    """The topic's partitions; StreamUnavailableError when it does not exist, and
+    TopicAuthorizationFailedError when an ACL hides it from this client (a consumer's metadata
+    leaves such a topic out, as if missing: `make_admin` asks for it by name to tell)."""
     consumer = make_consumer(group_id=None, allow_auto_create_topics=False)
     try:
         partitions = consumer.partitions_for_topic(topic)
     finally:
         consumer.close()
-    if not partitions:
-        raise StreamUnavailableError(f"topic {topic!r} does not exist")
-    return sorted(partitions)
+    if partitions:
+        return sorted(partitions)
+    if make_admin is None:
+        raise StreamUnavailableError(
+            f"topic {topic!r} does not exist (or an ACL hides it from this client: DESCRIBE)"
+        )
+    if _hidden_by_acl(make_admin, topic):
+        from kafka.errors import TopicAuthorizationFailedError
+
+        raise TopicAuthorizationFailedError({topic})
+    raise StreamUnavailableError(f"topic {topic!r} does not exist")
+
+
+def _hidden_by_acl(make_admin: Callable[..., Any], topic: str) -> bool:
+    """True when the brokers answer TOPIC_AUTHORIZATION_FAILED for `topic` by name."""
+    from kafka.errors import TopicAuthorizationFailedError
+
+    admin = make_admin()
+    try:
+        described = admin.describe_topics([topic])
+    finally:
+        with contextlib.suppress(Exception):
+            admin.close()
+    return any(t.get("error_code") == TopicAuthorizationFailedError.errno for t in described)
 
 
 def read_position(

@@ -14,7 +14,7 @@ from analytics_pipeline.warehouse import Lake, connect
 from analytics_pipeline.warehouse.connection import forget_schema
 from analytics_pipeline.warehouse.lake import detach
 from analytics_pipeline_tests.dashboard.world import seed_world
-from analytics_pipeline_tests.fixtures.stack import StackInfo, unique_topic_name
+from analytics_pipeline_tests.fixtures.stack import StackInfo, durable_producer, unique_topic_name
 from analytics_pipeline_tests.fixtures.warehouse import (
     drop_lake_schema,
     lake_environment,
@@ -47,18 +47,22 @@ class SeededLake:
 
 
 @pytest.fixture(scope="session")
-def dashboard_topics(kafka_admin: Any, kafka_producer: Any) -> Iterator[tuple[str, str]]:
+def dashboard_topics(kafka_admin: Any, kafka_bootstrap: str) -> Iterator[tuple[str, str]]:
     """A clickstream and a backend topic, one partition each, with PRODUCED messages."""
     names = (unique_topic_name("dash-clickstream"), unique_topic_name("dash-backend"))
     kafka_admin.create_topics(
         {name: {"num_partitions": 1, "replication_factor": 1} for name in names},
         wait_for_metadata=True,
     )
-    for name, count in zip(names, PRODUCED.values(), strict=True):
-        futures = [kafka_producer.send(name, value=b"{}", partition=0) for _ in range(count)]
-        kafka_producer.flush(timeout=30)
-        for future in futures:
-            future.get(timeout=30)
+    producer = durable_producer(kafka_bootstrap, "tests-dashboard")
+    try:
+        for name, count in zip(names, PRODUCED.values(), strict=True):
+            futures = [producer.send(name, value=b"{}", partition=0) for _ in range(count)]
+            producer.flush(timeout=30)
+            for future in futures:
+                future.get(timeout=30)
+    finally:
+        producer.close(timeout=10)
     yield names
     kafka_admin.delete_topics(list(names), raise_errors=False)
 

@@ -43,6 +43,8 @@ def journey_publisher(
         make_consumer=kafka.consumer,
         on_step=on_step,
         unavailable_errors=(KafkaUnavailableError,),
+        principal=kafka.principal,
+        make_admin=kafka.admin,
     )
 
 

@@ -37,6 +37,8 @@ def stage_publisher(kafka: KafkaResource, conn) -> StreamPublisher:
         make_producer=kafka.producer,
         make_consumer=kafka.consumer,
         unavailable_errors=(KafkaUnavailableError,),
+        principal=kafka.principal,
+        make_admin=kafka.admin,
     )
 
 
