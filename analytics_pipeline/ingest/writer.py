@@ -26,6 +26,7 @@ from typing import NamedTuple
 import duckdb
 import pyarrow as pa
 
+from analytics_pipeline.events.strict import strictly_clean
 from analytics_pipeline.events.wire import COLUMNS, Kind, validation_sql
 from analytics_pipeline.warehouse.raw_tables import KEY_TABLES, RAW_TABLES, event_key
 
@@ -55,7 +56,7 @@ class BatchResult:
 @dataclass
 class PreparedBatch:
     """The messages of one transaction as an Arrow table `incoming(seq, partition, offset,
-    value)`, without those the ledger already holds."""
+    value, clean)`, without those the ledger already holds (`clean`: see events.strict)."""
 
     kind: Kind
     incoming: pa.Table | None
@@ -199,7 +200,9 @@ def prepare_batch(
     end_offsets: Mapping[int, int] | None = None,
     seq_start: int = 0,
 ) -> PreparedBatch:
-    """Gather `records` not yet in `ledger` into Arrow.
+    """Gather `records` not yet in `ledger` into Arrow, each with the strict-JSON pre-check
+    (events.strict: msgspec in C, ~2 µs a message) that lets validation skip its costliest
+    checks.
 
     `end_offsets` ({partition: next offset}) lets the ledger move past offsets that hold no
     message (compaction, transaction markers); by default it is the last offset read + 1.
@@ -227,6 +230,7 @@ def prepare_batch(
                 "kafka_partition": pa.array(partitions, pa.int32()),
                 "kafka_offset": pa.array(offsets, pa.int64()),
                 "value": pa.array(values, pa.binary()),
+                "clean": pa.array(strictly_clean(values), pa.bool_()),
             }
         )
     return PreparedBatch(kind=kind, incoming=incoming, result=result)
