@@ -439,7 +439,9 @@ WITH decoded AS (
         FROM syntax
     )
 ), parsed AS (
-    SELECT *, CASE WHEN json_ok AND NOT non_strict AND NOT too_deep
+    -- A clean value was parsed as an object already (events.strict); json_ok confirms it.
+    SELECT *, CASE WHEN json_ok AND clean THEN text
+                   WHEN json_ok AND NOT non_strict AND NOT too_deep
                         AND json_type(text) = 'OBJECT'
                    THEN text END AS object
     FROM nested
