@@ -31,7 +31,7 @@ from analytics_pipeline.ingest.ranges import OffsetRange, effective_ranges
 from analytics_pipeline.ingest.writer import (
     BatchResult,
     BatchWriter,
-    RawRecord,
+    Record,
     merge_part,
     prepare_batch,
     read_ledger,
@@ -321,7 +321,7 @@ def _read_and_store(
             )
         consumer.seek(tp, start)
 
-    part: list[RawRecord] = []
+    part: list[Record] = []
     part_size = min(options.part_size, max_batch)
     part_bytes = min(options.part_bytes, max_batch_bytes)
     held, batch_bytes = 0, 0  # bytes of values in `part`, and in the batch's earlier parts
@@ -356,12 +356,14 @@ def _read_and_store(
                 polled = consumer.poll(timeout_ms=500, max_records=max(1, min(room, fits)))
                 for tp, messages in polled.items():
                     end = ends[tp.partition]
-                    for m in messages:
-                        if m.offset < end:
-                            part.append(RawRecord(m.partition, m.offset, m.value))
-                            size = len(m.value) if m.value else 0
-                            held += size
-                            seen[0], seen[1] = seen[0] + 1, seen[1] + size
+                    # Offsets ascend within a partition: usually every message is in range.
+                    # The polled records themselves go into the part (no copy per message).
+                    if messages and messages[-1].offset >= end:
+                        messages = [m for m in messages if m.offset < end]
+                    size = sum(len(m.value) for m in messages if m.value)
+                    part.extend(messages)
+                    held += size
+                    seen[0], seen[1] = seen[0] + len(messages), seen[1] + size
                 for p in list(active):
                     positions[p] = consumer.position(partitions[p])
                     if positions[p] >= ends[p]:
