@@ -6,9 +6,12 @@ off the consuming thread). The rules stay plain data: adding a field or a type i
 This module only builds text; `analytics_pipeline.warehouse.validation.parse_message` runs the
 query for one message, for tests and tools.
 
-The query reads a relation `incoming(seq, value BLOB, …)` (`seq` unique) and the parameter
-`$now`, and yields per message all of `incoming`'s columns, `reason` and `detail` (NULL when
-valid), the parsed `ts`, the `payload` text, and the columns of the raw table of its kind.
+The query reads a relation `incoming(seq, value BLOB, clean BOOLEAN, …)` (`seq` unique) and
+the parameter `$now`, and yields per message all of `incoming`'s columns but `clean`, `reason`
+and `detail` (NULL when valid), the parsed `ts`, the `payload` text, and the columns of the
+raw table of its kind. `clean` is `events.strict.is_strictly_clean` of the value: true proves
+the strictness checks below would find nothing, so they are skipped for that message (they
+cost more than the rest of the query); false, or NULL, runs them all.
 
 DuckDB's JSON reader is lenient (trailing commas, `NaN`/`Infinity`) and keeps the first of
 two equal keys where Python keeps the last, so strict RFC 8259 is enforced on top of it:
@@ -397,6 +400,7 @@ def validation_sql(kind: Kind) -> str:
     )
     internal = ", ".join(
         [
+            "clean",
             "text",
             "json_ok",
             "non_strict",
@@ -419,8 +423,9 @@ WITH decoded AS (
     FROM incoming
 ), syntax AS (
     -- DuckDB's reader is lenient; what it tolerates is then looked for outside strings.
-    SELECT *, CASE WHEN json_ok THEN regexp_matches(text, {_quote(NON_STRICT_JSON)}) END
-                  AS non_strict
+    SELECT *, CASE WHEN NOT json_ok THEN NULL
+                   WHEN clean THEN false
+                   ELSE regexp_matches(text, {_quote(NON_STRICT_JSON)}) END AS non_strict
     FROM (SELECT *, json_valid(text) AS json_ok FROM decoded)
 ), nested AS (
     -- The keys of every object, the top one included, one (possibly empty) list per value:
@@ -429,12 +434,14 @@ WITH decoded AS (
                    THEN NOT regexp_full_match(text, {_quote(NESTING_OK)})
                    ELSE false END AS too_deep
     FROM (
-        SELECT *, CASE WHEN json_ok AND NOT non_strict
+        SELECT *, CASE WHEN json_ok AND NOT non_strict AND clean IS NOT true
                        THEN json_keys('[' || text || ']', '$..*') END AS key_lists
         FROM syntax
     )
 ), parsed AS (
-    SELECT *, CASE WHEN json_ok AND NOT non_strict AND NOT too_deep
+    -- A clean value was parsed as an object already (events.strict); json_ok confirms it.
+    SELECT *, CASE WHEN json_ok AND clean THEN text
+                   WHEN json_ok AND NOT non_strict AND NOT too_deep
                         AND json_type(text) = 'OBJECT'
                    THEN text END AS object
     FROM nested
@@ -448,7 +455,8 @@ WITH decoded AS (
 ), keyed AS (
     -- A key twice in one object means a key twice among all keys: only then is each object
     -- looked at (nearly every message has no key twice at all).
-    SELECT *, CASE WHEN object IS NULL OR len(all_keys) = list_unique(all_keys) THEN false
+    SELECT *, CASE WHEN object IS NULL OR clean OR len(all_keys) = list_unique(all_keys)
+                   THEN false
                    ELSE list_bool_or(list_transform(key_lists,
                                                     lambda keys: len(keys) > list_unique(keys)))
               END AS duplicate_key

@@ -21,17 +21,20 @@ Nothing is durable or visible before that commit.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import secrets
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from analytics_pipeline.events.strict import strictly_clean
 from analytics_pipeline.events.wire import COLUMNS, Kind, validation_sql
 from analytics_pipeline.warehouse.partition_locks import PartitionLocks
 from analytics_pipeline.warehouse.raw_tables import KEY_TABLES, RAW_TABLES, event_key
@@ -43,6 +46,20 @@ class RawRecord(NamedTuple):
     partition: int
     offset: int
     value: bytes | None
+
+
+class Record(Protocol):
+    """What `prepare_batch` reads of a message: a RawRecord, or a kafka-python ConsumerRecord
+    as polled (the ingest loop hands those over as they are, saving a copy per message)."""
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass
@@ -62,7 +79,7 @@ class BatchResult:
 @dataclass
 class PreparedBatch:
     """The messages of one transaction as an Arrow table `incoming(seq, partition, offset,
-    value)`, without those the ledger already holds."""
+    value, clean)`, without those the ledger already holds (`clean`: see events.strict)."""
 
     kind: Kind
     incoming: pa.Table | None
@@ -242,41 +259,61 @@ def prepare_batch(
     *,
     kind: Kind,
     topic: str,
-    records: Sequence[RawRecord],
+    records: Sequence[Record],
     ledger: Mapping[int, int],
     end_offsets: Mapping[int, int] | None = None,
     seq_start: int = 0,
 ) -> PreparedBatch:
-    """Gather `records` not yet in `ledger` into Arrow.
+    """Gather `records` not yet in `ledger` into Arrow, each with the strict-JSON pre-check
+    (events.strict: msgspec in C, ~2 µs a message) that lets validation skip its costliest
+    checks.
 
     `end_offsets` ({partition: next offset}) lets the ledger move past offsets that hold no
     message (compaction, transaction markers); by default it is the last offset read + 1.
-    `seq_start` numbers the records after those of earlier parts of the same batch.
+    `seq_start` numbers the records after those of earlier parts of the same batch. This runs
+    on the polling thread for every message, so the per-partition bookkeeping is done on the
+    Arrow columns (in C) rather than message by message in Python.
     """
     result = BatchResult(topic=topic, received=len(records))
     next_offsets: dict[int, int] = dict(end_offsets or {})
-    seq, partitions, offsets, values = [], [], [], []
-    for position, (partition, offset, value) in enumerate(records, start=seq_start):
-        if offset >= next_offsets.get(partition, 0):
-            next_offsets[partition] = offset + 1
-        if offset < ledger.get(partition, 0):
-            result.already_ingested += 1
-            continue
-        seq.append(position)
-        partitions.append(partition)
-        offsets.append(offset)
-        values.append(value)
+    if not records:
+        result.next_offsets = {p: o for p, o in next_offsets.items() if o > ledger.get(p, 0)}
+        return PreparedBatch(kind=kind, incoming=None, result=result)
+    values = [r.value for r in records]
+    table = pa.table(
+        {
+            "seq": pa.array(range(seq_start, seq_start + len(records)), pa.int64()),
+            "kafka_partition": pa.array([r.partition for r in records], pa.int32()),
+            "kafka_offset": pa.array([r.offset for r in records], pa.int64()),
+            "value": pa.array(values, pa.binary()),
+        }
+    )
+    spans = table.group_by("kafka_partition").aggregate(
+        [("kafka_offset", "min"), ("kafka_offset", "max")]
+    )
+    stale = None  # rows the ledger already holds
+    for partition, lowest, highest in zip(
+        spans.column("kafka_partition").to_pylist(),
+        spans.column("kafka_offset_min").to_pylist(),
+        spans.column("kafka_offset_max").to_pylist(),
+        strict=True,
+    ):
+        next_offsets[partition] = max(next_offsets.get(partition, 0), highest + 1)
+        held = ledger.get(partition, 0)
+        if lowest < held:
+            mask = pc.and_(
+                pc.equal(table.column("kafka_partition"), partition),
+                pc.less(table.column("kafka_offset"), held),
+            )
+            stale = mask if stale is None else pc.or_(stale, mask)
+    if stale is not None:
+        result.already_ingested = pc.sum(stale).as_py() or 0
+        table = table.filter(pc.invert(stale))
+        values = list(itertools.compress(values, pc.invert(stale).to_pylist()))
     result.next_offsets = {p: o for p, o in next_offsets.items() if o > ledger.get(p, 0)}
     incoming = None
-    if seq:
-        incoming = pa.table(
-            {
-                "seq": pa.array(seq, pa.int64()),
-                "kafka_partition": pa.array(partitions, pa.int32()),
-                "kafka_offset": pa.array(offsets, pa.int64()),
-                "value": pa.array(values, pa.binary()),
-            }
-        )
+    if table.num_rows:
+        incoming = table.append_column("clean", pa.array(strictly_clean(values), pa.bool_()))
     return PreparedBatch(kind=kind, incoming=incoming, result=result)
 
 
