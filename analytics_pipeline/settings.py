@@ -29,6 +29,8 @@ MAX_SENSOR_WAIT_SECONDS = 50
 # A live tail stays well inside the ingest runs' max runtime (defs/ingest/sensors.py, 900 s),
 # after which run monitoring would fail the run.
 MAX_LIVE_SECONDS = 600
+# Writers beyond the partitions of a topic would have nothing to do; 64 bounds the pools.
+MAX_INGEST_WRITERS = 64
 DEFAULT_LAKE_CATALOG = "postgres:dbname=analytics_lake host=127.0.0.1 port=5432 user=dagster"
 # The AWS SDK's own default when neither AWS_REGION nor AWS_DEFAULT_REGION is set.
 DEFAULT_AWS_REGION = "us-east-1"
@@ -70,6 +72,9 @@ class Settings:
     ingest_max_batch: int = 50_000
     ingest_max_batch_bytes: int = 64 * 1024 * 1024
     ingest_sensor_wait_seconds: int = 45
+    # Raw-ingest runs that may commit at once, each over its own partitions (defs/ingest/
+    # writers.py): partition p of each topic belongs to writer p % ingest_writers.
+    ingest_writers: int = 1
     # The live tail (ingest/live.py): how long an ingest run keeps taking new messages after its
     # planned ranges, and how long without one before it ends early. 0 seconds: no live tail.
     ingest_live_seconds: int = 120
@@ -295,6 +300,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         ingest_max_batch_bytes=_positive_int(
             env, "ANALYTICS_INGEST_MAX_BATCH_BYTES", Settings.ingest_max_batch_bytes
+        ),
+        ingest_writers=_int(
+            env,
+            "ANALYTICS_INGEST_WRITERS",
+            Settings.ingest_writers,
+            lambda value: 1 <= value <= MAX_INGEST_WRITERS,
+            f"a whole number from 1 to {MAX_INGEST_WRITERS}",
         ),
         ingest_sensor_wait_seconds=_int(
             env,

@@ -42,16 +42,6 @@ class RulesReport:
 
 
 @dataclass(frozen=True)
-class JourneysUpdate:
-    """A journeys update the caller has just committed (journeys.derive.JourneysResult):
-    its watermark before and after, and whether it added journey events."""
-
-    watermark_before: int
-    watermark: int
-    added_events: bool
-
-
-@dataclass(frozen=True)
 class _Clock:
     alerts: list[Alert]
     watching: dict[str, int]
@@ -80,7 +70,6 @@ def evaluate_rules(
     thresholds: Thresholds,
     slack_enabled: bool,
     clock_rules: bool = True,
-    journeys: JourneysUpdate | None = None,
 ) -> RulesReport:
     """Event rules on what is new since the watermark, and the clock rules at `now`.
 
@@ -88,10 +77,9 @@ def evaluate_rules(
     evaluation's ~110 catalog round trips): for a caller that evaluates them on its own
     cadence, the live tail. The report then watches nothing and has no next clock check.
 
-    `journeys` (the update the caller just committed) spares the look-up of the newest journey
-    batch when the rules' watermark is where that update started: the journey events above it
-    are then exactly what the update added, all at or below its watermark. Otherwise (the
-    rules lag behind, or another writer) the look-up runs as without it.
+    What is new (the newest snapshot that committed journey events, whoever committed them)
+    comes from the catalog's change log (outbox.newest_batch: 3 catalog queries, where a scan
+    of the journey tables costs ~16), so no caller needs to pass its journeys update.
 
     One transaction reads the events and stores the alerts with the new watermark: one
     snapshot look-up in the catalog instead of one per statement, and the watermark read and
@@ -105,7 +93,6 @@ def evaluate_rules(
             thresholds=thresholds,
             slack_enabled=slack_enabled,
             clock_rules=clock_rules,
-            journeys=journeys,
         ),
         what="storing new alerts",
     )
@@ -118,16 +105,12 @@ def _evaluate_rules(
     thresholds: Thresholds,
     slack_enabled: bool,
     clock_rules: bool,
-    journeys: JourneysUpdate | None,
 ) -> RulesReport:
     status = "pending" if slack_enabled else "skipped"
     with transaction(conn):
         after = outbox.read_watermark(conn)
-        if journeys is not None and journeys.watermark_before == after:
-            upto, read = journeys.watermark, journeys.added_events
-        else:
-            upto = outbox.newest_batch(conn, after)
-            read = upto > after
+        upto = outbox.newest_batch(conn, after)
+        read = upto > after
         events = (
             outbox.new_rule_events(conn, after=after, upto=upto, now=now, thresholds=thresholds)
             if read

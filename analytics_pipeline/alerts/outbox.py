@@ -1,7 +1,9 @@
 """The alerts outbox in the lake: reading journey events for the rules, and the `alerts` table.
 
 Rules run incrementally: the watermark "alerts" in `pipeline_watermarks` is the last
-journey_events.ingest_batch_id they have seen. Only alerts whose `alert_key` is not stored yet
+DuckLake snapshot of journey events they have seen (journey_events.committed_snapshot: the
+journeys step commits one at a time, so snapshots follow its commits whatever order the raw
+batches behind them committed in). Only alerts whose `alert_key` is not stored yet
 go in (the lake has no unique constraints: an anti-join on the key inside the same
 transaction), so re-evaluating the same events never stores (or posts) an alert twice.
 All SQL takes parameters; nothing user-supplied is formatted into it.
@@ -27,6 +29,7 @@ from analytics_pipeline.alerts.rules import (
 )
 from analytics_pipeline.alerts.thresholds import Thresholds
 from analytics_pipeline.warehouse.connection import retry_conflicts
+from analytics_pipeline.warehouse.snapshots import inserted_since
 
 WATERMARK = "alerts"
 STATUSES: tuple[str, ...] = ("pending", "sent", "failed", "skipped")
@@ -38,7 +41,7 @@ _EVENT_COLUMNS = "j.event_id, j.user_id, epoch_us(j.ts), j.action, CAST(j.detail
 NEW_EVENTS_SQL = f"""
 SELECT {_EVENT_COLUMNS}
 FROM journey_events AS j
-WHERE j.ingest_batch_id > $after AND j.ingest_batch_id <= $upto
+WHERE j.committed_snapshot > $after AND j.committed_snapshot <= $upto
     AND j.ts >= $since AND list_contains($actions, j.action)
 """
 
@@ -47,11 +50,11 @@ WHERE j.ingest_batch_id > $after AND j.ingest_batch_id <= $upto
 WINDOW_CONTEXT_SQL = f"""
 SELECT {_EVENT_COLUMNS}
 FROM journey_events AS j
-WHERE j.ingest_batch_id <= $upto AND j.ts >= $context_since
+WHERE j.committed_snapshot <= $upto AND j.ts >= $context_since
     AND list_contains($window_actions, j.action)
     AND j.user_id IN (
         SELECT DISTINCT user_id FROM journey_events
-        WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto AND ts >= $since
+        WHERE committed_snapshot > $after AND committed_snapshot <= $upto AND ts >= $since
             AND user_id IS NOT NULL AND list_contains($trigger_actions, action)
     )
 """
@@ -161,10 +164,20 @@ def read_watermark(conn: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+# The tables behind the journey_events view: a snapshot that added journey events inserted
+# into one of them (a re-attributed event is deleted from one and inserted again).
+JOURNEY_EVENT_TABLES = ("journey_events_by_user", "journey_events_anonymous")
+
+
 def newest_batch(conn: duckdb.DuckDBPyConnection, after: int) -> int:
-    """The highest ingest_batch_id in journey_events, or `after` when nothing is new."""
+    """The newest snapshot that committed journey events, or `after` when nothing is new: from
+    the catalog's change log in the open transaction (3 catalog queries, where a scan of the
+    journey tables costs ~16), or from the tables when the log cannot answer."""
+    inserted = inserted_since(conn, after, JOURNEY_EVENT_TABLES)
+    if inserted is not None:
+        return max(inserted.values(), default=after)
     row = conn.execute(
-        "SELECT max(ingest_batch_id) FROM journey_events WHERE ingest_batch_id > $after",
+        "SELECT max(committed_snapshot) FROM journey_events WHERE committed_snapshot > $after",
         {"after": after},
     ).fetchone()
     return int(row[0]) if row and row[0] is not None else after

@@ -49,10 +49,11 @@ def kafka_end_offsets(settings: Settings) -> dict[tuple[str, int], int]:
 
 @dataclass(frozen=True)
 class StreamLag:
-    """How far the journey topic is behind the lake, in journeys batches."""
+    """How far the journey topic is behind the lake, in DuckLake snapshots (the journeys
+    watermark is one: journeys/derive.py)."""
 
     topic: str
-    position: int  # the journeys batch the topic holds everything up to (0: nothing yet)
+    position: int  # the raw snapshot the topic holds everything up to (0: nothing yet)
     lake_watermark: int
 
     @property

@@ -32,12 +32,15 @@ from analytics_pipeline.ingest.writer import (
     BatchResult,
     BatchWriter,
     Record,
+    append_ledger,
+    ledger_rows,
     merge_part,
     prepare_batch,
     read_ledger,
 )
 from analytics_pipeline.settings import Settings
 from analytics_pipeline.warehouse.connection import retry_conflicts
+from analytics_pipeline.warehouse.partition_locks import PartitionLocks
 
 INGEST_DUCKDB_MEMORY_LIMIT = "256MB"
 # One DuckDB thread while ingesting: the polling thread has the other core, and a second
@@ -56,12 +59,6 @@ STAGE_PART = 25_000
 # several columns inside DuckDB: 8 MiB parts of ~900 kB messages ran out of its 256 MB (the
 # validation holds ~30 copies of a part at once), 4 MiB parts did not.
 STAGE_PART_BYTES = 4 * 1024 * 1024
-
-# The topic was recreated: offsets restart below what the lake recorded (see module docstring).
-_REWIND_LEDGER = """
-    UPDATE ingest_offsets SET next_offset = 0, updated_at = $now
-    WHERE topic = $topic AND kafka_partition = $partition AND next_offset > $end
-"""
 
 
 @dataclass
@@ -121,6 +118,8 @@ class IngestOptions:
     warn: Callable[[str], None] | None
     part_size: int
     part_bytes: int
+    # The partitions' locks (warehouse/partition_locks.py): each batch holds its partitions'.
+    locks: PartitionLocks
 
     def __post_init__(self) -> None:
         if self.max_batch_bytes <= 0:
@@ -143,6 +142,7 @@ def ingest_ranges(
     warn: Callable[[str], None] | None = None,
     part_size: int = STAGE_PART,
     part_bytes: int = STAGE_PART_BYTES,
+    locks: PartitionLocks | None = None,
 ) -> IngestReport:
     """Read `ranges` of `topic` and store them batch by batch; returns what happened.
 
@@ -154,6 +154,10 @@ def ingest_ranges(
     committed before it stay, and what the other writer stored is skipped. `topic_ends` (the
     topic's end offsets, as the caller read them) lets the run notice a recreated topic.
     """
+    # The partitions' locks (warehouse/partition_locks.py), on a catalog session of their own;
+    # a caller that ingests again and again (the live tail) passes its own and closes it.
+    own_locks = locks is None
+    locks = locks or PartitionLocks.for_connection(conn)
     options = IngestOptions(
         kind=kind,
         max_batch=max_batch,
@@ -165,6 +169,7 @@ def ingest_ranges(
         warn=warn,
         part_size=part_size,
         part_bytes=part_bytes,
+        locks=locks,
     )
     report = IngestReport(topic=topic, requested=list(ranges))
     # Bound DuckDB's share of the run's memory while ingesting (a chunk that needs more spills
@@ -178,6 +183,8 @@ def ingest_ranges(
     try:
         return _ingest(consumer, conn, report, options)
     finally:
+        if own_locks:
+            locks.close()
         conn.execute(f"SET memory_limit = '{previous_limit}'")
         conn.execute(f"SET threads = {int(previous_threads)}")
 
@@ -191,7 +198,7 @@ def _ingest(
     ledger: list[dict[int, int]] = []
     if topic_ends:
         unchanged = retry_conflicts(
-            partial(_rewind_recreated, conn, report, topic_ends, warn),
+            partial(_rewind_recreated, conn, report, topic_ends, warn, options.locks),
             what=f"rewinding the ledger of {topic}",
             on_retry=warn,
         )
@@ -215,6 +222,7 @@ def _rewind_recreated(
     report: IngestReport,
     topic_ends: Mapping[int, int],
     warn: Callable[[str], None] | None,
+    locks: PartitionLocks,
 ) -> dict[int, int] | None:
     """Rewind the ledger of partitions whose topic now ends below it (one transaction);
     returns the ledger it read when nothing needed a rewind, else None."""
@@ -222,18 +230,25 @@ def _rewind_recreated(
     ahead = {p: o for p, o in ledger.items() if p in topic_ends and o > topic_ends[p]}
     if not ahead:
         return ledger
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        for partition, end in sorted((p, topic_ends[p]) for p in ahead):
-            conn.execute(
-                _REWIND_LEDGER,
-                {"topic": report.topic, "partition": partition, "end": end, "now": _now()},
+    # An appended ledger row at 0, under the partitions' locks, from the ledger as committed.
+    with locks.hold(report.topic, ahead):
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            rows = ledger_rows(conn, report.topic, ahead)
+            rewind = {p: 0 for p, (o, _) in rows.items() if o > topic_ends[p]}
+            append_ledger(
+                conn,
+                topic=report.topic,
+                offsets=rewind,
+                seqs={p: s for p, (_, s) in rows.items()},
+                now=_now(),
+                batch_id=None,
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            conn.execute("ROLLBACK")
-        raise
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                conn.execute("ROLLBACK")
+            raise
     report.rewound.update(ahead)
     if warn is not None:
         for partition, was in sorted(ahead.items()):
@@ -335,7 +350,14 @@ def _read_and_store(
     part_bytes = min(options.part_bytes, max_batch_bytes)
     held, batch_bytes = 0, 0  # bytes of values in `part`, and in the batch's earlier parts
     seen = [0, 0]  # records and bytes read so far, for the mean record size
-    batch, batch_size, writing = BatchResult(topic=topic), 0, BatchWriter(conn, kind, _now())
+
+    def new_writer() -> BatchWriter:
+        # Holds the pass's partitions while a batch is open; `ledger` follows its commits.
+        return BatchWriter(
+            conn, kind, _now(), locks=options.locks, partitions=partitions, expected=ledger
+        )
+
+    batch, batch_size, writing = BatchResult(topic=topic), 0, new_writer()
     positions = {p: consumer.position(tp) for p, tp in partitions.items()}
     active = {p for p in partitions if positions[p] < ends[p]}
     last_progress = time.monotonic()
@@ -411,7 +433,7 @@ def _read_and_store(
                         then=partial(committed, batch_ends=batch_ends),
                     )
                     batch, batch_size, batch_bytes = BatchResult(topic=topic), 0, 0
-                    writing = BatchWriter(conn, kind, _now())
+                    writing = new_writer()
     except BaseException:
         writing.rollback()  # the open batch, if any; earlier batches are committed
         raise

@@ -1,11 +1,15 @@
 """Store one batch of Kafka messages exactly once: raw rows, dead letters and the ledger.
 
 Everything a batch writes happens in one lake transaction, so a crash leaves either the
-whole batch or none of it. Every batch increments `ingest_batch_counter`, so two batches
-committing at the same time conflict and the second is retried from the ledger (by the run
-loop) instead of storing anything twice. Offsets below the `ingest_offsets` ledger are skipped
-and a repeated `event_id` is stored once (the first wins), so replaying or overlapping ranges
-is harmless.
+whole batch or none of it. Several writers may commit side by side (ANALYTICS_INGEST_WRITERS),
+each over its own partitions, without ever conflicting: a batch only INSERTs (DuckLake
+conflicts per table, and only when one side updates or deletes), its ledger rows included
+(`ingest_offset_log`, read through the `ingest_offsets` view), and its batch id is taken
+without a shared counter. Two writers that do reach for the same partition are serialised by
+that partition's lock (warehouse/partition_locks.py): the second finds the ledger moved under
+the lock and fails with a commit conflict, which the run loop retries from the new ledger, so
+nothing is stored twice. Offsets below the ledger are skipped and a repeated `event_id` is
+stored once (the first wins), so replaying or overlapping ranges is harmless.
 
 The work is split so the ingest loop can overlap it with polling Kafka: `prepare_batch` only
 gathers raw values into Arrow (cheap, on the consuming thread); `BatchWriter.add` validates and
@@ -18,8 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import secrets
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol
@@ -30,6 +36,7 @@ import pyarrow.compute as pc
 
 from analytics_pipeline.events.strict import strictly_clean
 from analytics_pipeline.events.wire import COLUMNS, Kind, validation_sql
+from analytics_pipeline.warehouse.partition_locks import PartitionLocks
 from analytics_pipeline.warehouse.raw_tables import KEY_TABLES, RAW_TABLES, event_key
 
 
@@ -168,34 +175,33 @@ _SUMMARY = """
     SELECT reason, count(*), min(ts), max(ts) FROM validated GROUP BY reason
 """
 
-# Every partition of the batch in one statement: each lake statement costs ~10 catalog round
-# trips, so one MERGE per partition cost ~10 more per extra partition in every batch.
-_UPSERT_LEDGER = """
-    MERGE INTO ingest_offsets AS o
-    USING (SELECT $topic AS topic, unnest($partitions::INTEGER[]) AS kafka_partition,
-                  unnest($next_offsets::BIGINT[]) AS next_offset) AS n
-    ON o.topic = n.topic AND o.kafka_partition = n.kafka_partition
-    WHEN MATCHED THEN UPDATE SET
-        next_offset = greatest(o.next_offset, n.next_offset),
-        updated_at = $now,
-        ingest_batch_id = $batch_id
-    WHEN NOT MATCHED THEN INSERT (topic, kafka_partition, next_offset, updated_at, ingest_batch_id)
-        VALUES (n.topic, n.kafka_partition, n.next_offset, $now, $batch_id)
+# One row per partition a batch moved, all in one statement (each lake statement costs ~10
+# catalog round trips, so one per partition cost ~10 more per extra partition in every
+# batch); the ledger is the row with the highest seq of each partition (the `ingest_offsets`
+# view, migrations/0003_ingest_writers.sql). Appending never conflicts with another writer's
+# appends; seq is the partition's own counter, read and written under its lock.
+_APPEND_LEDGER = """
+    INSERT INTO ingest_offset_log
+        (topic, kafka_partition, next_offset, updated_at, ingest_batch_id, seq)
+    SELECT $topic, unnest($partitions::INTEGER[]), unnest($next_offsets::BIGINT[]), $now,
+        $batch_id::BIGINT, unnest($seqs::BIGINT[])
 """
 
-# The batch id: the counter's next value, taken by an UPDATE so that concurrent batches
-# conflict (see migrations/0001_initial.sql).
-_NEXT_BATCH_ID = """
-    UPDATE ingest_batch_counter SET last_batch_id = last_batch_id + 1;
-    SELECT max(last_batch_id) FROM ingest_batch_counter
+_LEDGER_ROWS = """
+    SELECT kafka_partition, next_offset, seq FROM ingest_offsets
+    WHERE topic = $topic AND list_contains($partitions, kafka_partition)
 """
 
+# Batch ids: unique (the millisecond and 20 random bits: BIGINT holds them until the year
+# 2249), and growing with time so the zone maps on ingest_batch_id still find a batch's rows.
+# No counter row is shared by the writers any more; the journeys watermark follows DuckLake's
+# snapshots instead (journeys/derive.py).
+_RANDOM_BITS = 20
 
-def next_batch_id(conn: duckdb.DuckDBPyConnection) -> int:
-    """Take the next ingest batch id in the open transaction (see `_NEXT_BATCH_ID`)."""
-    row = conn.execute(_NEXT_BATCH_ID).fetchone()
-    assert row is not None
-    return int(row[0])
+
+def next_batch_id(conn: duckdb.DuckDBPyConnection | None = None) -> int:
+    """A new ingest batch id; nothing is written (`conn` is accepted for older callers)."""
+    return ((time.time_ns() // 1_000_000) << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
 
 
 def read_ledger(conn: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:
@@ -205,6 +211,48 @@ def read_ledger(conn: duckdb.DuckDBPyConnection, topic: str) -> dict[int, int]:
         {"topic": topic},
     ).fetchall()
     return dict(rows)
+
+
+def append_ledger(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    topic: str,
+    offsets: Mapping[int, int],
+    seqs: Mapping[int, int],
+    now: datetime,
+    batch_id: int | None,
+) -> None:
+    """Record `offsets` ({partition: next offset}) in the open transaction, in one statement;
+    `seqs` holds each partition's last seq as read under its lock (missing: none yet)."""
+    ledger = sorted(offsets.items())
+    if not ledger:
+        return
+    conn.execute(
+        _APPEND_LEDGER,
+        {
+            "topic": topic,
+            "partitions": [partition for partition, _ in ledger],
+            "next_offsets": [next_offset for _, next_offset in ledger],
+            "seqs": [seqs.get(partition, 0) + 1 for partition, _ in ledger],
+            "now": now,
+            "batch_id": batch_id,
+        },
+    )
+
+
+def ledger_rows(
+    conn: duckdb.DuckDBPyConnection, topic: str, partitions: Iterable[int]
+) -> dict[int, tuple[int, int]]:
+    """{partition: (next offset, seq)} of these partitions, as the open transaction sees it."""
+    rows = conn.execute(
+        _LEDGER_ROWS, {"topic": topic, "partitions": sorted(set(partitions))}
+    ).fetchall()
+    return {p: (o, s) for p, o, s in rows}
+
+
+class LedgerMovedError(duckdb.TransactionException):
+    """Another writer stored some of this batch's partitions since its ledger was read: a
+    commit conflict (retried from the new ledger by the run loop)."""
 
 
 def prepare_batch(
@@ -284,11 +332,29 @@ class BatchWriter:
     sees its own rows, so a repeated `event_id` in a later part is still stored once), which
     leaves only the last part and the ledger for after the final poll. Nothing is visible to
     readers, or durable, before `commit`; `rollback` (or a crash) discards the whole batch.
+
+    With `locks`, the transaction holds the locks of `partitions` from its start to its end,
+    and first checks that the ledger of each is still `expected` (the ledger the batch was
+    prepared from): if another writer moved it, LedgerMovedError. `expected` is updated when
+    the batch commits, for the next batch of the same pass.
     """
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, kind: Kind, now: datetime) -> None:
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        kind: Kind,
+        now: datetime,
+        *,
+        locks: PartitionLocks | None = None,
+        partitions: Iterable[int] = (),
+        expected: MutableMapping[int, int] | None = None,
+    ) -> None:
         self.conn, self.kind, self.now = conn, kind, now
+        self.locks, self.partitions = locks, sorted(set(partitions))
+        self.expected = expected
         self._params: dict[str, object] | None = None  # set while the transaction is open
+        self._held: contextlib.ExitStack | None = None
+        self._seqs: dict[int, int] = {}
         self._written = BatchResult(topic="")
 
     def add(self, part: PreparedBatch) -> None:
@@ -325,25 +391,28 @@ class BatchWriter:
             return result
         params = self._begin(result.topic)
         try:
-            ledger = sorted(result.next_offsets.items())
-            if ledger:
-                self.conn.execute(
-                    _UPSERT_LEDGER,
-                    {
-                        "topic": result.topic,
-                        "now": self.now,
-                        "partitions": [partition for partition, _ in ledger],
-                        "next_offsets": [next_offset for _, next_offset in ledger],
-                        "batch_id": params["batch_id"],
-                    },
-                )
+            seqs = self._seqs
+            if self.locks is None or not self.partitions:  # not read under locks: read now
+                rows = ledger_rows(self.conn, result.topic, result.next_offsets)
+                seqs = {p: s for p, (_, s) in rows.items()}
+            append_ledger(
+                self.conn,
+                topic=result.topic,
+                offsets=result.next_offsets,
+                seqs=seqs,
+                now=self.now,
+                batch_id=int(params["batch_id"]),  # type: ignore[call-overload]
+            )
             self.conn.execute("COMMIT")
         except BaseException:
             self.rollback()
             raise
         self._params = None
+        self._release()
+        if self.expected is not None:
+            self.expected.update(result.next_offsets)
         written = self._written
-        result.batch_id = params["batch_id"]
+        result.batch_id = params["batch_id"]  # type: ignore[assignment]
         result.stored, result.duplicates = written.stored, written.duplicates
         result.dead_letters.update(written.dead_letters)
         result.min_ts, result.max_ts = written.min_ts, written.max_ts
@@ -356,14 +425,46 @@ class BatchWriter:
             # a failed COMMIT has ended the transaction already
             with contextlib.suppress(duckdb.TransactionException):
                 self.conn.execute("ROLLBACK")
+        self._release()
+
+    def _release(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            held.close()
 
     def _begin(self, topic: str) -> dict[str, object]:
         if self._params is None:
+            if self.locks is not None and self.partitions:
+                self._held = contextlib.ExitStack()
+                try:
+                    self._held.enter_context(self.locks.hold(topic, self.partitions))
+                except BaseException:
+                    self._release()
+                    raise
             self.conn.execute("BEGIN TRANSACTION")
             try:
-                batch_id = next_batch_id(self.conn)
+                if self.locks is not None and self.partitions:
+                    self._check_ledger(topic)
             except BaseException:
                 self.conn.execute("ROLLBACK")
+                self._release()
                 raise
-            self._params = {"now": self.now, "topic": topic, "batch_id": batch_id}
+            self._params = {"now": self.now, "topic": topic, "batch_id": next_batch_id()}
         return self._params
+
+    def _check_ledger(self, topic: str) -> None:
+        """Under the locks: the ledger is still what the batch was prepared from."""
+        rows = ledger_rows(self.conn, topic, self.partitions)
+        self._seqs = {p: s for p, (_, s) in rows.items()}
+        expected = self.expected or {}
+        moved = [
+            (p, expected.get(p), rows[p][0] if p in rows else None)
+            for p in self.partitions
+            if expected.get(p) != (rows[p][0] if p in rows else None)
+        ]
+        if moved:
+            detail = ", ".join(f"partition {p} at {now} (read at {was})" for p, was, now in moved)
+            raise LedgerMovedError(
+                f"Transaction conflict - another writer stored {topic} since this batch read "
+                f"the ledger: {detail}"
+            )

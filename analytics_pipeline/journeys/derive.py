@@ -1,8 +1,14 @@
 """journey_events, user_identities and user_journeys, updated incrementally from the raw tables.
 
-One call of `update_journeys` processes the raw rows whose `ingest_batch_id` is above the
-"journeys" watermark, in ONE transaction together with the watermark update, so a crash
-leaves either everything or nothing of the batch. Steps (SQL in journeys.sql):
+One call of `update_journeys` processes the raw rows committed after the "journeys_snapshot"
+watermark, in ONE transaction together with the watermark update, so a crash leaves either
+everything or nothing of the batch. The watermark is a DuckLake snapshot id (DuckLake numbers
+commits in commit order, and each raw row carries its snapshot as `snapshot_id`): raw writers
+commit side by side (ANALYTICS_INGEST_WRITERS) in any order, and each committed row is in
+exactly one step's range. Within a step, a user's actions are applied by event time, as late
+events always were, so the order the raw batches committed in does not matter.
+
+Steps (SQL in journeys.sql):
 
 1. classify the new raw rows with the action rules (events.actions.ACTION_RULES);
 2. identity: each anonymous_id belongs to the user of its earliest linking event; new or
@@ -20,7 +26,7 @@ the funnel's staleness sensor uses.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,9 +36,10 @@ import duckdb
 from analytics_pipeline.events.actions import ACTION_RULES, MEANINGFUL_ACTIONS, ActionRule
 from analytics_pipeline.warehouse.connection import transaction
 from analytics_pipeline.warehouse.named_sql import execute, load_statements, run
+from analytics_pipeline.warehouse.snapshots import inserted_since
 
 SQL_FILE = "analytics_pipeline.journeys:journeys.sql"
-WATERMARK_NAME = "journeys"
+WATERMARK_NAME = "journeys_snapshot"  # a snapshot id (migration 0003)
 # How long a journeys transaction may take to commit, for the funnel marks (see below).
 _COMMIT_MARGIN = timedelta(minutes=10)
 
@@ -44,7 +51,7 @@ _RAW_ROWS = {"clickstream": "raw_clickstream_rows", "backend": "raw_backend_rows
 # A statement that reads or writes a lake table costs catalog round trips even when it has
 # nothing to do, so steps whose input is empty (counted in the batch's temp tables, which
 # costs nothing) are left out, or replaced by an empty temp table of the same shape.
-_STEPS_LINK = ("batch_links",)
+_STEPS_LINK = ("batch_ids", "batch_links")
 # Only when the batch links some browser to a user.
 _STEPS_IDENTITY = ("identity_changes", "upsert_identities")
 _STEPS_EVENTS = ("batch_events", "insert_events_by_user", "insert_events_anonymous")
@@ -98,26 +105,26 @@ def update_journeys(
     clickstream_topic: str,
     backend_topic: str,
     now: datetime | None = None,
-    new_batches: Mapping[str, Collection[int]] | None = None,
     report_stale: bool = True,
 ) -> JourneysResult:
-    """Process every raw row above the watermark, in one transaction with the watermark.
+    """Process every raw row committed after the watermark, in one transaction with it.
 
-    `new_batches` (kind -> batch ids the caller committed to that raw table since its last
-    update, e.g. the live tail's micro-batch) spares the look-up of the newest batch and the
-    read of a raw table without new batches: each costs tens of catalog round trips. It is
-    only trusted when its ids are exactly the ones above the watermark (no other writer's
-    batch, no batch left over from a failed update); otherwise both tables are read as
-    without it. A batch committed after the caller's is then left for the next update.
+    What is new comes from the catalog's change log (warehouse/snapshots.py): the newest
+    snapshot that inserted into each raw table, so neither table is scanned for its newest
+    snapshot and a table without new rows is not read at all (each costs tens of catalog
+    round trips; the live tail's micro-batch often fills one topic only). Whoever committed
+    them, one writer or several side by side, it is all there; when the log cannot answer
+    (its oldest snapshots expired) both tables are scanned instead.
     `report_stale=False` skips the look-up of unreported funnel marks (None in the result):
     a caller that reports them once at its end (the live tail) need not pay it per update.
     """
     now = now or datetime.now(UTC)
     with transaction(conn):
         after = _fetch_one(conn, "watermark", {"name": WATERMARK_NAME})
-        kinds = _hinted_kinds(after, new_batches)
-        if kinds is not None and new_batches is not None:
-            upto = max(max(ids) for ids in new_batches.values() if ids)
+        inserted = inserted_since(conn, after, list(RAW_TABLES.values()))
+        if inserted is not None:
+            kinds = tuple(kind for kind, table in RAW_TABLES.items() if table in inserted)
+            upto = max(inserted.values(), default=None)
         else:
             kinds = tuple(RAW_TABLES)
             upto = _fetch_one(conn, "newest_batch", {"after": after})
@@ -214,22 +221,6 @@ def _may_be_materialised(day: date | None) -> bool:
     return day < (datetime.now(UTC) + _COMMIT_MARGIN).date()
 
 
-def _hinted_kinds(
-    after: int, new_batches: Mapping[str, Collection[int]] | None
-) -> tuple[str, ...] | None:
-    """The raw tables holding every batch above `after`, if `new_batches` accounts for all of
-    them (its ids are exactly after+1 .. its largest; batch ids come from one counter); else
-    None (read both)."""
-    if not new_batches:
-        return None
-    ids = sorted(i for batch_ids in new_batches.values() for i in batch_ids)
-    if not ids or ids != list(range(after + 1, after + 1 + len(ids))):
-        return None
-    if any(kind not in RAW_TABLES for kind in new_batches):
-        return None
-    return tuple(kind for kind in RAW_TABLES if new_batches.get(kind))
-
-
 def unreported_stale_from(conn: duckdb.DuckDBPyConnection, upto: int) -> date | None:
     """The earliest funnel day that journeys transactions up to `upto` changed and no run has
     reported yet (a run that crashed after its commit leaves its mark unreported)."""
@@ -287,7 +278,8 @@ def events_without_raw_event(
     backend_topic: str,
     after_batch: int = 0,
 ) -> DanglingEvents:
-    """Check journey events of batches above `after_batch` (0: all) against the raw tables."""
+    """Check the journey events committed after raw snapshot `after_batch` (the watermark
+    before a step; 0: all) against the raw tables."""
     params = {
         "after": after_batch,
         "clickstream_topic": clickstream_topic,

@@ -1,5 +1,7 @@
--- Incremental journeys step (see journeys.py for the order and the transaction).
--- Temp tables _jb_* hold one batch: raw rows with $after < ingest_batch_id <= $upto.
+-- Incremental journeys step (see derive.py for the order and the transaction).
+-- Temp tables _jb_* hold one batch: the raw rows committed in DuckLake snapshots
+-- $after < snapshot_id <= $upto (the watermark is a snapshot id: raw writers commit side by
+-- side, so batch ids no longer follow commit order, but snapshots do).
 -- UTC day of a timestamp: DATE '1970-01-01' + floor(epoch(ts) / 86400) (plain arithmetic,
 -- several times faster than a time-zone conversion).
 -- Attributed actions live in journey_events_by_user, actions of browsers not linked yet in
@@ -10,15 +12,16 @@
 SELECT coalesce(max(value), 0) FROM pipeline_watermarks WHERE name = $name;
 
 -- name: newest_batch
--- Cheap when nothing is new: ingest_batch_id grows with insertion order, so zone maps skip
--- every old row group.
+-- The newest snapshot that committed raw rows, as this transaction sees the lake: every
+-- snapshot up to it is committed and visible, so (watermark, it] is exactly what is new.
+-- Cheap when nothing is new: DuckLake skips every data file of an older snapshot.
 SELECT greatest(
-    (SELECT max(ingest_batch_id) FROM raw_clickstream_events WHERE ingest_batch_id > $after),
-    (SELECT max(ingest_batch_id) FROM raw_backend_events WHERE ingest_batch_id > $after)
+    (SELECT max(snapshot_id) FROM raw_clickstream_events WHERE snapshot_id > $after),
+    (SELECT max(snapshot_id) FROM raw_backend_events WHERE snapshot_id > $after)
 );
 
 -- name: raw_clickstream_rows
--- The batch's rows of one raw table; journeys.py unions the tables that hold new batches into
+-- The batch's rows of one raw table; derive.py unions the tables that hold new batches into
 -- _jb_raw (reading a table costs catalog round trips even when none of its rows is new).
 -- source_topic is the raw row's Kafka topic (the configured topic for rows stored without it).
 SELECT
@@ -40,7 +43,7 @@ SELECT
     ) AS details,
     ingest_batch_id
 FROM raw_clickstream_events
-WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto;
+WHERE snapshot_id > $after AND snapshot_id <= $upto;
 
 -- name: raw_backend_rows
 SELECT
@@ -73,7 +76,11 @@ SELECT
     END AS details,
     ingest_batch_id
 FROM raw_backend_events
-WHERE ingest_batch_id > $after AND ingest_batch_id <= $upto;
+WHERE snapshot_id > $after AND snapshot_id <= $upto;
+
+-- name: batch_ids
+-- The batches of this step: journey rows of any other batch were stored by an earlier step.
+CREATE OR REPLACE TEMP TABLE _jb_batches AS SELECT DISTINCT ingest_batch_id FROM _jb_raw;
 
 -- name: batch_links
 -- The earliest linking event per anonymous_id in this batch.
@@ -166,7 +173,7 @@ SELECT
     NULL::VARCHAR AS old_user_id, c.new_user_id
 FROM journey_events_anonymous AS a
 JOIN _jb_identity_changes AS c ON a.anonymous_id = c.anonymous_id
-WHERE a.ingest_batch_id <= $after;
+WHERE a.ingest_batch_id NOT IN (SELECT ingest_batch_id FROM _jb_batches);
 
 -- name: no_reattributed
 -- (No identity changed: no stored event changes user.)
@@ -190,12 +197,12 @@ SELECT
     c.old_user_id, c.new_user_id
 FROM journey_events_by_user AS j
 JOIN _jb_identity_changes AS c ON j.anonymous_id = c.anonymous_id
-WHERE j.user_via_identity AND j.ingest_batch_id <= $after
+WHERE j.user_via_identity AND j.ingest_batch_id NOT IN (SELECT ingest_batch_id FROM _jb_batches)
     AND c.old_user_id IS NOT NULL AND c.old_user_id <> c.new_user_id;
 
 -- name: unlink_relinked
 DELETE FROM journey_events_by_user
-WHERE user_via_identity AND ingest_batch_id <= $after
+WHERE user_via_identity AND ingest_batch_id NOT IN (SELECT ingest_batch_id FROM _jb_batches)
     AND anonymous_id IN (
         SELECT anonymous_id FROM _jb_identity_changes
         WHERE old_user_id IS NOT NULL AND old_user_id <> new_user_id
@@ -475,6 +482,7 @@ WHEN NOT MATCHED THEN INSERT (name, value, updated_at) VALUES (n.name, n.value, 
 
 -- name: drop_batch
 DROP TABLE IF EXISTS _jb_raw;
+DROP TABLE IF EXISTS _jb_batches;
 DROP TABLE IF EXISTS _jb_classified;
 DROP TABLE IF EXISTS _jb_links;
 DROP TABLE IF EXISTS _jb_identity_changes;
@@ -489,26 +497,27 @@ DROP TABLE IF EXISTS _jb_new_journeys;
 DROP TABLE IF EXISTS _jb_lost_day_counts;
 
 -- name: events_without_raw_event
--- Journey events of batches above $after: how many have no raw row (same topic, event_id
--- and batch) and how many keys (source_topic, event_id) occur more than once. Every journey
--- event must point at exactly one stored raw event.
+-- Journey events committed after raw snapshot $after (by the steps since; 0: all of them):
+-- how many have no raw row (same topic, event_id and batch) and how many keys (source_topic,
+-- event_id) occur more than once. Every journey event must point at exactly one stored raw
+-- event. The raw rows are looked up by the batches of the events checked.
 WITH checked AS (
     SELECT source_topic, event_id, ingest_batch_id
     FROM journey_events_by_user
-    WHERE ingest_batch_id > $after
+    WHERE snapshot_id > $after
     UNION ALL
     SELECT source_topic, event_id, ingest_batch_id
     FROM journey_events_anonymous
-    WHERE ingest_batch_id > $after
+    WHERE snapshot_id > $after
 ),
 raw AS (
     SELECT coalesce(kafka_topic, $clickstream_topic) AS source_topic, event_id, ingest_batch_id
     FROM raw_clickstream_events
-    WHERE ingest_batch_id > $after
+    WHERE ingest_batch_id IN (SELECT ingest_batch_id FROM checked)
     UNION ALL
     SELECT coalesce(kafka_topic, $backend_topic), event_id, ingest_batch_id
     FROM raw_backend_events
-    WHERE ingest_batch_id > $after
+    WHERE ingest_batch_id IN (SELECT ingest_batch_id FROM checked)
 ),
 keys AS (
     SELECT source_topic, event_id, count(*) AS copies FROM checked GROUP BY ALL

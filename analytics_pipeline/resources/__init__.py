@@ -50,6 +50,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             stage_topic=settings.stage_topic,
             max_batch=settings.ingest_max_batch,
             max_batch_bytes=settings.ingest_max_batch_bytes,
+            writers=settings.ingest_writers,
             sensor_wait_seconds=settings.ingest_sensor_wait_seconds,
             live_seconds=settings.ingest_live_seconds,
             live_idle_seconds=settings.ingest_live_idle_seconds,

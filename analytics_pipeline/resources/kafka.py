@@ -54,6 +54,8 @@ class KafkaResource(dg.ConfigurableResource):
     # ANALYTICS_INGEST_LIVE_IDLE_SECONDS; ingest/live.py).
     live_seconds: int = Settings.ingest_live_seconds
     live_idle_seconds: int = Settings.ingest_live_idle_seconds
+    # ANALYTICS_INGEST_WRITERS: raw-ingest runs that may commit at once (defs/ingest/writers.py).
+    writers: int = Settings.ingest_writers
     # Client timeouts: tuning of the client, not settings a user changes (no variable).
     request_timeout_ms: int = 10_000
     bootstrap_timeout_ms: int = 8_000

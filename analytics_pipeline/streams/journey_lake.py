@@ -1,11 +1,14 @@
 """What the journey stream must publish beyond a position, read from the lake.
 
-The stream's position is a journeys watermark (an `ingest_batch_id`): the topic holds every
-record of the journeys batches up to it. Every journey_events row keeps the batch that
-derived it (a row moved by a late link keeps it too), so the actions of batches
-(after, upto] are exactly the ones not published yet; identity changes are the links whose
-linking event is in those batches. Everything is read in one transaction (one snapshot), so
-the records match one committed state of the lake. No new table: nothing here writes.
+The stream's position is a journeys watermark (a DuckLake snapshot id, journeys/derive.py):
+the topic holds every record of what the journeys step took from the raw rows committed up to
+that snapshot. Raw writers commit side by side, so batch ids no longer follow commit order;
+a batch commits in one snapshot, and every journey_events row keeps the batch that derived it
+(a row moved by a late link keeps it too), so the actions of the batches committed in
+snapshots (after, upto] are exactly the ones not published yet; identity changes are the
+links whose linking event is in those snapshots. Everything is read in one transaction (one
+snapshot), so the records match one committed state of the lake. Nothing here writes to the
+lake (a temp table holds the range's batch ids).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ SQL_FILE = "analytics_pipeline.streams:journey_stream.sql"
 
 @dataclass(frozen=True)
 class PendingPublish:
-    """The records of journeys batches (after, upto]; `lake_watermark` is the lake's newest."""
+    """The records of raw snapshots (after, upto]; `lake_watermark` is the lake's newest."""
 
     after: int
     upto: int
@@ -70,13 +73,14 @@ def lake_id(conn: duckdb.DuckDBPyConnection) -> str:
 
 
 def journeys_watermark(conn: duckdb.DuckDBPyConnection) -> int:
+    """The journeys step's watermark: the raw snapshot it has derived everything up to."""
     row = run(conn, SQL_FILE, "journeys_watermark", {}).fetchone()
     return int(row[0]) if row else 0
 
 
 def _upto_within(sizes: list[tuple[int, int]], lake_watermark: int, max_records: int) -> int:
-    """The furthest batch such that the actions of (after, batch] stay within `max_records`
-    (at least one batch, however big)."""
+    """The furthest raw snapshot such that the actions of (after, it] stay within
+    `max_records` (at least one snapshot, however big)."""
     total = 0
     for index, (_batch, count) in enumerate(sizes):
         total += count
@@ -104,14 +108,20 @@ def pending(
             "clickstream_topic": clickstream_topic,
             "backend_topic": backend_topic,
         }
-        sizes = [(int(b), int(n)) for b, n in run(conn, SQL_FILE, "batch_sizes", params).fetchall()]
-        params["upto"] = upto = _upto_within(sizes, lake_watermark, max_records)
-        actions = [action_row(row) for row in run(conn, SQL_FILE, "actions", params).fetchall()]
-        identities = [
-            IdentityChange(*row)
-            for row in run(conn, SQL_FILE, "identity_changes", params).fetchall()
-        ]
-        published = _published_max_ts(conn, after, actions) if after > 0 else {}
+        run(conn, SQL_FILE, "range_batches", params)
+        try:
+            sizes = [
+                (int(b), int(n)) for b, n in run(conn, SQL_FILE, "batch_sizes", params).fetchall()
+            ]
+            params["upto"] = upto = _upto_within(sizes, lake_watermark, max_records)
+            actions = [action_row(row) for row in run(conn, SQL_FILE, "actions", params).fetchall()]
+            identities = [
+                IdentityChange(*row)
+                for row in run(conn, SQL_FILE, "identity_changes", params).fetchall()
+            ]
+            published = _published_max_ts(conn, after, actions) if after > 0 else {}
+        finally:
+            run(conn, SQL_FILE, "drop_range_batches", {})
     records = build_publish(actions, identities, published)
     return PendingPublish(after, upto, lake_watermark, records, len(actions), len(identities))
 

@@ -46,6 +46,7 @@ LAKE_SETTINGS = {
 _lock = threading.RLock()
 _instance: duckdb.DuckDBPyConnection | None = None
 _attached: dict[tuple[str, str, str | None, bool], str] = {}
+_lakes: dict[str, Lake] = {}  # alias -> the lake attached under it (lake_of)
 _loaded: set[str] = set()
 
 
@@ -202,7 +203,14 @@ def _attach(lake: Lake, read_only: bool) -> str:
         except duckdb.Error as error:
             raise unavailable(lake, error) from None
         _attached[key] = alias
+        _lakes[alias] = lake
         return alias
+
+
+def lake_of(conn: duckdb.DuckDBPyConnection) -> Lake | None:
+    """The lake a connection from `open_cursor` uses (its default database), if any."""
+    row = conn.execute("SELECT current_database()").fetchone()
+    return _lakes.get(row[0]) if row else None
 
 
 def _secret_name(kind: str, *parts: str) -> str:

@@ -19,6 +19,7 @@ from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
 from analytics_pipeline.resources.warehouse import WarehouseResource
 from analytics_pipeline.warehouse import Lake, connect
+from analytics_pipeline.warehouse.snapshots import last_committed_snapshot
 
 _event_ids = count(1)
 
@@ -34,6 +35,7 @@ class Journey:
     path: Lake
     batch: int = 0
     pending: list[tuple] = field(default_factory=list)
+    snapshot: int = 0  # the lake snapshot of the last commit (the rules' watermark follows it)
 
     def add(
         self, action: str, ts: datetime, user: str | None = "user-7", **details: Any
@@ -63,6 +65,7 @@ class Journey:
                     " details, ingest_batch_id) VALUES (?, ?, ?, ?, ?, ?)",
                     anonymous,
                 )
+            self.snapshot = last_committed_snapshot(conn) or 0
         finally:
             conn.close()
         self.pending.clear()

@@ -26,7 +26,10 @@ def test_a_signup_becomes_one_pending_alert_and_reruns_store_nothing_more(
     assert [(a["alert_key"], a["status"]) for a in journey.alerts()] == [
         ("new_signup:user-1", "pending")
     ]
-    assert journey.query("SELECT value FROM pipeline_watermarks WHERE name = 'alerts'") == [(1,)]
+    # the watermark is the snapshot that committed the journey events (journey.commit)
+    assert journey.query("SELECT value FROM pipeline_watermarks WHERE name = 'alerts'") == [
+        (journey.snapshot,)
+    ]
 
 
 def test_re_evaluating_already_seen_events_from_scratch_stores_no_duplicate(
@@ -100,7 +103,7 @@ def test_replayed_history_older_than_24_hours_raises_no_alert(
     metadata = materialization_metadata(alerts_runner.evaluate())
 
     assert metadata["new_alerts"] == 0 and journey.alerts() == []
-    assert metadata["watermark"] == 1  # seen, and never looked at again
+    assert metadata["watermark"] == journey.snapshot  # seen, and never looked at again
 
 
 def test_the_clock_rule_runs_with_an_injected_clock(

@@ -64,8 +64,8 @@ EXTRAS = [
     FROM range(100000) AS t(i)
     """,
     """
-    INSERT INTO ingest_offsets (topic, kafka_partition, next_offset, updated_at)
-    SELECT topic, p, 1000000, now()
+    INSERT INTO ingest_offset_log (topic, kafka_partition, next_offset, updated_at, seq)
+    SELECT topic, p, 1000000, now(), 1
     FROM (VALUES ('portal-clickstream'), ('portal-backend')) AS v(topic), range(3) AS t(p)
     """,
 ]

@@ -174,7 +174,7 @@ def seed_world(
         )
     for topic, next_offset in ((clickstream_topic, 3), (backend_topic, 5)):
         conn.execute(
-            "INSERT INTO ingest_offsets (topic, kafka_partition, next_offset, updated_at, "
-            "ingest_batch_id) VALUES (?, 0, ?, ?, 1)",
+            "INSERT INTO ingest_offset_log (topic, kafka_partition, next_offset, updated_at, "
+            "ingest_batch_id, seq) VALUES (?, 0, ?, ?, 1, 1)",
             [topic, next_offset, datetime.now(UTC)],
         )

@@ -91,8 +91,8 @@ def test_a_ledger_ahead_of_a_recreated_topic_is_rewound_with_a_warning(
     kafka = KafkaResource(bootstrap_servers=kafka_bootstrap, clickstream_topic=topic)
     conn = connect(lake)
     conn.execute(  # what the old topic of that name had reached
-        "INSERT INTO ingest_offsets (topic, kafka_partition, next_offset, updated_at) "
-        "VALUES ($t, 0, 40, now())",
+        "INSERT INTO ingest_offset_log (topic, kafka_partition, next_offset, updated_at, seq) "
+        "VALUES ($t, 0, 40, now(), 1)",
         {"t": topic},
     )
     conn.close()

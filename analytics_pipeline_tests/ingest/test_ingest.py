@@ -246,10 +246,10 @@ def test_failed_run_leaves_the_warehouse_unchanged_and_the_next_stores_once(
     # Make the ledger write (the last statement of the batch transaction) fail for real: a
     # ledger without the column it writes.
     conn = connect(lake)
-    conn.execute("ALTER TABLE ingest_offsets RENAME TO ingest_offsets_real")
+    conn.execute("ALTER TABLE ingest_offset_log RENAME TO ingest_offset_log_real")
     conn.execute(
-        "CREATE TABLE ingest_offsets (topic VARCHAR, kafka_partition INTEGER, "
-        "next_offset BIGINT, updated_at TIMESTAMPTZ)"
+        "CREATE TABLE ingest_offset_log (topic VARCHAR, kafka_partition INTEGER, "
+        "next_offset BIGINT, updated_at TIMESTAMPTZ, seq BIGINT)"
     )
     conn.close()
 
@@ -259,8 +259,8 @@ def test_failed_run_leaves_the_warehouse_unchanged_and_the_next_stores_once(
     assert rows(lake, "SELECT count(*) FROM raw_clickstream_events") == [(0,)]
     assert rows(lake, "SELECT count(*) FROM dead_letter_events") == [(0,)]
     conn = connect(lake)
-    conn.execute("DROP TABLE ingest_offsets")
-    conn.execute("ALTER TABLE ingest_offsets_real RENAME TO ingest_offsets")
+    conn.execute("DROP TABLE ingest_offset_log")
+    conn.execute("ALTER TABLE ingest_offset_log_real RENAME TO ingest_offset_log")
     conn.close()
 
     retried = ingest("clickstream")

@@ -62,8 +62,8 @@ def test_without_a_key_pair_the_aws_credential_chain_applies(new_s3_lake, s3_ser
     conn = connect(new_s3_lake(access=chain))
     try:
         conn.execute(
-            "INSERT INTO ingest_offsets (topic, kafka_partition, next_offset, updated_at) "
-            "VALUES ('t', 0, 1, now())"
+            "INSERT INTO ingest_offset_log (topic, kafka_partition, next_offset, updated_at, "
+            "seq) VALUES ('t', 0, 1, now(), 1)"
         )
         assert conn.execute("SELECT count(*) FROM ingest_offsets").fetchone() == (1,)
     finally:

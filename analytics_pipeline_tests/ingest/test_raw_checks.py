@@ -88,7 +88,7 @@ def test_a_ledger_behind_the_stored_offsets_fails_and_names_the_partition(
 ):
     ingest_two_events(1, topics, produce, make_kafka, warehouse, dagster_instance)
     conn = connect(lake)
-    conn.execute("UPDATE ingest_offsets SET next_offset = 1")
+    conn.execute("UPDATE ingest_offset_log SET next_offset = 1")  # the log behind the view
     conn.close()
 
     check = outcomes(lake, topics[0], [])["ledger_covers_stored_offsets"]

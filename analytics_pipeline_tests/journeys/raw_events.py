@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from analytics_pipeline.ingest.writer import next_batch_id
+from analytics_pipeline.warehouse.snapshots import last_committed_snapshot
 
 Event = dict[str, Any]
 
@@ -81,6 +82,9 @@ class RawBatches:
     def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
         self.conn = conn
         self._offsets = itertools.count()
+        # The lake snapshot of the last insert: where the journeys watermark goes once a
+        # journeys step has taken it (journeys/derive.py).
+        self.snapshot = 0
 
     def add(self, *events: Event | Iterable[Event]) -> int:
         """Store `events` as one ingest batch; returns its ingest_batch_id."""
@@ -96,6 +100,7 @@ class RawBatches:
                 arrow = pa.Table.from_pylist(rows)  # noqa: F841 - read by DuckDB by name
                 columns = ", ".join(rows[0])
                 self.conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM arrow")
+                self.snapshot = last_committed_snapshot(self.conn) or 0
         return batch_id
 
     def _common(self, event: Event, batch_id: int, now: datetime) -> dict[str, Any]:

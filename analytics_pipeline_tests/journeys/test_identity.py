@@ -138,7 +138,7 @@ def test_nothing_new_processes_nothing(conn, raw):
 
 def test_a_failing_batch_changes_nothing_and_is_retried_whole(conn, raw):
     raw.add(signup("u1", at("2026-02-01")))
-    update_journeys(conn, **TOPICS)
+    first = update_journeys(conn, **TOPICS)
     view = page_view("a9", at("2026-02-02"))
     raw.add(view, identify("a9", "u9", at("2026-02-02")), code_run("u1", at("2026-02-02")))
     # a table the step writes late in the batch is missing: the step fails half-way
@@ -147,11 +147,12 @@ def test_a_failing_batch_changes_nothing_and_is_retried_whole(conn, raw):
         update_journeys(conn, **TOPICS)
     assert conn.execute("SELECT count(*) FROM user_identities").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM journey_events").fetchone() == (1,)
-    assert conn.execute("SELECT value FROM pipeline_watermarks").fetchone() == (1,)
+    assert conn.execute("SELECT value FROM pipeline_watermarks").fetchone() == (first.watermark,)
 
     conn.execute("ALTER TABLE user_meaningful_days_away RENAME TO user_meaningful_days")
     result = update_journeys(conn, **TOPICS)
-    assert (result.watermark, result.rows_added, result.identities_linked) == (2, 2, 1)
+    assert result.watermark_before == first.watermark < result.watermark
+    assert (result.rows_added, result.identities_linked) == (2, 1)
     assert owners(conn)[view["event_id"]] == "u9"
     assert journey(conn, "u1")["meaningful_days"] == 1
 
@@ -171,4 +172,8 @@ def test_journey_events_check_finds_events_without_a_raw_event(conn, raw):
         "INSERT INTO journey_events_by_user SELECT * FROM journey_events_by_user"
     )  # every key twice
     assert events_without_raw_event(conn, **TOPICS).duplicated == 1
-    assert events_without_raw_event(conn, **TOPICS, after_batch=1).checked == 0
+    [(latest,)] = conn.execute(
+        "SELECT id FROM ducklake_current_snapshot(current_database())"
+    ).fetchall()
+    # only the journey events committed after a snapshot: none after the latest
+    assert events_without_raw_event(conn, **TOPICS, after_batch=latest).checked == 0

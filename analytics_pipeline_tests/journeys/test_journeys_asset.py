@@ -63,7 +63,7 @@ def test_journeys_run_reports_what_it_added_and_checks_its_rows(conn, raw, lake,
     assert metadata["user_identities"]["identities_linked"] == 1
     assert metadata["user_journeys"]["users_touched"] == 1
     assert metadata["user_journeys"][FUNNEL_STALE_FROM] == "2026-03-01"
-    assert {m["watermark"] for m in metadata.values()} == {1}
+    assert {m["watermark"] for m in metadata.values()} == {raw.snapshot}
     [check] = result.get_asset_check_evaluations()
     assert (check.check_name, check.passed) == (RAW_EVENT_CHECK, True)
     assert check.metadata["events_checked"].value == 3
@@ -72,12 +72,12 @@ def test_journeys_run_reports_what_it_added_and_checks_its_rows(conn, raw, lake,
     quiet = metadata_by_asset(again)
     assert quiet["journey_events"]["rows_added"] == 0
     assert FUNNEL_STALE_FROM not in quiet["user_journeys"]
-    assert {m["watermark"] for m in quiet.values()} == {1}
+    assert {m["watermark"] for m in quiet.values()} == {raw.snapshot}
     versions = {
         e.event_specific_data.materialization.tags.get("dagster/data_version")
         for e in again.get_asset_materialization_events()
     }
-    assert versions == {"1"}  # nothing new: the data version does not move
+    assert versions == {str(raw.snapshot)}  # nothing new: the data version does not move
 
 
 def test_each_journeys_table_shows_its_name_columns_and_row_count(

@@ -1,5 +1,5 @@
 """Lakes at a given schema version, for the migration tests: one made as main made it before
-the lake recorded its version (fixtures/lake_v1), and a "newer release" with a migration 0002
+the lake recorded its version (fixtures/lake_v1), and a "newer release" with a migration 0003
 that adds a column and moves data into it."""
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from typing import Any
 
 import duckdb
 
-from analytics_pipeline.ingest.writer import RawRecord
+from analytics_pipeline.ingest.writer import BatchWriter, RawRecord, prepare_batch
 from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline.warehouse import Lake, transaction
 from analytics_pipeline.warehouse.lake import _instance_conn, open_cursor
 from analytics_pipeline.warehouse.migrations import FOLDER
 from analytics_pipeline.warehouse.schema_version import load_migrations
-from analytics_pipeline_tests.ingest.batches import store_batch
 from analytics_pipeline_tests.journeys.raw_events import (
     at,
     code_run,
@@ -46,6 +45,51 @@ DATA_TABLES = (
     "alerts",
     "report_deliveries",
 )
+# Migration 0003 replaces the ledger table by a log and a view, drops the batch counter,
+# moves the watermarks to snapshots and adds committed_snapshot to the journey_events view;
+# every other table keeps its rows as they were (and the view its answers: QUERIES).
+KEPT_BY_0003 = tuple(
+    t
+    for t in DATA_TABLES
+    if t not in ("ingest_offsets", "ingest_batch_counter", "pipeline_watermarks", "journey_events")
+)
+LEDGER = "SELECT topic, kafka_partition, next_offset FROM ingest_offsets ORDER BY ALL"
+# Raw rows the old release stored after its last journeys step (see make_lake_before_versions).
+PENDING_RAW_ROWS = 1
+
+_OLD_LEDGER = """
+    MERGE INTO ingest_offsets AS o
+    USING (SELECT $topic AS topic, $partition::INTEGER AS kafka_partition,
+                  $next_offset::BIGINT AS next_offset) AS n
+    ON o.topic = n.topic AND o.kafka_partition = n.kafka_partition
+    WHEN MATCHED THEN UPDATE SET next_offset = n.next_offset, updated_at = now(),
+        ingest_batch_id = $batch_id
+    WHEN NOT MATCHED THEN INSERT (topic, kafka_partition, next_offset, updated_at, ingest_batch_id)
+        VALUES (n.topic, n.kafka_partition, n.next_offset, now(), $batch_id)
+"""
+
+
+def store_as_before(conn: duckdb.DuckDBPyConnection, kind: str, topic: str, events) -> int:
+    """Store `events` as one batch the way the releases before 0003 did: the rows through
+    today's writer, then the ledger updated in place and the batch counter moved, in the
+    batch's transaction; returns the batch id."""
+    from datetime import UTC, datetime
+
+    [(start,)] = conn.execute(
+        "SELECT coalesce(max(next_offset), 0) FROM ingest_offsets WHERE topic = ?", [topic]
+    ).fetchall()
+    records = [RawRecord(0, start + n, json.dumps(e).encode()) for n, e in enumerate(events)]
+    batch = prepare_batch(kind=kind, topic=topic, records=records, ledger={0: start})  # type: ignore[arg-type]
+    writer = BatchWriter(conn, batch.kind, datetime.now(UTC))
+    writer.add(batch)
+    batch_id = writer._params["batch_id"]  # type: ignore[index]
+    conn.execute(
+        _OLD_LEDGER,
+        {"topic": topic, "partition": 0, "next_offset": start + len(events), "batch_id": batch_id},
+    )
+    conn.execute("UPDATE ingest_batch_counter SET last_batch_id = $id", {"id": batch_id})
+    conn.execute("COMMIT")
+    return int(batch_id)  # type: ignore[arg-type]
 
 
 def make_lake_before_versions(lake: Lake) -> None:
@@ -67,10 +111,18 @@ def make_lake_before_versions(lake: Lake) -> None:
             ("backend", TOPICS["backend_topic"]),
         ):
             mine = [e for e in events if is_clickstream(e) == (kind == "clickstream")]
-            records = [RawRecord(0, n, json.dumps(e).encode()) for n, e in enumerate(mine)]
-            result = store_batch(conn, kind=kind, topic=topic, records=records)
-            assert result.stored == len(mine), result
+            last = store_as_before(conn, kind, topic, mine)
         update_journeys(conn, **TOPICS)
+        # ... as that release recorded it: the watermark "journeys" a batch id, and so the mark
+        for sql in (
+            "UPDATE pipeline_watermarks SET name = 'journeys', value = $id",
+            "UPDATE funnel_stale_marks SET ingest_batch_id = $id",
+        ):
+            conn.execute(sql, {"id": last})
+        # a batch stored after that release's last journeys step
+        store_as_before(
+            conn, "clickstream", TOPICS["clickstream_topic"], [page_view("a3", at("2026-03-03"))]
+        )
         add_alert(conn, "new_signup:u1", channel="C-signups")
         conn.execute(
             "INSERT INTO report_deliveries (day, stage, status, delivered_at) "

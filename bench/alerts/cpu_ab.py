@@ -183,23 +183,33 @@ def start(variant: Variant, lake_env: dict[str, str], stub_url: str, rate: float
         )
 
 
+# Ingest transactions so far: batch ids from the one counter before the ingest writers
+# (migration 0003), the distinct batches in the ledger's log after it.
+BATCH_COUNT_QUERIES = (
+    "SELECT coalesce(max(last_batch_id), 0) AS n FROM ingest_batch_counter",
+    "SELECT count(DISTINCT ingest_batch_id) AS n FROM ingest_offset_log",
+)
+
+
 def ingest_batches(env: dict[str, str], cwd: Path) -> int:
     """Ingest transactions so far (each micro-batch has one per topic with new messages), read
     by `analytics-pipeline sql` in a process of its own (outside the variant's cgroup)."""
-    query = "SELECT coalesce(max(last_batch_id), 0) AS n FROM ingest_batch_counter"
-    done = subprocess.run(
-        [str(VENV_BIN / "analytics-pipeline"), "sql", query, "--format", "csv"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    last = done.stdout.strip().splitlines()[-1:] or [""]
-    if done.returncode or not last[0].isdigit():
-        print(f"could not count batches: {done.stderr.strip()[-300:]}", file=sys.stderr)
-        return -1
-    return int(last[0])
+    errors = []
+    for query in BATCH_COUNT_QUERIES:
+        done = subprocess.run(
+            [str(VENV_BIN / "analytics-pipeline"), "sql", query, "--format", "csv"],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        last = done.stdout.strip().splitlines()[-1:] or [""]
+        if not done.returncode and last[0].isdigit():
+            return int(last[0])
+        errors.append(done.stderr.strip()[-300:])
+    print(f"could not count batches: {' / '.join(errors)}", file=sys.stderr)
+    return -1
 
 
 def sample_roles(variant: Variant, first: dict[int, tuple[str, float]], last: dict) -> None:

@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE.parents[1]))
 from bench_alerts import REPO, VENV_BIN, create_topics, delete_topics, setting, spawn, stop_group  # noqa: E402
 from scratch_lake import scratch_lake  # noqa: E402
 
-from analytics_pipeline.alerts.evaluation import JourneysUpdate, evaluate_rules  # noqa: E402
+from analytics_pipeline.alerts.evaluation import evaluate_rules  # noqa: E402
 from analytics_pipeline.alerts.thresholds import Thresholds  # noqa: E402
 from analytics_pipeline.defs.ingest.live import CLOCK_RULES_INTERVAL_S  # noqa: E402
 from analytics_pipeline.ingest.live import new_ranges  # noqa: E402
@@ -46,6 +46,7 @@ from analytics_pipeline.journeys.derive import update_journeys  # noqa: E402
 from analytics_pipeline.resources.kafka import KafkaResource  # noqa: E402
 from analytics_pipeline.warehouse.connection import connect  # noqa: E402
 from analytics_pipeline.warehouse.lake import _instance_conn  # noqa: E402
+from analytics_pipeline.warehouse.partition_locks import PartitionLocks  # noqa: E402
 from analytics_pipeline_tests.fixtures.warehouse import lake_environment  # noqa: E402
 
 
@@ -90,6 +91,7 @@ def main() -> int:
             work,
         )
         conn = connect(lake)
+        locks = PartitionLocks.for_connection(conn)
         poller = kafka.consumer()
         logged = _instance_conn() if args.queries else None
         if logged is not None:
@@ -116,33 +118,30 @@ def main() -> int:
                 cpu: dict[str, float] = {}
                 catalog_queries()
                 started = time.process_time()
-                new_batches: dict[str, list[int]] = {}
+                locked = locks.round_trips
                 for kind, topic in topics.items():
                     if topic in ranges:
                         consumer = kafka.consumer()
                         try:
-                            new_batches[kind] = ingest_ranges(
+                            ingest_ranges(
                                 consumer,
                                 conn,
                                 kind=kind,  # type: ignore[arg-type]
                                 topic=topic,
                                 ranges=ranges[topic],
                                 max_batch=kafka.max_batch,
-                            ).batch_ids
+                                locks=locks,  # one session for the tail, as defs/ingest/live.py
+                            )
                         finally:
                             consumer.close()
                 mark = time.process_time()
                 cpu["raw"], started = mark - started, mark
                 cpu["raw_queries"] = catalog_queries()
+                # the partition locks' statements (psycopg2, not in DuckDB's log)
+                cpu["lock_queries"] = locks.round_trips - locked
                 started += time.process_time() - mark
                 now = datetime.now(UTC)
-                journeys = update_journeys(
-                    conn,
-                    **kafka_topics(topics),
-                    now=now,
-                    new_batches=new_batches,  # as defs/ingest/live.py's step
-                    report_stale=False,
-                )
+                update_journeys(conn, **kafka_topics(topics), now=now, report_stale=False)
                 mark = time.process_time()
                 cpu["journeys"], started = mark - started, mark
                 cpu["journeys_queries"] = catalog_queries()
@@ -156,9 +155,6 @@ def main() -> int:
                     thresholds=thresholds,
                     slack_enabled=False,
                     clock_rules=with_clock,
-                    journeys=JourneysUpdate(
-                        journeys.watermark_before, journeys.watermark, journeys.rows_added > 0
-                    ),
                 )
                 cpu["rules"] = time.process_time() - started
                 cpu["rules_queries"] = catalog_queries()
@@ -191,6 +187,7 @@ def main() -> int:
                     time.sleep(max(0.0, interval - (time.monotonic() - began)))
         finally:
             poller.close()
+            locks.close()
             conn.close()
             stop_group(simulator)
     delete_topics(list(topics.values()))
@@ -207,6 +204,7 @@ def main() -> int:
             "median_catalog_queries": {
                 p: statistics.median(r[f"{p}_queries"] for r in rows) for p in phases
             },
+            "median_lock_queries": statistics.median(r.get("lock_queries", 0) for r in rows),
             "median_topics": statistics.median(r["topics"] for r in rows),
             # At `rate` on an idle machine: 60 / interval micro-batches a minute.
             "cpu_s_per_minute_at_rate": round(

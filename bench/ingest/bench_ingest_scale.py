@@ -58,11 +58,11 @@ def _replay(kafka, conn, topic: str, partition: int, start: int, size: int) -> f
     where = "WHERE topic = $topic AND kafka_partition = $partition"
     params = {"topic": topic, "partition": partition}
     [(saved,)] = conn.execute(f"SELECT next_offset FROM ingest_offsets {where}", params).fetchall()
-    conn.execute(f"UPDATE ingest_offsets SET next_offset = {start} {where}", params)
+    conn.execute(f"UPDATE ingest_offset_log SET next_offset = {start} {where}", params)
     stored = _count(conn)
     seconds = _ingest(kafka, conn, topic, partition, start, size)
     assert _count(conn) == stored, "a repeated event_id was stored"
-    conn.execute(f"UPDATE ingest_offsets SET next_offset = {saved} {where}", params)
+    conn.execute(f"UPDATE ingest_offset_log SET next_offset = {saved} {where}", params)
     return seconds
 
 

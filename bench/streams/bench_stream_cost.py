@@ -105,6 +105,7 @@ def measure(stream: bool, events: int, batch: int, broker_pid: int | None) -> di
     from analytics_pipeline.journeys.derive import update_journeys
     from analytics_pipeline.resources.kafka import KafkaResource
     from analytics_pipeline.warehouse import connect
+    from analytics_pipeline.warehouse.partition_locks import PartitionLocks
 
     clickstream, backend = source_topics_names(events)
     journey_topic = f"bench-streamcost-{uuid.uuid4().hex[:8]}-journeys" if stream else None
@@ -124,6 +125,7 @@ def measure(stream: bool, events: int, batch: int, broker_pid: int | None) -> di
             )
         with scratch_lake("bench_streamcost") as lake:
             conn = connect(lake)  # creates the lake's tables (not timed)
+            locks = PartitionLocks.for_connection(conn)
             conn.execute(f"SET threads = {LIVE_DUCKDB_THREADS}")
             publisher = journey_publisher(kafka, conn) if journey_topic else None
             lake_read = [0.0]  # wall seconds of the publisher's lake reads (records to send)
@@ -143,7 +145,6 @@ def measure(stream: bool, events: int, batch: int, broker_pid: int | None) -> di
             broker_before = broker_cpu_seconds(broker_pid)
             cpu_before, started = cpu_seconds(), time.perf_counter()
             for step in plan:
-                new_batches: dict[str, list[int]] = {}
                 for topic, ranges in step.items():
                     consumer = kafka.consumer(group_id=None)  # no group commits on a bench
                     try:
@@ -155,17 +156,14 @@ def measure(stream: bool, events: int, batch: int, broker_pid: int | None) -> di
                             ranges=ranges,
                             max_batch=kafka.max_batch,
                             commit_offsets=False,
+                            locks=locks,  # one lock session, as the live tail keeps
                         )
                     finally:
                         consumer.close()
                     stored += report.stored
-                    new_batches[kinds[topic]] = report.batch_ids
+                # what is new comes from the lake's change log, as in the live tail
                 update_journeys(
-                    conn,
-                    **kafka.journey_topics,
-                    now=datetime.now(UTC),
-                    new_batches=new_batches,
-                    report_stale=False,
+                    conn, **kafka.journey_topics, now=datetime.now(UTC), report_stale=False
                 )
                 if publisher is not None:
                     begin, begin_cpu = time.perf_counter(), cpu_seconds()
@@ -181,6 +179,7 @@ def measure(stream: bool, events: int, batch: int, broker_pid: int | None) -> di
             broker_after = broker_cpu_seconds(broker_pid)
             if publisher is not None:
                 publisher.close()
+            locks.close()
             journey_rows = conn.execute("SELECT count(*) FROM journey_events").fetchone()[0]
             conn.close()
     finally:

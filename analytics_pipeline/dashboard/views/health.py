@@ -82,11 +82,13 @@ def render(day_range: DayRange) -> None:
             "journeys and alerts go on; the stream catches up once it can publish."
         )
     else:
-        st.metric("Journey stream lag (journeys batches)", f"{stream.lag:,}")
+        st.metric("Journey stream lag (lake snapshots)", f"{stream.lag:,}")
         st.caption(
-            f"Topic {md(stream.topic)} holds every journey action up to journeys batch "
-            f"{stream.position:,}; the lake is at batch {stream.lake_watermark:,}. The live "
-            "ingest run publishes each micro-batch right after its journeys."
+            f"Topic {md(stream.topic)} holds every journey action derived from the raw rows "
+            f"committed up to lake snapshot {stream.position:,}; the journeys have derived up "
+            f"to snapshot {stream.lake_watermark:,}. Snapshots count every commit to the lake, "
+            "not only raw batches. The live ingest run publishes each micro-batch right after "
+            "its journeys."
         )
 
     st.subheader("Dead letters")

@@ -95,7 +95,9 @@ def build_raw_asset(kind: Kind, topic_attr: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=table,
         group_name="ingest",
-        pool="ingest",
+        # No pool: raw writers of different partitions run side by side (one per value of
+        # the analytics/ingest_writer tag, defs/ingest/writers.py); writers of the same
+        # partition wait for its lock. Journeys and alerts keep pool `ingest`.
         kinds={"duckdb", "kafka"},
         owners=OWNERS,
         metadata=definition_metadata(table),

@@ -3,9 +3,10 @@
 Each micro-batch does what the run's steps do, in their order and with their functions: the
 raw rows (one transaction per topic, the ledger inside it), the journeys, the alert rules, and
 the quick post of the alerts they wrote. What a micro-batch knows spares lake statements (each
-costs catalog round trips): the batch ids it committed tell the journeys which raw tables to
-read, the journeys update tells the rules where the new journey events end, and the clock
-rules run on a cadence of their own (CLOCK_RULES_INTERVAL_S). One lake connection serves the
+costs catalog round trips): the journeys and the rules read what is new from the catalog's
+change log (warehouse/snapshots.py: which raw tables to read, where the new journey events
+end), the partition locks keep one catalog session (warehouse/partition_locks.py), and the
+clock rules run on a cadence of their own (CLOCK_RULES_INTERVAL_S). One lake connection serves the
 whole tail, so a micro-batch pays no attach. One consumer asks for the end offsets
 throughout; each micro-batch reads with a consumer of its own, as each raw step does: a
 consumer that had fetched, paused and been re-assigned many times sometimes never fetched a
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import duckdb
 
-from analytics_pipeline.alerts.evaluation import JourneysUpdate, evaluate_rules
+from analytics_pipeline.alerts.evaluation import evaluate_rules
 from analytics_pipeline.alerts.thresholds import Thresholds
 from analytics_pipeline.defs.streams.journey import journey_publisher, publish_step
 from analytics_pipeline.events.wire import Kind
@@ -34,6 +35,7 @@ from analytics_pipeline.ingest.writer import read_ledger
 from analytics_pipeline.journeys.derive import update_journeys
 from analytics_pipeline.resources.kafka import KafkaResource
 from analytics_pipeline.resources.slack import SlackResource
+from analytics_pipeline.warehouse.partition_locks import PartitionLocks
 
 # Kafka is asked for the end offsets this often: what a message waits before its micro-batch
 # starts, at one ListOffsets request (both topics) each time.
@@ -104,6 +106,7 @@ def run_live_tail(
     context.instance.add_run_tags(context.run.run_id, {LIVE_UNTIL_TAG: f"{until:.0f}"})
     known: Offsets = {topic: read_ledger(conn, topic) for topic in topics.values()}
     poller = kafka.consumer()
+    locks = PartitionLocks.for_connection(conn)  # one catalog session for the whole tail
     publisher = journey_publisher(kafka, conn) if stream and kafka.journey_topic else None
     publish = publish_step(publisher, context.log) if publisher else None
     # When the clock rules are next evaluated: by the machine's clock (the cadence) or by the
@@ -115,14 +118,14 @@ def run_live_tail(
         return kafka.topics_end_offsets(topics.values(), poller)
 
     def step(ranges: dict[str, list[OffsetRange]]) -> None:
-        # The batch ids this micro-batch committed, per raw table: the journeys update then
-        # reads only those tables and needs no look-up of the newest batch.
-        new_batches: dict[str, list[int]] = {}
+        # The journeys update and the rules find what this micro-batch committed in the
+        # catalog's change log (warehouse/snapshots.py): no scan for the newest snapshot, and
+        # a raw table without new rows is not read.
         for kind, topic in topics.items():
             if topic in ranges:
                 consumer = kafka.consumer()
                 try:
-                    ingested = ingest_ranges(
+                    ingest_ranges(
                         consumer,
                         conn,
                         kind=kind,
@@ -131,15 +134,13 @@ def run_live_tail(
                         max_batch=kafka.max_batch,
                         max_batch_bytes=kafka.max_batch_bytes,
                         warn=context.log.warning,
+                        locks=locks,
                     )
-                    new_batches[kind] = ingested.batch_ids
                 finally:
                     consumer.close()
         now = clock()
         # The unreported funnel marks are read by the next journeys run, which reports them.
-        journeys = update_journeys(
-            conn, **kafka.journey_topics, now=now, new_batches=new_batches, report_stale=False
-        )
+        update_journeys(conn, **kafka.journey_topics, now=now, report_stale=False)
         if publish is not None:
             publish()
         cadence, due = clock_next[0], clock_due[0]
@@ -152,10 +153,6 @@ def run_live_tail(
             thresholds=thresholds,
             slack_enabled=slack.enabled,
             clock_rules=with_clock,
-            # the rules need not look up the newest journey batch: this update says it
-            journeys=JourneysUpdate(
-                journeys.watermark_before, journeys.watermark, journeys.rows_added > 0
-            ),
         )
         if with_clock:
             clock_next[0] = time.monotonic() + CLOCK_RULES_INTERVAL_S
@@ -178,6 +175,7 @@ def run_live_tail(
         )
     finally:
         poller.close()
+        locks.close()
         if publisher is not None:
             publisher.close()
         with contextlib.suppress(duckdb.Error):  # a lost catalog must not hide the real error

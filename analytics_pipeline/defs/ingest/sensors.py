@@ -23,6 +23,12 @@ One tick also checks what Kafka alone can tell (the sensor never opens the lake)
 
 Run keys carry an epoch (`~e<n>`) once a range was requested again, so a range that repeats an
 earlier one is not mistaken by Dagster for a run it launched already.
+
+With ANALYTICS_INGEST_WRITERS=N > 1 (defs/ingest/writers.py) each writer's partitions are
+planned on their own: runs of the raw tables alone, tagged with their writer, and a writer
+whose run is still queued has its new messages left for the next tick while the others are
+planned, so a slow partition holds up its own writer only. Those runs have no live tail (it
+would write journeys and alerts from several runs at once).
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from analytics_pipeline.defs.ingest.live import LIVE_UNTIL_TAG
+from analytics_pipeline.defs.ingest.writers import (
+    WRITER_TAG,
+    queued_writers,
+    writer_ends,
+    writer_of,
+)
 from analytics_pipeline.ingest.ranges import OffsetRange, plan_topic_runs, topics_run_key
 from analytics_pipeline.resources.kafka import KafkaResource
 
@@ -269,12 +281,15 @@ def follow_committed(
 
 def build_ingest_sensor(
     jobs: Mapping[frozenset[str], dg.UnresolvedAssetJobDefinition],
+    raw_jobs: Mapping[frozenset[str], dg.UnresolvedAssetJobDefinition] | None = None,
 ) -> dg.SensorDefinition:
-    """`jobs` maps the set of kinds a run covers to the job that ingests them."""
+    """`jobs` maps the set of kinds a run covers to the job that ingests them (raw tables,
+    journeys, alerts); `raw_jobs` to the job of the raw tables alone, for N > 1 writers."""
+    raw_jobs = raw_jobs or {}
 
     @dg.sensor(
         name=SENSOR_NAME,
-        jobs=list(jobs.values()),
+        jobs=[*jobs.values(), *raw_jobs.values()],
         minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -285,6 +300,8 @@ def build_ingest_sensor(
     )
     def ingest_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource):
         deadline = long_poll_deadline(time.monotonic(), kafka.sensor_wait_seconds)
+        writers = kafka.writers
+        held = queued_writers(context.instance, {INGEST_TAG: "true"}) if writers > 1 else set()
         waiting = context.instance.get_runs(
             dg.RunsFilter(
                 statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
@@ -292,7 +309,7 @@ def build_ingest_sensor(
             ),
             limit=1,
         )
-        if waiting:
+        if waiting and writers == 1:
             # Coalesce: leave the cursor where it is, so the first tick after this run starts
             # requests one run for everything that arrived meanwhile. The queue then holds at
             # most one waiting ingest run instead of growing under sustained traffic.
@@ -363,7 +380,21 @@ def build_ingest_sensor(
         if renewed:
             state.epoch += 1
 
-        runs = plan_topic_runs(cursor, ends, kafka.max_batch)
+        # Per writer (N > 1): only the partitions of writers with no run queued are planned.
+        planned_ends = {
+            topic: {p: e for p, e in topic_ends.items() if writer_of(p, writers) not in held}
+            for topic, topic_ends in ends.items()
+        }
+        by_writer = (
+            [(None, plan_topic_runs(cursor, ends, kafka.max_batch))]
+            if writers == 1
+            else [
+                (k, plan_topic_runs(cursor, writer_ends(ends, k, writers), kafka.max_batch))
+                for k in range(writers)
+                if k not in held
+            ]
+        )
+        runs = [run for _, writer_runs in by_writer for run in writer_runs]
         problems = [kafka.missing_topic(topic_of[kind], TOPIC_VARIABLES[kind]) for kind in missing]
         if not runs:
             if problems:
@@ -378,37 +409,40 @@ def build_ingest_sensor(
             context.log.error(str(problem))
         suffix = f"~e{state.epoch}" if state.epoch else ""
         requests = []
-        for run in runs:
-            kinds = [kind for kind in KINDS if topic_of[kind] in run]
-            requests.append(
-                dg.RunRequest(
-                    run_key=topics_run_key(run) + suffix,
-                    job_name=jobs[frozenset(kinds)].name,
-                    run_config={
-                        "ops": {
-                            **{
-                                f"raw_{kind}_events": {
-                                    "config": {
-                                        "topic": topic_of[kind],
-                                        **ranges_config(run[topic_of[kind]]),
+        for writer, writer_runs in by_writer:
+            for run in writer_runs:
+                kinds = [kind for kind in KINDS if topic_of[kind] in run]
+                job = (jobs if writer is None else raw_jobs)[frozenset(kinds)]
+                requests.append(
+                    dg.RunRequest(
+                        run_key=topics_run_key(run) + suffix,
+                        job_name=job.name,
+                        run_config={
+                            "ops": {
+                                **{
+                                    f"raw_{kind}_events": {
+                                        "config": {
+                                            "topic": topic_of[kind],
+                                            **ranges_config(run[topic_of[kind]]),
+                                        }
                                     }
-                                }
-                                for kind in kinds
-                            },
-                            **live_config(kafka),
-                        }
-                    },
-                    tags={
-                        INGEST_TAG: "true",
-                        MAX_RUNTIME_TAG: str(INGEST_MAX_RUNTIME_S),
-                        TOPICS_TAG: ",".join(topic_of[kind] for kind in kinds),
-                        "analytics/messages": str(
-                            sum(r.size for ranges in run.values() for r in ranges)
-                        ),
-                    },
+                                    for kind in kinds
+                                },
+                                **(live_config(kafka) if writer is None else {}),
+                            }
+                        },
+                        tags={
+                            INGEST_TAG: "true",
+                            MAX_RUNTIME_TAG: str(INGEST_MAX_RUNTIME_S),
+                            TOPICS_TAG: ",".join(topic_of[kind] for kind in kinds),
+                            "analytics/messages": str(
+                                sum(r.size for ranges in run.values() for r in ranges)
+                            ),
+                            **({} if writer is None else {WRITER_TAG: str(writer)}),
+                        },
+                    )
                 )
-            )
-        state.offsets = {**state.offsets, **advance_cursor(cursor, ends)}
+        state.offsets = {**state.offsets, **advance_cursor(cursor, planned_ends)}
         return dg.SensorResult(run_requests=requests, cursor=state.dump())
 
     return ingest_sensor

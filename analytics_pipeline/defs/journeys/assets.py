@@ -183,6 +183,6 @@ def journeys(
             "without_raw_event": check.dangling,
             "duplicate_keys": check.duplicated,
             "examples": dg.MetadataValue.json(list(check.examples)),
-            "batches_checked": f"ingest_batch_id > {result.watermark_before}",
+            "batches_checked": f"committed after snapshot {result.watermark_before}",
         },
     )

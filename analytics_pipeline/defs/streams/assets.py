@@ -51,7 +51,8 @@ def stream_metadata(report: PublishReport, topic: str) -> dict[str, dg.MetadataV
         ),
         "stream_position": dg.MetadataValue.int(report.position or 0),
         "lake_watermark": dg.MetadataValue.int(report.lake_watermark or 0),
-        # Journeys batches the lake holds beyond the topic (0: caught up; -1: unknown).
+        # Lake snapshots the journeys derived beyond the topic (0: caught up; -1: unknown); the
+        # key is kept from when the journeys watermark was a batch id.
         "publish_lag_batches": dg.MetadataValue.int(lag if lag is not None else -1),
         "publish_seconds": dg.MetadataValue.float(round(report.seconds, 3)),
         "waiting": dg.MetadataValue.text(report.waiting or "-"),
