@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -43,11 +45,6 @@ from analytics_pipeline.warehouse.connection import retry_conflicts
 from analytics_pipeline.warehouse.partition_locks import PartitionLocks
 
 INGEST_DUCKDB_MEMORY_LIMIT = "256MB"
-# One DuckDB thread while ingesting: the polling thread has the other core, and a second
-# DuckDB thread only added CPU (hash tables and sorts split in two, more GIL hand-overs). On
-# 339,667 bench messages: 10.6 CPU-s per run instead of 13.1, peak RSS 407 MiB instead of
-# 467, and the same or better throughput (issue 16).
-INGEST_DUCKDB_THREADS = 1
 # DuckDB takes the GIL back many times per statement (to check for signals); with the polling
 # thread busy in Python each take waits for the 5 ms default switch interval, which made the
 # writer thread 2-4x slower. A short interval while ingesting removes that wait.
@@ -172,21 +169,47 @@ def ingest_ranges(
         locks=locks,
     )
     report = IngestReport(topic=topic, requested=list(ranges))
-    # Bound DuckDB's share of the run's memory while ingesting (a chunk that needs more spills
-    # to disk), and its threads (see INGEST_DUCKDB_THREADS). The settings are the process's, so
-    # they are put back afterwards: the journeys step after the raw steps needs more memory
-    # for batches of large values.
-    previous_limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    previous_threads = conn.execute("SELECT current_setting('threads')").fetchone()[0]
-    conn.execute(f"SET memory_limit = '{INGEST_DUCKDB_MEMORY_LIMIT}'")
-    conn.execute(f"SET threads = {INGEST_DUCKDB_THREADS}")
     try:
-        return _ingest(consumer, conn, report, options)
+        with _ingest_settings(conn):
+            return _ingest(consumer, conn, report, options)
     finally:
         if own_locks:
             locks.close()
-        conn.execute(f"SET memory_limit = '{previous_limit}'")
-        conn.execute(f"SET threads = {int(previous_threads)}")
+
+
+_settings_lock = threading.Lock()
+_ingesting = 0
+_restore: str | None = None
+
+
+@contextmanager
+def _ingest_settings(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Bound DuckDB's share of the process's memory while ingesting (a chunk that needs more
+    spills to disk); put back afterwards, as the journeys step after the raw steps needs more
+    for batches of large values. The setting is the process's: ingests that overlap in one
+    process (writers side by side in a test, a reader's thread) set it when the first starts
+    and put it back when the last ends.
+
+    Not `SET threads`, though one DuckDB thread measured 10.6 CPU-s per bench run instead of
+    13.1 (issue 16): it stops and joins DuckDB's worker threads, and a query running on one of
+    them that cleans up a nested DuckLake catalog query waits for the same lock, so the two wait
+    for each other for ever (seen: three writers and a journeys step in one process, 1 run in
+    11). The live tail sets it once, before anything else runs."""
+    global _ingesting, _restore
+    with _settings_lock:
+        if not _ingesting:
+            limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+            conn.execute(f"SET memory_limit = '{INGEST_DUCKDB_MEMORY_LIMIT}'")
+            _restore = limit
+        _ingesting += 1
+    try:
+        yield
+    finally:
+        with _settings_lock:
+            _ingesting -= 1
+            if not _ingesting and _restore is not None:
+                conn.execute(f"SET memory_limit = '{_restore}'")
+                _restore = None
 
 
 def _ingest(
