@@ -104,8 +104,12 @@ class Store:
         argv += [f"-s3.config={home / 's3.json'}", f"-bucket={BUCKET}"]
         # `ip netns exec` gives the process a mount namespace of its own (a slave of the
         # machine's), so this tmpfs on /tmp is seen by weed alone and goes away with it.
-        # (The cluster's root is not under /tmp: network.SCRATCH.)
-        script = 'set -e; mount -t tmpfs -o size=16m,mode=1777 multihost-s3 /tmp; exec "$@"'
+        # (The cluster's root is not under /tmp: network.SCRATCH.) The binary is opened first
+        # and run from that descriptor: a checkout under /tmp (a CI clone) is hidden by the mount.
+        script = (
+            'set -e; exec 3<"$1"; shift; '
+            'mount -t tmpfs -o size=16m,mode=1777 multihost-s3 /tmp; exec /proc/self/fd/3 "$@"'
+        )
         return spawn(self.net, "store", "s3", ["bash", "-c", script, "s3", *argv], self.logs)
 
     def _redis(self) -> HostProcess:
