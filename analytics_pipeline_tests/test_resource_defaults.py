@@ -43,6 +43,7 @@ SETTING_OF: dict[type[dg.ConfigurableResource], dict[str, str]] = {
         "sensor_wait_seconds": "ingest_sensor_wait_seconds",
         "live_seconds": "ingest_live_seconds",
         "live_idle_seconds": "ingest_live_idle_seconds",
+        "writers": "ingest_writers",
     },
     SlackResource: {
         "bot_token": "slack_bot_token",
@@ -126,6 +127,7 @@ def test_build_resources_passes_every_setting_to_its_field(tmp_path):
         ingest_sensor_wait_seconds=7,
         ingest_live_seconds=33,
         ingest_live_idle_seconds=3,
+        ingest_writers=2,
         background_niceness=5,
         slack_api_url="http://127.0.0.1:9/api/",
         slack_alerts_channel="#alerts-x",
